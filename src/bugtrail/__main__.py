@@ -1,0 +1,3 @@
+from bugtrail.cli.app import main
+
+main()

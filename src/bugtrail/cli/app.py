@@ -1,0 +1,25 @@
+"""The `bugtrail` command: one Typer app; each domain registers its sub-commands in its own module.
+
+Sub-command modules import server code (FastAPI, SQLAlchemy) inside the command functions, so the
+recorder verbs that developers run all day start fast.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from bugtrail.cli import keys_cmd, server_cmd
+
+app = typer.Typer(
+    name="bugtrail",
+    help="Collect, verify and export debugging traces.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+server_cmd.register(app)
+keys_cmd.register(app)
+
+
+def main() -> None:
+    app()

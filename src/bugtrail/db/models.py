@@ -1,0 +1,190 @@
+"""All tables. Tables are singular snake_case; timestamps are `*_at`, stored as naive UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# Autoincrement BIGINT on PostgreSQL; SQLite only autoincrements INTEGER PRIMARY KEY.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def utcnow() -> datetime:
+    """Naive UTC: both SQLite and PostgreSQL `timestamp without time zone` store it unchanged."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Trace(Base):
+    __tablename__ = "trace"
+
+    trace_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    developer_id: Mapped[str] = mapped_column(String(200), index=True)
+    repo_url: Mapped[str] = mapped_column(String(2000))
+    bug_description: Mapped[str] = mapped_column(Text)
+    base_commit: Mapped[str | None] = mapped_column(String(40))
+    test_command: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    # sha256 of the create payload's header fields: an identical re-create is a no-op, a different one 409.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    event_count: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    finalized_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # Denormalised from the newest qa_result so lists and exports filter without a join.
+    tests_passed: Mapped[bool | None] = mapped_column(Boolean)
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    reasoning_score: Mapped[float | None] = mapped_column(Float)
+    latest_qa_result_id: Mapped[int | None] = mapped_column(BigId)
+
+    __table_args__ = (Index("ix_trace_created_at_trace_id", "created_at", "trace_id"),)
+
+
+class Event(Base):
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trace_id: Mapped[str] = mapped_column(ForeignKey("trace.trace_id", ondelete="CASCADE"))
+    event_id: Mapped[str] = mapped_column(String(36))
+    seq: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(16))
+    # The timestamp as sent (with its offset) and its UTC value for ordering.
+    event_timestamp: Mapped[str] = mapped_column(String(64))
+    ts_utc: Mapped[datetime] = mapped_column(DateTime)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    redactions: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("trace_id", "event_id", name="uq_event_trace_event_id"),
+        UniqueConstraint("trace_id", "seq", name="uq_event_trace_seq"),
+        Index("ix_event_trace_order", "trace_id", "ts_utc", "seq"),
+    )
+
+
+class Job(Base):
+    """Durable queue row: queued -> running -> done | failed."""
+
+    __tablename__ = "job"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32), default="qa")
+    trace_id: Mapped[str] = mapped_column(ForeignKey("trace.trace_id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    run_after: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_job_claim", "state", "run_after"),)
+
+
+class QaResult(Base):
+    """One QA run of a trace; history is kept, the trace points at the newest."""
+
+    __tablename__ = "qa_result"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trace_id: Mapped[str] = mapped_column(ForeignKey("trace.trace_id", ondelete="CASCADE"), index=True)
+    job_id: Mapped[int | None] = mapped_column(BigId)
+    # completed (tests ran), skipped (nothing to run: no base_commit ...), error (infrastructure failed)
+    outcome: Mapped[str] = mapped_column(String(16))
+    tests_passed: Mapped[bool | None] = mapped_column(Boolean)
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+    reasoning_score: Mapped[float | None] = mapped_column(Float)
+    judge_comments: Mapped[str | None] = mapped_column(Text)
+    test_output: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
+    qa_timestamp: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The full qa_results document as served (verdict, test lists, patch report, judge record).
+    result: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+    __table_args__ = (UniqueConstraint("job_id", name="uq_qa_result_job"),)
+
+
+class ApiKey(Base):
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    # sha256 of the whole key: keys are 256-bit random, so a fast hash is enough and lookups stay O(1).
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    developer_id: Mapped[str] = mapped_column(String(200), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Webhook(Base):
+    __tablename__ = "webhook"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    events: Mapped[list[str]] = mapped_column(JSONType)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_delivery"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_webhook_delivery_due", "state", "next_attempt_at"),)
+
+
+class ExportRecord(Base):
+    """What an export contained, so a dataset can be reproduced and verified."""
+
+    __tablename__ = "export_record"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    format: Mapped[str] = mapped_column(String(16))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    trace_count: Mapped[int | None] = mapped_column(Integer)
+    byte_count: Mapped[int | None] = mapped_column(BigInteger)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -1,0 +1,194 @@
+"""The trace wire format (Pydantic v2), shared by the SDK, the API and export.
+
+Field names follow the seed plan. Only pydantic is imported here so the SDK can use it without the server.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+EventType = Literal["edit", "command", "reasoning"]
+ReasoningType = Literal["hypothesis", "alternative", "rationale", "observation", "outcome", "plan"]
+Confidence = Literal["low", "medium", "high"]
+TraceStatus = Literal["pending", "queued", "running", "completed", "failed"]
+Role = Literal["developer", "reviewer", "admin"]
+
+REASONING_TYPES: tuple[str, ...] = ReasoningType.__args__  # type: ignore[attr-defined]
+TRACE_STATUSES: tuple[str, ...] = TraceStatus.__args__  # type: ignore[attr-defined]
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+
+
+def check_repo_relative_path(path: str) -> str:
+    """A repo-relative POSIX path: no absolute paths, no '..', no NUL, no backslashes."""
+    if not path or not path.strip():
+        raise ValueError("file must be a non-empty repo-relative path")
+    if "\x00" in path or "\\" in path:
+        raise ValueError("file must not contain NUL or backslash characters")
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        raise ValueError(f"file must be repo-relative, not absolute: {path!r}")
+    parts = path.split("/")
+    if ".." in parts:
+        raise ValueError(f"file must not contain '..': {path!r}")
+    normalised = posixpath.normpath(path)
+    if normalised in (".", "") or normalised.startswith("../"):
+        raise ValueError(f"file does not name a file inside the repository: {path!r}")
+    return path
+
+
+class _Details(BaseModel):
+    # Unknown keys inside details are kept (the recorder or a plugin may add context).
+    model_config = ConfigDict(extra="allow")
+
+
+class EditDetails(_Details):
+    file: str = Field(description="repo-relative path of the one file this edit changes")
+    diff: str = Field(
+        default="", description="unified diff of that file against its state after the previous edit"
+    )
+    change: str | None = Field(default=None, description="short summary of the change")
+
+    @field_validator("file")
+    @classmethod
+    def _check_file(cls, value: str) -> str:
+        return check_repo_relative_path(value)
+
+
+class CommandDetails(_Details):
+    command: str
+    output: str = ""
+    working_directory: str = ""
+    exit_code: int | None = None
+    duration_ms: int | None = Field(default=None, ge=0)
+
+
+class ReasoningDetails(_Details):
+    text: str = Field(min_length=1)
+    reasoning_type: ReasoningType
+    confidence: Confidence | None = None
+    refers_to: list[uuid.UUID] | None = None
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    event_id: uuid.UUID | None = Field(
+        default=None, description="client-generated; makes retries idempotent"
+    )
+    timestamp: AwareDatetime = Field(description="ISO 8601 with a timezone offset")
+
+
+class EditEvent(_EventBase):
+    type: Literal["edit"]
+    details: EditDetails
+
+
+class CommandEvent(_EventBase):
+    type: Literal["command"]
+    details: CommandDetails
+
+
+class ReasoningEvent(_EventBase):
+    type: Literal["reasoning"]
+    details: ReasoningDetails
+
+
+EventIn = Annotated[EditEvent | CommandEvent | ReasoningEvent, Field(discriminator="type")]
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    events: list[EventIn] = Field(min_length=1)
+
+
+class TraceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trace_id: uuid.UUID | None = None
+    developer_id: str | None = Field(
+        default=None, max_length=200, description="taken from the API key when absent"
+    )
+    repo_url: str = Field(min_length=1, max_length=2000)
+    bug_description: str = Field(min_length=1)
+    base_commit: str | None = Field(default=None, description="40-hex git sha")
+    test_command: str | None = Field(default=None, max_length=4000)
+    events: list[EventIn] = Field(default_factory=list)
+    qa_results: None = Field(default=None, description="always null on create; filled by QA")
+
+    @field_validator("base_commit")
+    @classmethod
+    def _check_sha(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip().lower()
+        if not SHA_RE.match(value):
+            raise ValueError("base_commit must be a full 40-hex git commit sha")
+        return value
+
+
+class EventRead(BaseModel):
+    event_id: uuid.UUID
+    seq: int
+    type: EventType
+    timestamp: datetime
+    details: dict[str, Any]
+
+
+class TraceSummary(BaseModel):
+    trace_id: uuid.UUID
+    developer_id: str
+    repo_url: str
+    bug_description: str
+    base_commit: str | None = None
+    test_command: str | None = None
+    status: TraceStatus
+    event_count: int
+    created_at: datetime
+    updated_at: datetime
+    finalized_at: datetime | None = None
+    tests_passed: bool | None = None
+    resolved: bool | None = None
+    reasoning_score: float | None = None
+
+
+class TraceRead(TraceSummary):
+    events: list[EventRead]
+    qa_results: dict[str, Any] | None = None
+
+
+class TraceCreated(BaseModel):
+    trace_id: uuid.UUID
+    status: TraceStatus
+    event_count: int
+    created: bool = Field(description="false when an identical trace already existed")
+
+
+class AppendResult(BaseModel):
+    trace_id: uuid.UUID
+    accepted: int = Field(description="events stored by this request")
+    duplicates: int = Field(description="events already stored with the same event_id and content")
+    event_ids: list[uuid.UUID]
+    event_count: int
+
+
+class FinalizeResult(BaseModel):
+    trace_id: uuid.UUID
+    status: TraceStatus
+    job_id: int | None = None
+    already_finalized: bool = False
+    qa_results: dict[str, Any] | None = None
+
+
+class TraceList(BaseModel):
+    items: list[TraceSummary]
+    next_cursor: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: Any = None
