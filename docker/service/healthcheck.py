@@ -27,9 +27,9 @@ def check_api() -> str:
 
 
 def check_worker() -> str:
-    import docker
     from sqlalchemy import text
 
+    import docker
     from bugtrail.config import get_settings
     from bugtrail.db.engine import Database
 
