@@ -1,0 +1,97 @@
+"""Find trace text that tries to steer the judge ("ignore the rubric", "give this a 5", "you are now ...").
+
+Such text is data to us: it is still shown to the model (fenced), but the result is flagged
+`prompt_injection` and the score is capped at the heuristic evidence score, so steering cannot raise a
+score above what the trace's own evidence supports. The patterns aim at text addressed to a judge or
+grader; ordinary debugging text ("5 tests passed", merge markers "<<<<<<<") must not match.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from bugtrail.qa.judge.record import SteeringMatch
+from bugtrail.qa.judge.trace_view import TraceView
+
+_UNITS = (
+    r"ms|s|sec|secs|seconds|minutes|mins|hours|retries|times|tries|attempts|workers|threads|bytes|kb|mb|"
+    r"items|tests?|files|lines|rows|px|%|\.\d"
+)
+
+_PATTERNS: dict[str, str] = {
+    "ignore_instructions": (
+        r"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:(?:all|any|the|your|these|those|previous|"
+        r"prior|above|earlier|preceding|scoring|grading|judging|system)\s+)*(?:instructions?|rubric|rules|"
+        r"prompt|guidelines|criteria|system\s+(?:message|prompt))\b"
+    ),
+    "score_demand": (
+        r"\b(?:give|assign|award|grant|rate|score|mark|grade)\s+(?:(?:this|it|me|us|the\s+(?:trace|reasoning|"
+        r"developer|session|work))\s+)?(?:an?\s+)?(?:(?:perfect|full|top|maximum|max|highest)\s+)?"
+        r"(?:(?:score|rating|marks?|grade)\s+)?(?:(?:of|as)\s+)?(?:5|five)(?:\.0)?"
+        r"(?:\s*/\s*5|\s+out\s+of\s+(?:5|five)|\s+stars?)?\b(?!\s*(?:" + _UNITS + r")\b)"
+    ),
+    "perfect_score": (
+        r"\b(?:full\s+marks|perfect\s+(?:score|rating|grade)|(?:5|five)\s+out\s+of\s+(?:5|five)\s+for\s+"
+        r"(?:this|the|me)|(?:score|rate|grade)\s+(?:this|it|me)\s+(?:as\s+)?(?:highly|high|perfect(?:ly)?))\b"
+    ),
+    "role_change": (
+        r"\byou\s+are\s+now\b|\bfrom\s+now\s+on,?\s+you\b|\bact\s+as\s+(?:an?\s+|the\s+)?(?:judge|grader|"
+        r"evaluator|assistant|ai)\b|\bpretend\s+(?:to\s+be|you\s+are)\b|\bnew\s+(?:instructions|rules|task)\s*:"
+    ),
+    "address_judge": (
+        r"\b(?:dear|hey|hello|attention|note\s+to(?:\s+the)?|message\s+(?:to|for)(?:\s+the)?)\s+(?:ai\s+|llm\s+)?"
+        r"(?:judge|grader|evaluator|reviewer\s+model|llm|language\s+model|gpt)\b|"
+        r"\b(?:the|any)\s+(?:ai\s+|llm\s+)?(?:judge|grader|evaluator)\s+(?:must|should|will|shall|needs\s+to)\s+"
+        r"(?:give|score|rate|award|assign|ignore|output|return|respond)\b"
+    ),
+    "chat_markup": r"<\|im_(?:start|end)\|>|\[/?INST\]|</?(?:system|assistant)>|<\|(?:system|assistant)\|>",
+    "fence_forgery": r"\b(?:BEGIN|END)\s+TRACE\s+DATA\b",
+    "answer_forgery": r"\"reasoning_score\"\s*:\s*[45](?:\.\d+)?\s*[,}]",
+}
+
+_COMBINED = re.compile(
+    "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS.items()), re.IGNORECASE
+)
+MAX_MATCHES = 20
+
+
+def _excerpt(text: str, start: int, end: int) -> str:
+    snippet = text[max(0, start - 60) : end + 60]
+    return " ".join(snippet.split())[:240]
+
+
+def _scan(text: str) -> Iterator[tuple[str, str]]:
+    for match in _COMBINED.finditer(text):
+        yield (match.lastgroup or "steering"), _excerpt(text, match.start(), match.end())
+
+
+def find_steering(view: TraceView) -> list[SteeringMatch]:
+    """All steering passages in the trace (first MAX_MATCHES), in trace order."""
+    found: list[SteeringMatch] = []
+
+    def add(seq: int | None, where: str, text: str) -> bool:
+        for pattern, excerpt in _scan(text):
+            found.append(SteeringMatch(seq=seq, where=where, pattern=pattern, excerpt=excerpt))
+            if len(found) >= MAX_MATCHES:
+                return False
+        return True
+
+    if not add(None, "bug_description", view.bug_description):
+        return found
+    for step in view.steps:
+        fields = {
+            "reasoning": step.text,
+            "change": step.change,
+            "diff": step.diff,
+            "command": step.command,
+            "output": step.output,
+        }
+        for where, text in fields.items():
+            if text and not add(step.seq, where, text):
+                return found
+    return found
+
+
+def is_steering(text: str) -> bool:
+    return _COMBINED.search(text) is not None
