@@ -6,11 +6,11 @@ Definitions (all documented in the result's `features`):
   repeat of an earlier note, at least 40% distinct words, and not text that tries to steer the judge.
 - names code: the note mentions a file path, file name, file stem or identifier (def/class/function names,
   called names, snake_case/camelCase names on changed lines) that some edit's diff touches.
-- rationale near an edit: a substantive rationale/plan/hypothesis note within 3 events before or 2 after the
-  edit (not crossing another edit), or a note whose refers_to names the edit; a substantive `change`
-  summary on the edit counts half.
-- failure followed up: a substantive note after a failing command and before the next command (at most 5
-  events later), or a note whose refers_to names the command.
+- rationale near an edit: a substantive note (not an outcome) within 3 events before the edit, or a
+  rationale note within 2 events after it (not crossing another edit), or a note whose refers_to names the
+  edit; a substantive `change` summary on the edit counts half.
+- failure followed up: a substantive note right after a failing command, before the next command or edit
+  (at most 5 notes later), or a note whose refers_to names the command.
 - anticipated edit: an earlier substantive note names the edited file or an identifier the edit touches.
 """
 
@@ -212,20 +212,17 @@ def _rationale_and_followups(
             referred[target] = referred.get(target, 0) + 1
     for step in steps:
         if step.kind == "edit":
-            window: list[Step] = []
+            near: list[Step] = []
             for j in range(step.index - 1, max(-1, step.index - 4), -1):
                 if steps[j].kind == "edit":
                     break
-                window.append(steps[j])
+                if j in substantive and steps[j].reasoning_type != "outcome":
+                    near.append(steps[j])
             for j in range(step.index + 1, min(len(steps), step.index + 3)):
                 if steps[j].kind == "edit":
                     break
-                window.append(steps[j])
-            near = [
-                s
-                for s in window
-                if s.index in substantive and s.reasoning_type in ("rationale", "plan", "hypothesis")
-            ]
+                if j in substantive and steps[j].reasoning_type == "rationale":
+                    near.append(steps[j])
             if near or step.event_id in referred:
                 f.edits_with_rationale += 1.0
                 if any(substantive[s.index] & edit_names[step.index] for s in near):
@@ -235,7 +232,7 @@ def _rationale_and_followups(
         elif step.kind == "command" and step.failed:
             followed = step.event_id in referred
             for j in range(step.index + 1, min(len(steps), step.index + 6)):
-                if steps[j].kind == "command" or followed:
+                if steps[j].kind != "reasoning" or followed:
                     break
                 followed = j in substantive
             f.failures_followed_up += followed
