@@ -85,12 +85,11 @@ def edit_identifiers(step: Step) -> set[str]:
     diff = step.diff[:20_000]
     for header in _HUNK.findall(diff):
         names.update(n.lower() for n in _DEF.findall(header))
-    for line in diff.splitlines():
-        if line[:1] not in "+-" or line.startswith(("+++", "---")):
-            continue
-        names.update(n.lower() for n in _DEF.findall(line))
-        names.update(n.lower() for n in _CALL.findall(line))
-        names.update(n.lower() for n in _CODE_NAME.findall(line))
+    changed = "\n".join(
+        line for line in diff.splitlines() if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    )
+    for pattern in (_DEF, _CALL, _CODE_NAME):
+        names.update(n.lower() for n in pattern.findall(changed))
     return {n for n in names if n not in _NOT_IDENTIFIERS and len(n) >= 3}
 
 

@@ -29,6 +29,7 @@ from bugtrail.qa.judge.record import (
     FLAG_HEURISTIC,
     FLAG_PROMPT_INJECTION,
     JudgeRecord,
+    SteeringMatch,
 )
 from bugtrail.qa.judge.rubric import RUBRIC_VERSION
 from bugtrail.qa.judge.steering import find_steering
@@ -109,11 +110,12 @@ def _comments(f: Features, score: float) -> str:
     return " ".join(parts)
 
 
-def judge_view(view: TraceView) -> JudgeRecord:
+def judge_view(view: TraceView, steering: list[SteeringMatch] | None = None) -> JudgeRecord:
+    """The heuristic record; `steering` may be passed in when the caller has already scanned the trace."""
     f = compute_features(view)
     raw = criterion_scores(f)
     score = evidence_score(f, raw)
-    steering = find_steering(view)
+    steering = find_steering(view) if steering is None else steering
     flags = [FLAG_HEURISTIC] + ([FLAG_PROMPT_INJECTION] if steering else [])
     return JudgeRecord(
         judge="heuristic",

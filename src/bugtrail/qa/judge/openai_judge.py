@@ -91,7 +91,7 @@ class OpenAIJudge:
         if not has_reasoning(view):
             return no_reasoning_record("openai", view)
         steering = find_steering(view)
-        evidence = judge_view(view)  # the heuristic's evidence: the cap when the trace tries to steer
+        evidence = judge_view(view, steering)  # the evidence: the cap when the trace tries to steer
         prompt = build_prompt(view, self.settings.judge_token_budget, steering)
         exchange = self._exchange(prompt)
 

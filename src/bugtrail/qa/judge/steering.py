@@ -55,6 +55,44 @@ _COMBINED = re.compile(
 )
 MAX_MATCHES = 20
 
+# Every pattern above contains one of these words, so only windows around them need the (slow) regex.
+# str.find runs at memory speed; the combined regex alone managed about 1 MB/s on long command logs.
+_TRIGGERS = (
+    "instruction", "rubric", "rules", "prompt", "guideline", "criteria", "system",
+    "give", "assign", "award", "grant", "rate", "score", "mark", "grade", "perfect", "out of",
+    "you are now", "from now on", "act as", "pretend", "new task",
+    "judge", "grader", "evaluator", "reviewer model", "llm", "language model", "gpt",
+    "<|", "[inst]", "[/inst]", "<system", "</system", "<assistant", "</assistant", "trace data",
+)  # fmt: skip
+_WINDOW = 300
+# Only the ends of a field can reach the model (render.py caps every field well below this), so the
+# middle of a multi-megabyte output is not scanned.
+SCAN_HEAD = SCAN_TAIL = 8192
+
+
+def _windows(text: str) -> list[tuple[int, int]]:
+    lower = text.lower()
+    spans: list[tuple[int, int]] = []
+    for trigger in _TRIGGERS:
+        at = lower.find(trigger)
+        while at != -1:
+            spans.append((max(0, at - _WINDOW), min(len(text), at + len(trigger) + _WINDOW)))
+            at = lower.find(trigger, at + len(trigger))
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _visible(text: str) -> str:
+    if len(text) <= SCAN_HEAD + SCAN_TAIL:
+        return text
+    return text[:SCAN_HEAD] + "\n" + text[-SCAN_TAIL:]
+
 
 def _excerpt(text: str, start: int, end: int) -> str:
     snippet = text[max(0, start - 60) : end + 60]
@@ -62,8 +100,10 @@ def _excerpt(text: str, start: int, end: int) -> str:
 
 
 def _scan(text: str) -> Iterator[tuple[str, str]]:
-    for match in _COMBINED.finditer(text):
-        yield (match.lastgroup or "steering"), _excerpt(text, match.start(), match.end())
+    text = _visible(text)
+    for start, end in _windows(text):
+        for match in _COMBINED.finditer(text, start, end):
+            yield (match.lastgroup or "steering"), _excerpt(text, match.start(), match.end())
 
 
 def find_steering(view: TraceView) -> list[SteeringMatch]:
@@ -94,4 +134,4 @@ def find_steering(view: TraceView) -> list[SteeringMatch]:
 
 
 def is_steering(text: str) -> bool:
-    return _COMBINED.search(text) is not None
+    return next(_scan(text), None) is not None
