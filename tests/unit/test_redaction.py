@@ -77,6 +77,7 @@ SECRETS = [
     ("api_token: 9f8e7d6c5b4a", "credential", "9f8e7d6c5b4a", "api_token: "),
     ("X-API-Key: k3y-Value-123", "credential", "k3y-Value-123", "X-API-Key: "),
     ("client_secret='s3cr3t value'", "credential", "s3cr3t value", "client_secret='"),
+    ('{"cmd": "echo {\\"password\\": \\"hunter2\\"}"}', "credential", "hunter2", '{\\"password\\": \\"'),
 ]
 
 
@@ -146,6 +147,8 @@ INNOCUOUS = [
     "https://user@example.com/path and https://example.com:8443/path#frag",
     "def check_password(password: str) -> bool:\n    return hmac.compare_digest(hash(password), stored)\n",
     "password = get_password()\ntoken = tokenizer.next_token()\nsecret_name: str = 'db'",
+    "secret_key = os.environ['SECRET_KEY']; password = self.password; def f(password=DEFAULT_PASSWORD):",
+    "password: Optional[str] = None; docker login -u bot --password-stdin; --token-file /run/tok",
     "max_tokens=100 token_count: 5 tokens = tokenize(x) keyboard=us monkey=banana key_id=7",
     "The token: it expired, so the secret ingredient was a fresh login. Password: required.",
     "export PASSWORD=$DB_PASSWORD && curl -H 'Authorization: Bearer ${API_TOKEN}' -u user: https://x",
@@ -169,6 +172,20 @@ def test_redaction_is_idempotent(text: str) -> None:
     assert count >= 1
     assert redact_text(once) == (once, 0)
     assert find_secrets(once) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"export AWS_ACCESS_KEY_ID={AWS_KEY_ID}-----BEGIN RSA PRIVATE KEY-----",  # glued: edge check
+        "key=AIzaSyA1bC2dE3fG4hI5jK6lM7nO8pQ9rS0tU1v=export x",  # a marker's kind is not a key name
+        f"slack token {SLACK_TOKEN}DB_PASSWORD=hunter -- from .env",  # rejected match hides nothing
+    ],
+)
+def test_redaction_is_idempotent_for_glued_secrets(text: str) -> None:
+    once, count = redact_text(text)
+    assert count >= 1
+    assert redact_text(once) == (once, 0)
 
 
 @settings(max_examples=300, deadline=None)

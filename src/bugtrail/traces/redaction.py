@@ -102,14 +102,18 @@ _KEY_QUALIFIER = _rx(
     r"(?:api|auth|access|private|secret|storage|account|signing|master|encryption|client|x-api)[_\-]?\Z",
     re.IGNORECASE,
 )
-_KEY_NAME_TAIL = _rx(r"[\w\-.]{0,80}\Z")
+_NAME_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
+# Closing quotes/brackets of the key may be JSON-escaped (`\"password\": \"x\"` inside a JSON string).
 _ASSIGNMENT = _rx(
-    r"(?i:" + _KEY_WORDS + r")(?![\w\-])[\"'\]]{0,2}"
+    r"(?i:" + _KEY_WORDS + r")(?![\w\-])[\\\"'\]]{0,3}"
     r"(?P<sep>[ \t]*(?:=>|:=|=|:(?!//))[ \t]*|[ \t]+)"
     + _NOT_A_VALUE
-    + r"""(?:"(?P<dq>[^"\n]{1,400})"|'(?P<sq>[^'\n]{1,400})'|(?P<bare>[^\s'"`,;&()\[\]{}<>]{1,400}))"""
+    + r"""(?:\\?"(?P<dq>[^"\n]{1,400}?)\\?"|'(?P<sq>[^'\n]{1,400})'"""
+    + r"""|(?P<bare>[^\s'"`,;&()\[\]{}<>\\]{1,400}))"""
 )
-_ASSIGNMENT_SHAPE = r"""(?![\w\-])["'\]]{0,2}(?:[ \t]*[=:]|[ \t]+[^\s=:])"""
+_ASSIGNMENT_SHAPE = r"""(?![\w\-])[\\"'\]]{0,3}(?:[ \t]*[=:]|[ \t]+[^\s=:])"""
+# Unquoted values that read as code, not secrets: `self.password`, `DEFAULT_PASSWORD`.
+_CODE_LIKE = _rx(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _LETTERS_ONLY = _rx(r"[A-Za-z]{1,15}")
 _TRIVIAL_VALUES = frozenset(
     {b"true", b"false", b"null", b"none", b"nil", b"undefined", b"required", b"optional"}
@@ -119,8 +123,12 @@ _TRIVIAL_VALUES = frozenset(
 def _assignment_value_span(match: re.Match[bytes]) -> Span | None:
     """Span of an assignment's value, or None when it reads as prose or code rather than a secret."""
     data = match.string
-    name = _KEY_NAME_TAIL.search(data, max(0, match.start() - 80), match.start())
-    prefix = name.group(0) if name else b""
+    name_start = match.start()
+    while name_start > 0 and match.start() - name_start < 80 and data[name_start - 1] in _NAME_CHARS:
+        name_start -= 1
+    prefix = data[name_start : match.start()]
+    if data.endswith(_MARKER, 0, match.start() - len(prefix)):
+        return None  # the kind inside our own marker, e.g. `[REDACTED:gcp-api-key]=...`
     if match.group(0)[:3].lower() == b"key" and not _KEY_QUALIFIER.search(prefix):
         return None
     separator = match.group("sep")
@@ -132,8 +140,8 @@ def _assignment_value_span(match: re.Match[bytes]) -> Span | None:
             return match.span(group) if quoted.strip() else None
     value = match.group("bare")
     start, end = match.span("bare")
-    if data.startswith(b"(", end):
-        return None  # a call like get_password(...)
+    if data.startswith((b"(", b"["), end) or _CODE_LIKE.fullmatch(value):
+        return None  # code: get_password(...), os.environ["X"], self.password, DEFAULT_PASSWORD
     if value.lower() in _TRIVIAL_VALUES or (value.isdigit() and len(value) < 8):
         return None
     if b"=" not in separator:
@@ -269,15 +277,12 @@ def _candidates(det: _Detector, data: bytes, lowered: bytes) -> Iterator[re.Matc
         positions: list[int] = [hit.start() for hit in det.finders[0].finditer(haystack)]
     else:
         positions = sorted(hit.start() for finder in det.finders for hit in finder.finditer(haystack))
-    covered = -1
     for position in positions:
         start = position - det.back
-        if start < 0 or start < covered:
-            continue
-        match = det.pattern.match(data, start)
-        if match is not None:
-            covered = match.end()
-            yield match
+        if start >= 0:
+            match = det.pattern.match(data, start)
+            if match is not None:
+                yield match
 
 
 def _spans(data: bytes) -> Iterator[tuple[int, int, int, str]]:
@@ -317,29 +322,57 @@ def _encode(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")  # lone surrogates (from JSON escapes) survive
 
 
+_WORDISH = _NAME_CHARS - {ord(".")}
+_MAX_PASSES = 4
+
+
+def _redact_once(data: bytes) -> tuple[bytes, list[str], bool]:
+    """One pass: the new bytes, the kinds redacted, and whether another pass is needed. A secret glued to
+    another one (`AKIA...-----BEGIN`) fails its edge check until the neighbour becomes a marker, so when
+    a redacted span touches a word character the result is scanned again (keeps redaction idempotent)."""
+    spans = _resolve(data)
+    if not spans:
+        return data, [], False
+    pieces: list[bytes] = []
+    kinds: list[str] = []
+    position = 0
+    glued = False
+    for start, end, kind in spans:
+        pieces.append(data[position:start])
+        pieces.append(b"%s%s]" % (_MARKER, kind.encode()))
+        kinds.append(kind)
+        glued = (
+            glued
+            or (start > 0 and data[start - 1] in _WORDISH)
+            or (end < len(data) and data[end] in _WORDISH)
+        )
+        position = end
+    pieces.append(data[position:])
+    return b"".join(pieces), kinds, glued
+
+
+def _redact_all(text: str) -> tuple[str, list[str]]:
+    data = _encode(text)
+    kinds: list[str] = []
+    for _ in range(_MAX_PASSES):
+        data, found, again = _redact_once(data)
+        kinds.extend(found)
+        if not again:
+            break
+    if not kinds:
+        return text, kinds
+    return data.decode("utf-8", "surrogatepass"), kinds
+
+
 def redact_text(text: str) -> tuple[str, int]:
     """Replace secrets with `[REDACTED:<kind>]`; returns the new text and the number of redactions.
 
     Idempotent: markers are never matched again, so redacting twice changes nothing further.
     """
-    if not text:
-        return text, 0
-    data = _encode(text)
-    spans = _resolve(data)
-    if not spans:
-        return text, 0
-    pieces: list[bytes] = []
-    position = 0
-    for start, end, kind in spans:
-        pieces.append(data[position:start])
-        pieces.append(b"%s%s]" % (_MARKER, kind.encode()))
-        position = end
-    pieces.append(data[position:])
-    return b"".join(pieces).decode("utf-8", "surrogatepass"), len(spans)
+    redacted, kinds = _redact_all(text)
+    return redacted, len(kinds)
 
 
 def find_secrets(text: str) -> list[str]:
     """Kinds of secret present (sorted, unique). For diffs, which are flagged but never rewritten."""
-    if not text:
-        return []
-    return sorted({kind for _s, _e, kind in _resolve(_encode(text))})
+    return sorted(set(_redact_all(text)[1]))
