@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.judge_traces import day_long_trace, load_trace, trace_from_events
-from tests.support.openai_stub import Answer, Content, Hang, OpenAIStub, Refusal, Status, Truncated
 
 from bugtrail.config import Settings, get_settings
 from bugtrail.qa.judge import CRITERIA, RUBRIC_VERSION, JudgeRecord, get_judge
 from bugtrail.qa.judge.tokens import estimate_tokens
+from tests.support.judge_traces import day_long_trace, load_trace, trace_from_events
+from tests.support.openai_stub import Answer, Content, Hang, OpenAIStub, Refusal, Status, Truncated
 
 
 @pytest.fixture

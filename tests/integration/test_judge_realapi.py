@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.support.judge_traces import load_trace
 
 from bugtrail.config import get_settings
 from bugtrail.qa.judge import CRITERIA, get_judge
+from tests.support.judge_traces import load_trace
 
 pytestmark = [
     pytest.mark.realapi,

@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 
 import pytest
-from tests.support.judge_traces import load_trace, ranked_traces, trace_from_events
 
 from bugtrail.config import get_settings
 from bugtrail.qa.judge import CRITERIA, RUBRIC_VERSION, HeuristicJudge, get_judge
 from bugtrail.qa.judge.features import compute_features
 from bugtrail.qa.judge.trace_view import view_of
+from tests.support.judge_traces import load_trace, ranked_traces, trace_from_events
 
 
 def test_hand_written_traces_rank_in_expected_order() -> None:

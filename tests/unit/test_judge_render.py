@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 
-from tests.support.judge_traces import day_long_trace, load_trace, trace_from_events
-
 from bugtrail.qa.judge.prompt import build_prompt
 from bugtrail.qa.judge.render import head_tail, quote, render_trace
 from bugtrail.qa.judge.tokens import estimate_tokens
 from bugtrail.qa.judge.trace_view import view_of
+from tests.support.judge_traces import day_long_trace, load_trace, trace_from_events
 
 
 def test_token_estimate_is_bytes_over_four() -> None:

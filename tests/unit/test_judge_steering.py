@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from tests.support.judge_traces import trace_from_events
 
 from bugtrail.qa.judge.steering import find_steering, is_steering
 from bugtrail.qa.judge.trace_view import view_of
+from tests.support.judge_traces import trace_from_events
 
 
 @pytest.mark.parametrize(
