@@ -8,7 +8,8 @@ Budget: every event starts at level 0 (long caps) and is degraded, oldest first,
 estimated size fits: command outputs shrink to head+tail, then diffs, then commands and diffs lose their
 bodies, then successful commands are omitted, then reasoning notes are shortened, and last anything is
 omitted. Runs of omitted events become one summary line ("#a-#b: 40 events omitted: ..."). Reasoning is
-degraded last because it is what is being judged.
+degraded last because it is what is being judged. The session's first events (10% of the budget) and last
+events (20%) are degraded only after everything between them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bugtrail.qa.judge.trace_view import Step, TraceView
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 OMITTED = 3
-SUMMARY_TOKENS = 110  # upper bound for one summary line (capped at 400 chars)
+SUMMARY_TOKENS = 60  # upper bound for one summary line (230 chars and a newline)
 BUG_DESCRIPTION_CAP = 3000
 
 # (reasoning text cap, command output (head, tail), diff (head, tail)) per level; level 2 drops bodies.
@@ -120,15 +121,15 @@ def _summary(run: list[Step]) -> str:
     edits = [s for s in run if s.kind == "edit"]
     notes = len(run) - len(commands) - len(edits)
     files = sorted({s.file for s in edits})
-    names = ", ".join(f[-60:] for f in files[:4]) + (f", +{len(files) - 4} more" if len(files) > 4 else "")
+    names = ", ".join(inline(f)[-40:] for f in files[:2]) + (f" +{len(files) - 2}" if len(files) > 2 else "")
     failed = sum(s.failed for s in commands)
     text = (
         f"[#{run[0].seq}-#{run[-1].seq}: {len(run)} events omitted to fit the budget: "
         f"{len(commands)} commands ({failed} failed), {len(edits)} edits"
-        + (f" to {names}" if names else "")
+        + (f" ({names})" if names else "")
         + f", {notes} reasoning notes]"
     )
-    return _CONTROL.sub("", text)[:400]
+    return text[:230]
 
 
 # (kind, only failed?/only succeeded?, target level), applied in order, oldest events first.
@@ -148,8 +149,29 @@ _PASSES: list[tuple[str, bool | None, int]] = [
 ]
 
 
+HEAD_SHARE, TAIL_SHARE = 0.10, 0.20  # budget kept for the session's start and end before the middle goes
+
+
+def _protected_ends(costs: list[int], budget: int) -> tuple[int, int]:
+    """(head_end, tail_start): the first and last events that fit in their share of the budget at level 0."""
+    head_end, used = 0, 0
+    while head_end < len(costs) and used + costs[head_end] <= budget * HEAD_SHARE:
+        used += costs[head_end]
+        head_end += 1
+    tail_start, used = len(costs), 0
+    while tail_start > head_end and used + costs[tail_start - 1] <= budget * TAIL_SHARE:
+        tail_start -= 1
+        used += costs[tail_start]
+    return head_end, tail_start
+
+
 def render_trace(view: TraceView, budget_tokens: int) -> Rendered:
-    """The events as text within `budget_tokens` (estimated), plus counts of what was trimmed."""
+    """The events as text within `budget_tokens` (estimated), plus counts of what was trimmed.
+
+    The start of the session (first hypotheses) and its end (the final fix and test run) are protected:
+    every pass first degrades only the events between them, and touches the ends only if that was not
+    enough.
+    """
     steps = view.steps
     seq_by_id = {s.event_id: s.seq for s in steps}
 
@@ -157,32 +179,32 @@ def render_trace(view: TraceView, budget_tokens: int) -> Rendered:
         return f"#{seq_by_id[event_id]}" if event_id in seq_by_id else "(unknown event)"
 
     levels = [0] * len(steps)
-    texts: list[str] = []
     scratch = [0]
-    for step in steps:
-        texts.append(render_step(step, 0, seq_of, scratch))
-    costs = [estimate_tokens(t) + 1 for t in texts]
+    costs = [estimate_tokens(render_step(step, 0, seq_of, scratch)) + 1 for step in steps]
     total = sum(costs)
+    head_end, tail_start = _protected_ends(costs, budget_tokens)
 
     def omitted(i: int) -> bool:
         return 0 <= i < len(steps) and levels[i] == OMITTED
 
-    for kind, failed, target in _PASSES:
-        if total <= budget_tokens:
-            break
-        for i, step in enumerate(steps):
+    for span in (range(head_end, tail_start), range(len(steps))):
+        for kind, failed, target in _PASSES:
             if total <= budget_tokens:
                 break
-            if step.kind != kind or levels[i] >= target or (failed is not None and step.failed != failed):
-                continue
-            if target == OMITTED:
-                total += SUMMARY_TOKENS * (1 - omitted(i - 1) - omitted(i + 1)) - costs[i]
-                costs[i], texts[i] = 0, ""
-            else:
-                texts[i] = render_step(step, target, seq_of, scratch)
-                total += estimate_tokens(texts[i]) + 1 - costs[i]
-                costs[i] = estimate_tokens(texts[i]) + 1
-            levels[i] = target
+            for i in span:
+                if total <= budget_tokens:
+                    break
+                step = steps[i]
+                if step.kind != kind or levels[i] >= target or (failed is not None and step.failed != failed):
+                    continue
+                if target == OMITTED:
+                    total += SUMMARY_TOKENS * (1 - omitted(i - 1) - omitted(i + 1)) - costs[i]
+                    costs[i] = 0
+                else:
+                    cost = estimate_tokens(render_step(step, target, seq_of, scratch)) + 1
+                    total += cost - costs[i]
+                    costs[i] = cost
+                levels[i] = target
 
     return _assemble(steps, levels, seq_of, budget_tokens)
 
