@@ -10,7 +10,8 @@ the default action):
         stub.requests[0].body["model"]
 
 Actions: Answer (a valid structured answer), Content (any assistant text, e.g. malformed JSON),
-Status (an HTTP error), Hang (sleep before answering, to trigger client timeouts), Refusal, Truncated.
+Status (an HTTP error), Hang (sleep before answering, to trigger client timeouts), Refusal, Truncated,
+RawBody (a 200 whose body is not a chat completion).
 """
 
 from __future__ import annotations
@@ -76,12 +77,20 @@ class Status:
 
 
 @dataclass
+class RawBody:
+    """A 200 response whose body is not a chat completion (a misbehaving gateway)."""
+
+    body: bytes = b"<html>upstream says hi</html>"
+    content_type: str = "application/json"
+
+
+@dataclass
 class Hang:
     seconds: float
     then: Any = None  # the action to answer with if the client is still there
 
 
-Action = Answer | Content | Refusal | Truncated | Status | Hang
+Action = Answer | Content | Refusal | Truncated | Status | Hang | RawBody
 
 
 @dataclass
@@ -179,6 +188,8 @@ class OpenAIStub:
                     if stub._stopping.wait(action.seconds):
                         return
                     self._act(action.then or stub.default, body, size)
+                elif isinstance(action, RawBody):
+                    self._send_bytes(200, action.body, {"Content-Type": action.content_type})
                 elif isinstance(action, Status):
                     self._send(action.code, action.body, action.headers)
                 elif isinstance(action, Answer):
@@ -226,12 +237,14 @@ class OpenAIStub:
             def _send(
                 self, code: int, payload: dict[str, Any], headers: dict[str, str] | None = None
             ) -> None:
-                data = json.dumps(payload).encode()
+                self._send_bytes(code, json.dumps(payload).encode(), headers)
+
+            def _send_bytes(self, code: int, data: bytes, headers: dict[str, str] | None = None) -> None:
+                headers = {"Content-Type": "application/json", **(headers or {})}
                 try:
                     self.send_response(code)
-                    self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
-                    for key, value in (headers or {}).items():
+                    for key, value in headers.items():
                         self.send_header(key, value)
                     self.end_headers()
                     self.wfile.write(data)

@@ -185,6 +185,13 @@ class OpenAIJudge:
                 self._backoff(transport_failures, None, attempt)
                 transport_failures += 1
                 continue
+            except (self._openai.OpenAIError, ValueError) as exc:  # a 200 whose body is not a completion
+                ex.latency_ms += int((time.monotonic() - started) * 1000)
+                ex.error = f"unusable response from the judge model: {str(exc)[:300]}"
+                ex.attempt_errors.append(ex.error)
+                self._backoff(transport_failures, None, attempt)
+                transport_failures += 1
+                continue
             ex.latency_ms += int((time.monotonic() - started) * 1000)
             content = self._count_and_extract(ex, response, messages)
             answer, reason = self._validate(response, content)

@@ -121,6 +121,7 @@ def find_steering(view: TraceView) -> list[SteeringMatch]:
         return found
     for step in view.steps:
         fields = {
+            "file": step.file,
             "reasoning": step.text,
             "change": step.change,
             "diff": step.diff,
