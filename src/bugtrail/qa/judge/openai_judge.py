@@ -78,11 +78,14 @@ class OpenAIJudge:
         self.model = settings.judge_model
         self._sleep = sleep
         self._openai = openai
+        self._given_client = client
+
+    def _new_client(self) -> Any:
         # The SDK's own retries are off: this class retries, so attempts and waits are counted in the record.
-        self.client: Any = client or openai.OpenAI(
-            api_key=settings.openai_api_key or "not-needed-by-this-server",
-            base_url=settings.openai_base_url or None,
-            timeout=settings.judge_timeout_s,
+        return self._openai.OpenAI(
+            api_key=self.settings.openai_api_key or "not-needed-by-this-server",
+            base_url=self.settings.openai_base_url or None,
+            timeout=self.settings.judge_timeout_s,
             max_retries=0,
         )
 
@@ -93,7 +96,13 @@ class OpenAIJudge:
         steering = find_steering(view)
         evidence = judge_view(view, steering)  # the evidence: the cap when the trace tries to steer
         prompt = build_prompt(view, self.settings.judge_token_budget, steering)
-        exchange = self._exchange(prompt)
+        # One HTTP client per judged trace, closed after: a worker judges for days and must not leak sockets.
+        client = self._given_client or self._new_client()
+        try:
+            exchange = self._exchange(client, prompt)
+        finally:
+            if client is not self._given_client:
+                client.close()
 
         flags = (
             [FLAG_TRIMMED]
@@ -148,7 +157,7 @@ class OpenAIJudge:
             flags=flags,
         )
 
-    def _exchange(self, prompt: Prompt) -> _Exchange:
+    def _exchange(self, client: Any, prompt: Prompt) -> _Exchange:
         ex = _Exchange()
         messages: list[dict[str, str]] = list(prompt.messages)
         transport_failures = 0
@@ -156,7 +165,7 @@ class OpenAIJudge:
             ex.attempts = attempt + 1
             started = time.monotonic()
             try:
-                response = self.client.chat.completions.create(
+                response = client.chat.completions.create(
                     model=self.model,
                     messages=messages,
                     temperature=0,

@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from bugtrail.qa.judge.tokens import estimate_tokens
 from bugtrail.qa.judge.trace_view import Step, TraceView
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Every break str.splitlines() knows (a model may read U+2028 or NEL as a new line).
+_LINE_BREAKS = re.compile(r"\r\n|[\r\x0b\x0c\x1c-\x1e\x85\u2028\u2029]")
 OMITTED = 3
 SUMMARY_TOKENS = 60  # upper bound for one summary line (230 chars and a newline)
 BUG_DESCRIPTION_CAP = 3000
@@ -38,7 +40,7 @@ def new_fence() -> str:
 
 
 def quote(text: str) -> str:
-    text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _CONTROL.sub("", _LINE_BREAKS.sub("\n", text))
     return "\n".join("| " + line for line in text.split("\n"))
 
 
