@@ -19,31 +19,59 @@ _UNITS = (
     r"items|tests?|files|lines|rows|px|%|\.\d"
 )
 
+_VERB_IGNORE = r"\b(?:ignore|disregard|forget|override|bypass)\s+"
+_JUDGE_QUALIFIER = r"(?:your|previous|prior|above|earlier|preceding|scoring|grading|judging|evaluation)"
+_OBJECT = r"(?:it|me|us|this|(?:this|that|the|my)\s+(?:trace|reasoning|developer|session|work|submission))"
+_FIVE = r"(?:5|five)(?:\.0)?(?:\s*/\s*5|\s+out\s+of\s+(?:5|five)|\s+stars?)?\b(?!\s*(?:" + _UNITS + r")\b)"
+_TOP = r"(?:perfect|full|top|maximum|max|highest)"
+
 _PATTERNS: dict[str, str] = {
+    # "instructions", "rubric", "system prompt" are judge words on their own; "rules", "prompt" and
+    # "criteria" only with a qualifier ("your rules", "previous prompt"), since code has rules and criteria.
     "ignore_instructions": (
-        r"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:(?:all|any|the|your|these|those|previous|"
-        r"prior|above|earlier|preceding|scoring|grading|judging|system)\s+)*(?:instructions?|rubric|rules|"
-        r"prompt|guidelines|criteria|system\s+(?:message|prompt))\b"
+        _VERB_IGNORE + r"(?:(?:all|any|the|your|these|those|previous|prior|above|earlier|preceding|scoring|"
+        r"grading|judging|system)\s+)*(?:instructions?|rubric|guidelines|system\s+(?:message|prompt))\b|"
+        + _VERB_IGNORE
+        + r"(?:(?:all|any|the)\s+)?"
+        + _JUDGE_QUALIFIER
+        + r"\s+(?:rules|prompt|criteria)\b"
     ),
+    # "give 5" may stand alone; "assign", "award", "grant" need an object or a score word; "rate", "score",
+    # "mark", "grade" need an object ("rate this 5"), since "expected score 5" is ordinary test output.
     "score_demand": (
-        r"\b(?:give|assign|award|grant|rate|score|mark|grade)\s+(?:(?:this|it|me|us|the\s+(?:trace|reasoning|"
-        r"developer|session|work))\s+)?(?:an?\s+)?(?:(?:perfect|full|top|maximum|max|highest)\s+)?"
-        r"(?:(?:score|rating|marks?|grade)\s+)?(?:(?:of|as)\s+)?(?:5|five)(?:\.0)?"
-        r"(?:\s*/\s*5|\s+out\s+of\s+(?:5|five)|\s+stars?)?\b(?!\s*(?:" + _UNITS + r")\b)"
+        r"\bgive\s+(?:"
+        + _OBJECT
+        + r"\s+)?(?:an?\s+)?(?:"
+        + _TOP
+        + r"\s+)?(?:(?:score|rating|marks?|grade)\s+)?"
+        r"(?:of\s+)?" + _FIVE + r"|"
+        r"\b(?:assign|award|grant)\s+(?:" + _OBJECT + r"\s+(?:an?\s+)?(?:" + _TOP + r"\s+)?"
+        r"(?:(?:score|rating|marks?|grade)\s+)?|(?:an?\s+)?(?:"
+        + _TOP
+        + r"\s+)?(?:score|rating|marks?|grade)\s+)"
+        r"(?:of\s+)?" + _FIVE + r"|"
+        r"\b(?:rate|score|mark|grade)\s+" + _OBJECT + r"\s+(?:(?:as|an?)\s+)?" + _FIVE
     ),
     "perfect_score": (
-        r"\b(?:full\s+marks|perfect\s+(?:score|rating|grade)|(?:5|five)\s+out\s+of\s+(?:5|five)\s+for\s+"
-        r"(?:this|the|me)|(?:score|rate|grade)\s+(?:this|it|me)\s+(?:as\s+)?(?:highly|high|perfect(?:ly)?))\b"
+        r"\bfull\s+marks\b|\b(?:give|deserves?|award|assign|grant)\s+(?:"
+        + _OBJECT
+        + r"\s+)?(?:an?\s+)?"
+        + _TOP
+        + r"\s+(?:score|rating|grade|marks)\b|\b(?:score|rate|grade)\s+"
+        + _OBJECT
+        + r"\s+(?:as\s+)?(?:highly|high|perfect(?:ly)?)\b"
     ),
     "role_change": (
-        r"\byou\s+are\s+now\b|\bfrom\s+now\s+on,?\s+you\b|\bact\s+as\s+(?:an?\s+|the\s+)?(?:judge|grader|"
-        r"evaluator|assistant|ai)\b|\bpretend\s+(?:to\s+be|you\s+are)\b|\bnew\s+(?:instructions|rules|task)\s*:"
+        r"\byou\s+are\s+now\s+(?:a|an|the|acting|my|no\s+longer|dan|in\s+\w+\s+mode)\b|"
+        r"\bin\s+(?:god|jailbreak|dan|unrestricted)\s+mode\b|\bfrom\s+now\s+on,?\s+you\b|"
+        r"\bact\s+as\s+(?:an?\s+|the\s+)?(?:judge|grader|evaluator|assistant|ai)\b|\bpretend\s+(?:that\s+)?you\s+are\b|"
+        r"\bnew\s+(?:instructions|rules|task)\s*:"
     ),
     "address_judge": (
         r"\b(?:dear|hey|hello|attention|note\s+to(?:\s+the)?|message\s+(?:to|for)(?:\s+the)?)\s+(?:ai\s+|llm\s+)?"
         r"(?:judge|grader|evaluator|reviewer\s+model|llm|language\s+model|gpt)\b|"
         r"\b(?:the|any)\s+(?:ai\s+|llm\s+)?(?:judge|grader|evaluator)\s+(?:must|should|will|shall|needs\s+to)\s+"
-        r"(?:give|score|rate|award|assign|ignore|output|return|respond)\b"
+        r"(?:give|score|rate|award|assign|ignore)\s+(?:this|it|me|us|the\s+trace|an?\s+(?:5|five|perfect|high))\b"
     ),
     "chat_markup": r"<\|im_(?:start|end)\|>|\[/?INST\]|</?(?:system|assistant)>|<\|(?:system|assistant)\|>",
     "fence_forgery": r"\b(?:BEGIN|END)\s+TRACE\s+DATA\b",
