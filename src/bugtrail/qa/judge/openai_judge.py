@@ -129,7 +129,7 @@ class OpenAIJudge:
             return JudgeRecord(
                 **common,
                 flags=flags,
-                error=exchange.error,
+                error=exchange.error or "no answer from the judge model",
                 judge_comments=f"The judge failed after {exchange.attempts} attempt(s); no score was given.",
             )
 
@@ -161,7 +161,7 @@ class OpenAIJudge:
         ex = _Exchange()
         messages: list[dict[str, str]] = list(prompt.messages)
         transport_failures = 0
-        for attempt in range(self.settings.judge_max_retries + 1):
+        for attempt in range(max(0, self.settings.judge_max_retries) + 1):
             ex.attempts = attempt + 1
             started = time.monotonic()
             try:
