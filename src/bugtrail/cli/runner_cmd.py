@@ -17,7 +17,9 @@ def build_image(
     extra_ca_bundle: Annotated[
         Path | None, typer.Option(help="PEM bundle trusted inside the build (e.g. an HTTPS proxy's CA)")
     ] = None,
-    mirror: Annotated[str | None, typer.Option(help="Debian mirror for debootstrap (default: from apt)")] = None,
+    mirror: Annotated[
+        str | None, typer.Option(help="Debian mirror for debootstrap (default: from apt)")
+    ] = None,
     refresh_rootfs: Annotated[
         bool, typer.Option("--refresh-rootfs", help="re-run debootstrap instead of using the cached rootfs")
     ] = False,

@@ -16,11 +16,11 @@ LABEL_RUN = "bugtrail.run"
 
 def docker_client(settings: Settings | None = None, timeout: float = 120.0) -> Any:
     """A connected client (DOCKER_HOST etc. from the environment) or Unavailable if no daemon answers."""
-    import docker
     import docker.errors
+    from docker.client import from_env
 
     try:
-        client = docker.from_env(timeout=int(timeout))
+        client = from_env(timeout=int(timeout))
         client.ping()
     except (docker.errors.DockerException, OSError) as exc:
         raise Unavailable("no Docker daemon is reachable", detail=str(exc)) from exc

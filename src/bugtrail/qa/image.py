@@ -167,7 +167,7 @@ def _build_context(dockerfile_dir: Path, ca_bundle: Path | None) -> io.BytesIO:
 
 def _docker_build(client: object, context: io.BytesIO, tag: str, nocache: bool, report: Report) -> str:
     api = client.api  # type: ignore[attr-defined]
-    # host network: the daemon has no bridge (dockerd --bridge=none), apt needs the host's route to the mirror.
+    # host network: the daemon has no bridge (dockerd --bridge=none); apt needs the host's route to the mirror.
     stream = api.build(
         fileobj=context, custom_context=True, tag=tag, buildargs={"BASE_IMAGE": BASE_IMAGE_TAG},
         network_mode="host", rm=True, forcerm=True, nocache=nocache, decode=True,
@@ -176,7 +176,8 @@ def _docker_build(client: object, context: io.BytesIO, tag: str, nocache: bool, 
     tail: list[str] = []
     for chunk in stream:
         if "error" in chunk:
-            raise BugtrailError("runner image build failed", detail=chunk.get("error", "") + "\n" + "\n".join(tail))
+            detail = str(chunk.get("error", "")) + "\n" + "\n".join(tail)
+            raise BugtrailError("runner image build failed", detail=detail)
         line = str(chunk.get("stream", "")).strip()
         if line:
             tail = [*tail[-29:], line]
