@@ -167,7 +167,7 @@ def _build_context(dockerfile_dir: Path, ca_bundle: Path | None) -> io.BytesIO:
 
 def _docker_build(client: object, context: io.BytesIO, tag: str, nocache: bool, report: Report) -> str:
     api = client.api  # type: ignore[attr-defined]
-    # host network: the daemon has no bridge (dockerd --bridge=none); apt needs the host's route to the mirror.
+    # host network: the daemon has no bridge (dockerd --bridge=none); apt needs the host's route.
     stream = api.build(
         fileobj=context, custom_context=True, tag=tag, buildargs={"BASE_IMAGE": BASE_IMAGE_TAG},
         network_mode="host", rm=True, forcerm=True, nocache=nocache, decode=True,

@@ -1,8 +1,9 @@
 """Replay a trace's edit events on a work tree, in order, the way SWE-bench applies a patch.
 
-Each edit is tried with `git apply`, then `git apply --reject --recount` (tolerates hand-edited hunk counts
-and whitespace), then `patch --fuzz`. A failed attempt is rolled back (the touched files are restored) before the
-next one, so a partial apply never leaks into the following strategy or edit. Every edit gets a report line.
+Each edit is tried with `git apply`, then `git apply --reject --recount` (tolerates hand-edited hunk
+counts and whitespace), then `patch --fuzz`. A failed attempt is rolled back (the touched files are
+restored) before the next one, so a partial apply never leaks into the following strategy or edit.
+Every edit gets a report line.
 """
 
 from __future__ import annotations
