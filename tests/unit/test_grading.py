@@ -99,8 +99,11 @@ def test_hanging_before_run_keeps_after_detail():
 
 def test_grade_logs_reads_fixed_file_names(tmp_path: Path):
     for phase, code, xml in (
-        ("before", 1, '<testsuite><testcase classname="a" name="t" file="a.py"><failure/></testcase>'
-                      "</testsuite>"),
+        (
+            "before",
+            1,
+            '<testsuite><testcase classname="a" name="t" file="a.py"><failure/></testcase></testsuite>',
+        ),
         ("after", 0, '<testsuite><testcase classname="a" name="t" file="a.py"/></testsuite>'),
     ):
         (tmp_path / phase).mkdir()

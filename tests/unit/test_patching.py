@@ -35,13 +35,23 @@ def test_edits_apply_in_order_git_and_plain_headers(tree: Path):
     mid = old.replace("line 3\n", "line three\n")
     new = mid.replace("line 15\n", "line fifteen\n")
     test_new = "def test_x():\n    assert True\n"
-    reports = apply_edits(tree, [
-        edit(0, {"file": "calc.py", "diff": unified(old, mid, "calc.py")}),
-        edit(1, {"file": "calc.py", "diff": unified(mid, new, "calc.py", prefix=False)}),
-        edit(2, {"file": "tests/test_x.py",
-                 "diff": "".join(difflib.unified_diff([], test_new.splitlines(True), "/dev/null",
-                                                      "b/tests/test_x.py"))}),
-    ], PATTERNS)
+    reports = apply_edits(
+        tree,
+        [
+            edit(0, {"file": "calc.py", "diff": unified(old, mid, "calc.py")}),
+            edit(1, {"file": "calc.py", "diff": unified(mid, new, "calc.py", prefix=False)}),
+            edit(
+                2,
+                {
+                    "file": "tests/test_x.py",
+                    "diff": "".join(
+                        difflib.unified_diff([], test_new.splitlines(True), "/dev/null", "b/tests/test_x.py")
+                    ),
+                },
+            ),
+        ],
+        PATTERNS,
+    )
     assert [r.applied for r in reports] == [True, True, True], reports
     assert [r.is_test for r in reports] == [False, False, True]
     assert (tree / "calc.py").read_text() == new
@@ -61,8 +71,11 @@ def test_diff_that_does_not_apply_is_reported_and_rolled_back(tree: Path):
     before = (tree / "calc.py").read_text()
     diff = "--- a/calc.py\n+++ b/calc.py\n@@ -1,3 +1,3 @@\n nothing\n-like\n+this\n here\n"
     good = unified(before, before.replace("line 0\n", "zero\n"), "calc.py")
-    reports = apply_edits(tree, [edit(0, {"file": "calc.py", "diff": diff}),
-                                 edit(1, {"file": "calc.py", "diff": good})], PATTERNS)
+    reports = apply_edits(
+        tree,
+        [edit(0, {"file": "calc.py", "diff": diff}), edit(1, {"file": "calc.py", "diff": good})],
+        PATTERNS,
+    )
     assert not reports[0].applied and reports[0].error
     assert len(reports[0].attempts) == 3
     assert reports[1].applied
@@ -76,10 +89,14 @@ def test_binary_edit_without_diff_is_reported(tree: Path):
 
 
 def test_delete_and_rename_flags_without_diff(tree: Path):
-    reports = apply_edits(tree, [
-        edit(0, {"file": "calc2.py", "diff": "", "renamed_from": "calc.py"}),
-        edit(1, {"file": "logo.bin", "diff": "", "deleted": True}),
-    ], PATTERNS)
+    reports = apply_edits(
+        tree,
+        [
+            edit(0, {"file": "calc2.py", "diff": "", "renamed_from": "calc.py"}),
+            edit(1, {"file": "logo.bin", "diff": "", "deleted": True}),
+        ],
+        PATTERNS,
+    )
     assert [(r.applied, r.method) for r in reports] == [(True, "rename"), (True, "delete")]
     assert (tree / "calc2.py").exists() and not (tree / "calc.py").exists()
     assert not (tree / "logo.bin").exists()

@@ -42,8 +42,13 @@ def build_image(
                     console.print("  " + message.splitlines()[0][:100], highlight=False)
 
             result = build_runner_image(
-                settings, tag=tag, force=force, extra_ca_bundle=extra_ca_bundle, mirror=mirror,
-                refresh_rootfs=refresh_rootfs, report=report,
+                settings,
+                tag=tag,
+                force=force,
+                extra_ca_bundle=extra_ca_bundle,
+                mirror=mirror,
+                refresh_rootfs=refresh_rootfs,
+                report=report,
             )
     except BugtrailError as exc:
         console.print(f"[red]error:[/red] {exc.message}")

@@ -98,10 +98,16 @@ def grade(before: PhaseLog, after: PhaseLog) -> Verdict:
     failed_after = sorted(t for t, o in after_tests.items() if o in (FAILED, ERROR))
     resolved = bool(fail_to_pass) and not pass_to_fail and not after.timed_out
     return Verdict(
-        tests_passed=tests_passed, resolved=resolved, fail_to_pass=fail_to_pass, pass_to_pass=pass_to_pass,
-        failed_after=failed_after, pass_to_fail=pass_to_fail, grading_method=method,
+        tests_passed=tests_passed,
+        resolved=resolved,
+        fail_to_pass=fail_to_pass,
+        pass_to_pass=pass_to_pass,
+        failed_after=failed_after,
+        pass_to_fail=pass_to_fail,
+        grading_method=method,
         timed_out=before.timed_out or after.timed_out,
-        tests_before=len(before_tests), tests_after=len(after_tests),
+        tests_before=len(before_tests),
+        tests_after=len(after_tests),
     )
 
 
@@ -115,8 +121,12 @@ def load_phase(log_dir: Path, run_file: str = "run.json", junit_file: str = "jun
             tests = parse_junit(junit.read_bytes())
         except ET.ParseError:
             tests = None  # a half-written file (killed mid-write) is no evidence
-    return PhaseLog(exit_code=run.get("exit_code"), timed_out=bool(run.get("timed_out")),
-                    command=str(run.get("command", "")), tests=tests)
+    return PhaseLog(
+        exit_code=run.get("exit_code"),
+        timed_out=bool(run.get("timed_out")),
+        command=str(run.get("command", "")),
+        tests=tests,
+    )
 
 
 def grade_logs(run_dir: Path) -> Verdict:

@@ -124,9 +124,13 @@ def build_runner_image(
             report(f"docker import -> {BASE_IMAGE_TAG}")
             repository, _, base_tag = BASE_IMAGE_TAG.partition(":")
             client.api.import_image_from_file(
-                str(tarball), repository=repository, tag=base_tag,
-                changes=["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                         'CMD ["/bin/bash"]'],
+                str(tarball),
+                repository=repository,
+                tag=base_tag,
+                changes=[
+                    "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    'CMD ["/bin/bash"]',
+                ],
             )
             steps.append("import")
 
@@ -169,8 +173,15 @@ def _docker_build(client: object, context: io.BytesIO, tag: str, nocache: bool, 
     api = client.api  # type: ignore[attr-defined]
     # host network: the daemon has no bridge (dockerd --bridge=none); apt needs the host's route.
     stream = api.build(
-        fileobj=context, custom_context=True, tag=tag, buildargs={"BASE_IMAGE": BASE_IMAGE_TAG},
-        network_mode="host", rm=True, forcerm=True, nocache=nocache, decode=True,
+        fileobj=context,
+        custom_context=True,
+        tag=tag,
+        buildargs={"BASE_IMAGE": BASE_IMAGE_TAG},
+        network_mode="host",
+        rm=True,
+        forcerm=True,
+        nocache=nocache,
+        decode=True,
     )
     image_id = ""
     tail: list[str] = []

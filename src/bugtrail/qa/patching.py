@@ -78,8 +78,9 @@ def _apply_one(tree: Path, edit: EditSpec, is_test: bool) -> EditReport:
     return report
 
 
-def _apply_without_diff(tree: Path, target: Path, details: dict[str, Any], renamed_from: str | None,
-                        report: EditReport) -> None:
+def _apply_without_diff(
+    tree: Path, target: Path, details: dict[str, Any], renamed_from: str | None, report: EditReport
+) -> None:
     if details.get("deleted"):
         if not target.exists():
             report.error = "file to delete does not exist"
@@ -108,10 +109,32 @@ def _apply_diff(tree: Path, file: str, diff: str, report: EditReport) -> None:
     snapshot = {path: _read(tree / path) for path in touched}
     strategies: list[tuple[str, list[str]]] = [
         ("git-apply", ["git", "apply", "--whitespace=nowarn", f"-p{strip}", "-"]),
-        ("git-apply-reject", ["git", "apply", "--reject", "--recount", "--ignore-whitespace",
-                              "--whitespace=nowarn", f"-p{strip}", "-"]),
-        ("patch-fuzz", ["patch", "--batch", "--forward", f"--fuzz={PATCH_FUZZ}", f"-p{strip}",
-                        "--no-backup-if-mismatch", "--reject-file=-", "--quiet"]),
+        (
+            "git-apply-reject",
+            [
+                "git",
+                "apply",
+                "--reject",
+                "--recount",
+                "--ignore-whitespace",
+                "--whitespace=nowarn",
+                f"-p{strip}",
+                "-",
+            ],
+        ),
+        (
+            "patch-fuzz",
+            [
+                "patch",
+                "--batch",
+                "--forward",
+                f"--fuzz={PATCH_FUZZ}",
+                f"-p{strip}",
+                "--no-backup-if-mismatch",
+                "--reject-file=-",
+                "--quiet",
+            ],
+        ),
     ]
     for method, command in strategies:
         done = _run(command, tree, diff)
@@ -127,8 +150,16 @@ def _apply_diff(tree: Path, file: str, diff: str, report: EditReport) -> None:
 def _run(command: list[str], tree: Path, diff: str) -> subprocess.CompletedProcess[str]:
     if command[0] == "git":
         return git(command[1:], cwd=tree, input_text=diff)
-    return subprocess.run(command, cwd=tree, input=diff, capture_output=True, text=True, errors="replace",
-                          timeout=120, check=False)
+    return subprocess.run(
+        command,
+        cwd=tree,
+        input=diff,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=120,
+        check=False,
+    )
 
 
 class _Unsafe(Exception):

@@ -168,9 +168,16 @@ def run_phase(
     if has_junit:
         shutil.copyfile(junit_source, log_dir / JUNIT_FILE)
     result = RunResult(
-        phase=phase, command=command, image=image, exit_code=exit_code, timed_out=timed_out,
-        oom_killed=oom_killed, duration_s=round(duration, 3), output_bytes=output.total,
-        output_truncated=output.truncated, junit=has_junit,
+        phase=phase,
+        command=command,
+        image=image,
+        exit_code=exit_code,
+        timed_out=timed_out,
+        oom_killed=oom_killed,
+        duration_s=round(duration, 3),
+        output_bytes=output.total,
+        output_truncated=output.truncated,
+        junit=has_junit,
     )
     (log_dir / RUN_FILE).write_text(json.dumps(result.as_dict(), indent=2))
     return result

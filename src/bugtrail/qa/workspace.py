@@ -64,8 +64,15 @@ def git(
     if allow_protocols is not None:
         env["GIT_ALLOW_PROTOCOL"] = allow_protocols
     return subprocess.run(
-        ["git", *args], cwd=cwd, env=env, input=input_text, capture_output=True, text=True,
-        errors="replace", timeout=timeout, check=False,
+        ["git", *args],
+        cwd=cwd,
+        env=env,
+        input=input_text,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -102,21 +109,32 @@ def ensure_mirror(settings: Settings, repo_url: str, commit: str) -> Path:
         if not mirror.is_dir():
             partial = mirror.with_suffix(".partial")
             shutil.rmtree(partial, ignore_errors=True)
-            done = git(["clone", "--mirror", "--quiet", "--", repo_url, str(partial)],
-                       timeout=GIT_NETWORK_TIMEOUT_S, allow_protocols=protocols)
+            done = git(
+                ["clone", "--mirror", "--quiet", "--", repo_url, str(partial)],
+                timeout=GIT_NETWORK_TIMEOUT_S,
+                allow_protocols=protocols,
+            )
             if done.returncode != 0:
                 shutil.rmtree(partial, ignore_errors=True)
                 raise QaInfraError("could not clone the repository", _tail(done.stderr))
             partial.rename(mirror)
         if not has_commit(mirror, commit):
-            done = git(["fetch", "--quiet", "--prune", "origin"], cwd=mirror,
-                       timeout=GIT_NETWORK_TIMEOUT_S, allow_protocols=protocols)
+            done = git(
+                ["fetch", "--quiet", "--prune", "origin"],
+                cwd=mirror,
+                timeout=GIT_NETWORK_TIMEOUT_S,
+                allow_protocols=protocols,
+            )
             if done.returncode != 0:
                 raise QaInfraError("could not fetch the repository", _tail(done.stderr))
         if not has_commit(mirror, commit):
             # Hosts that allow fetching any reachable sha give us commits outside the advertised refs.
-            git(["fetch", "--quiet", "origin", commit], cwd=mirror, timeout=GIT_NETWORK_TIMEOUT_S,
-                allow_protocols=protocols)
+            git(
+                ["fetch", "--quiet", "origin", commit],
+                cwd=mirror,
+                timeout=GIT_NETWORK_TIMEOUT_S,
+                allow_protocols=protocols,
+            )
         if not has_commit(mirror, commit):
             raise QaInputError("base_commit does not exist in the repository", f"{commit} not in {repo_url}")
     return mirror
