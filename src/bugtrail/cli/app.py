@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bugtrail.cli import judge_cmd, keys_cmd, server_cmd
+from bugtrail.cli import judge_cmd, keys_cmd, runner_cmd, server_cmd, worker_cmd
 
 app = typer.Typer(
     name="bugtrail",
@@ -20,6 +20,8 @@ app = typer.Typer(
 server_cmd.register(app)
 keys_cmd.register(app)
 judge_cmd.register(app)
+runner_cmd.register(app)
+worker_cmd.register(app)
 
 
 def main() -> None:
