@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bugtrail.cli import keys_cmd, server_cmd
+from bugtrail.cli import keys_cmd, recorder_cmd, server_cmd
 
 app = typer.Typer(
     name="bugtrail",
@@ -19,7 +19,11 @@ app = typer.Typer(
 
 server_cmd.register(app)
 keys_cmd.register(app)
+recorder_cmd.register(app)
 
 
 def main() -> None:
+    import sys
+
+    recorder_cmd.fast_path(sys.argv[1:])  # exits for `run`/`note`, the verbs developers type all day
     app()
