@@ -94,8 +94,14 @@ def start(
 ) -> None:
     """Start recording a debugging session in this git work tree."""
     with _recorder(server) as recorder:
+        from bugtrail.sdk.client import AuthError
+
         session, edits = recorder.start(bug, test_command=test_command, repo_url=repo_url)
-        report = recorder.sync(deadline=5.0)
+        try:
+            report = recorder.sync(deadline=5.0)
+        except AuthError as exc:
+            recorder.abort()  # a refused key never starts working by itself: start clean after the fix
+            raise _fail(f"{exc}. Run `bugtrail login` (or set BUGTRAIL_API_KEY) and start again.") from None
         create_errors = [error for kind, _, error in report.rejected if kind == "create_trace"]
         if create_errors:
             recorder.abort()

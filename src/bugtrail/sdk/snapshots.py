@@ -19,6 +19,12 @@ from typing import Any
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 # Diffs above this go out without their hunks (flagged), well under the server's per-diff limit.
 DEFAULT_MAX_DIFF_BYTES = 4 * 1024 * 1024
+# Bytecode and pytest's cache appear in nearly every debugging session and are never part of a fix.
+JUNK_PATHSPECS = (
+    ":(exclude,glob)**/__pycache__/**",
+    ":(exclude,glob)**/*.py[co]",
+    ":(exclude,glob)**/.pytest_cache/**",
+)
 # Plumbing plus explicit flags: immune to the developer's diff/colour/prefix configuration.
 DIFF_ARGS = ("diff-tree", "-r", "-p", "-M", "--full-index", "--no-color", "--no-ext-diff", "--no-textconv")
 
@@ -90,7 +96,7 @@ class GitRepo:
             if real_index.exists():
                 # Start from the developer's index: its stat cache spares re-hashing every file once.
                 index.write_bytes(real_index.read_bytes())
-        git(self.root, "add", "-A", "--", ".", env=env)
+        git(self.root, "add", "-A", "--", ".", *JUNK_PATHSPECS, env=env)
         return git(self.root, "write-tree", env=env).decode().strip()
 
 
