@@ -236,7 +236,14 @@ class Recorder:
     def _resolve_reference(self, item: str) -> str:
         aliases = {"last": None, "last-command": "command", "last-edit": "edit", "last-note": "reasoning"}
         if item not in aliases:
-            return item
+            import uuid
+
+            try:
+                return str(uuid.UUID(item))
+            except ValueError:
+                raise SessionError(
+                    f"--refers-to {item}: not an event id (use one, or last, last-command, last-edit, last-note)"
+                ) from None
         kinds = [aliases[item]] if aliases[item] else ["command", "edit", "reasoning"]
         for kind in kinds:
             found = self.last_event(str(kind))
