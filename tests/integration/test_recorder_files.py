@@ -43,10 +43,16 @@ def key(server: ServerProcess) -> str:
 
 def test_new_deleted_renamed_binary_and_many_edits(server: ServerProcess, key: str, tmp_path: Path) -> None:
     long_module = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(40))
-    repo = make_repo(tmp_path / "repo", {
-        "notes.txt": "v0\n", "old_name.py": long_module, "gone.txt": "bye\n", "logo.png": PNG,
-        ".gitignore": "build/\n",
-    })
+    repo = make_repo(
+        tmp_path / "repo",
+        {
+            "notes.txt": "v0\n",
+            "old_name.py": long_module,
+            "gone.txt": "bye\n",
+            "logo.png": PNG,
+            ".gitignore": "build/\n",
+        },
+    )
     env = cli_env(server.url, key, tmp_path)
     (repo / "uncommitted.txt").write_text("present before start\n")
     assert bugtrail(repo, env, "start", "--bug", "file shapes").returncode == 0
@@ -60,10 +66,16 @@ def test_new_deleted_renamed_binary_and_many_edits(server: ServerProcess, key: s
     (repo / "new_name.py").write_text(long_module.replace("x + 3\n", "x + 33\n"))
     (repo / "gone.txt").unlink()
     (repo / "logo.png").write_bytes(PNG[::-1])
-    write_files(repo, {
-        "pkg/dir with space/naïve.txt": "unicode path\n", "pkg/empty.txt": "", "new.bin": b"\x00\x01" * 100,
-        "build/ignored.o": b"\x7fELF", "pkg/__pycache__/x.cpython-311.pyc": b"\x00junk",
-    })
+    write_files(
+        repo,
+        {
+            "pkg/dir with space/naïve.txt": "unicode path\n",
+            "pkg/empty.txt": "",
+            "new.bin": b"\x00\x01" * 100,
+            "build/ignored.o": b"\x7fELF",
+            "pkg/__pycache__/x.cpython-311.pyc": b"\x00junk",
+        },
+    )
     (repo / "run.sh").write_text("#!/bin/sh\necho hi\n")
     (repo / "run.sh").chmod(0o755)
     assert bugtrail(repo, env, "snapshot").returncode == 0
@@ -76,8 +88,17 @@ def test_new_deleted_renamed_binary_and_many_edits(server: ServerProcess, key: s
     by_file: dict[str, list[dict]] = {}
     for edit in edits:
         by_file.setdefault(edit["file"], []).append(edit)
-    assert set(by_file) == {"uncommitted.txt", "notes.txt", "new_name.py", "gone.txt", "logo.png",
-                            "pkg/dir with space/naïve.txt", "pkg/empty.txt", "new.bin", "run.sh"}
+    assert set(by_file) == {
+        "uncommitted.txt",
+        "notes.txt",
+        "new_name.py",
+        "gone.txt",
+        "logo.png",
+        "pkg/dir with space/naïve.txt",
+        "pkg/empty.txt",
+        "new.bin",
+        "run.sh",
+    }
     assert "uncommitted when the session started" in by_file["uncommitted.txt"][0]["change"]
     assert [e.get("deleted", False) for e in by_file["notes.txt"]] == [False, True]
     assert "+v59" in by_file["notes.txt"][0]["diff"]
@@ -124,9 +145,26 @@ def test_50_mb_output_is_capped_in_the_event_and_untouched_on_the_terminal(
         "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", measure, str(terminal), sys.executable, "-m", "bugtrail", "run", "--",
-         sys.executable, "-c", GENERATE],
-        cwd=repo, env=env, capture_output=True, text=True, timeout=300, check=True,
+        [
+            sys.executable,
+            "-c",
+            measure,
+            str(terminal),
+            sys.executable,
+            "-m",
+            "bugtrail",
+            "run",
+            "--",
+            sys.executable,
+            "-c",
+            GENERATE,
+        ],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
     )
     rc, max_rss_kib = map(int, proc.stdout.split())
     assert rc == 0
@@ -149,8 +187,15 @@ def test_non_utf8_output_is_recorded_with_replacement_and_passed_through_raw(
     repo = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
     env = cli_env(server.url, key, tmp_path)
     assert bugtrail(repo, env, "start", "--bug", "latin-1").returncode == 0
-    proc = bugtrail(repo, env, "run", "--", sys.executable, "-c",
-                    "import sys; sys.stdout.buffer.write(b'caf\\xe9 \\xff ok\\n'); sys.exit(3)")
+    proc = bugtrail(
+        repo,
+        env,
+        "run",
+        "--",
+        sys.executable,
+        "-c",
+        "import sys; sys.stdout.buffer.write(b'caf\\xe9 \\xff ok\\n'); sys.exit(3)",
+    )
     assert proc.returncode == 3 and proc.stdout == b"caf\xe9 \xff ok\n"
     assert bugtrail(repo, env, "sync").returncode == 0
     command = get_trace(server, key, session_trace_id(repo))["events"][-1]["details"]
@@ -158,20 +203,30 @@ def test_non_utf8_output_is_recorded_with_replacement_and_passed_through_raw(
     assert command["exit_code"] == 3
 
 
-def test_run_in_a_terminal_uses_a_pty_and_keeps_colours(server: ServerProcess, key: str, tmp_path: Path) -> None:
+def test_run_in_a_terminal_uses_a_pty_and_keeps_colours(
+    server: ServerProcess, key: str, tmp_path: Path
+) -> None:
     repo = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
     env = cli_env(server.url, key, tmp_path)
     assert bugtrail(repo, env, "start", "--bug", "tty").returncode == 0
-    script = ("import sys, os; print('tty' if os.isatty(1) else 'pipe', os.get_terminal_size(1).columns);"
-              "print('\\x1b[31mred\\x1b[0m')")
+    script = (
+        "import sys, os; print('tty' if os.isatty(1) else 'pipe', os.get_terminal_size(1).columns);"
+        "print('\\x1b[31mred\\x1b[0m')"
+    )
     master, slave = pty.openpty()
     import fcntl
     import struct
     import termios
 
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 123, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "bugtrail", "run", "--", sys.executable, "-c", script],
-                            cwd=repo, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bugtrail", "run", "--", sys.executable, "-c", script],
+        cwd=repo,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=slave,
+        stderr=slave,
+    )
     os.close(slave)
     seen = b""
     while True:

@@ -31,6 +31,7 @@ def test_server_down_halfway_loses_and_duplicates_nothing(tmp_path: Path) -> Non
     repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY, "tests/test_calc.py": TEST})
     env = cli_env(server.url, key, tmp_path)
     try:
+
         def stop_after_hypothesis(step: str) -> None:
             if step == "hypothesis":
                 server.stop()
@@ -47,8 +48,14 @@ def test_server_down_halfway_loses_and_duplicates_nothing(tmp_path: Path) -> Non
         assert synced.returncode == 0, synced.stderr
         trace = get_trace(server, key, session_trace_id(repo))
         assert trace["status"] != "pending"  # the spooled finalize went through too
-        assert [e["type"] for e in trace["events"]] == ["edit", "command", "reasoning", "edit", "command",
-                                                          "reasoning"]
+        assert [e["type"] for e in trace["events"]] == [
+            "edit",
+            "command",
+            "reasoning",
+            "edit",
+            "command",
+            "reasoning",
+        ]
         assert len({e["event_id"] for e in trace["events"]}) == 6
         assert "2 passed" in trace["events"][4]["details"]["output"]
         replayed = replay(repo, trace["base_commit"], trace["events"], tmp_path / "replay")
@@ -65,8 +72,9 @@ def test_resend_after_lost_acknowledgement_is_deduplicated(tmp_path: Path) -> No
         key = developer_key(server)
         spool = tmp_path / "spool.sqlite3"
         with Client(server.url, key, spool_path=spool) as client:
-            trace_id = client.create_trace(repo_url="https://github.com/example/demo", bug_description="x",
-                                           flush=False)
+            trace_id = client.create_trace(
+                repo_url="https://github.com/example/demo", bug_description="x", flush=False
+            )
             for i in range(25):
                 client.note(trace_id, f"note {i}")
         # Keep a copy of the spool as it was before sending: restoring it after the send is exactly what a
@@ -107,12 +115,16 @@ def test_kill_9_while_sending_loses_nothing(tmp_path: Path) -> None:
         spool = tmp_path / "spool.sqlite3"
         total = 3000
         with Client(server.url, key, spool_path=spool) as client:
-            trace_id = client.create_trace(repo_url="https://github.com/example/demo", bug_description="x",
-                                           flush=False)
+            trace_id = client.create_trace(
+                repo_url="https://github.com/example/demo", bug_description="x", flush=False
+            )
             for i in range(total):
                 client.note(trace_id, f"step {i}")
-        proc = subprocess.Popen([sys.executable, "-c", FLUSHER, server.url, key, str(spool), "20"],
-                                env={"PYTHONPATH": SRC}, stdout=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", FLUSHER, server.url, key, str(spool), "20"],
+            env={"PYTHONPATH": SRC},
+            stdout=subprocess.PIPE,
+        )
         headers = {"Authorization": f"Bearer {key}"}
         deadline = time.monotonic() + 60
         count = 0

@@ -1,4 +1,4 @@
-"""The Python SDK (`from bugtrail import Client`) against a real server: many developers, bad input, bad keys."""
+"""The Python SDK (`from bugtrail import Client`) on a real server: many developers, bad input, bad keys."""
 
 from __future__ import annotations
 
@@ -25,7 +25,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         process.stop()
 
 
-def test_developers_in_threads_each_get_their_own_complete_trace(server: ServerProcess, tmp_path: Path) -> None:
+def test_developers_in_threads_each_get_their_own_complete_trace(
+    server: ServerProcess, tmp_path: Path
+) -> None:
     keys = {name: developer_key(server, name) for name in ("ann", "ben", "cat")}
     results: dict[str, dict] = {}
     errors: list[BaseException] = []
@@ -34,17 +36,23 @@ def test_developers_in_threads_each_get_their_own_complete_trace(server: ServerP
         try:
             with Client(server.url, keys[name], spool_path=tmp_path / f"{name}.sqlite3") as client:
                 assert client.whoami()["developer_id"] == name
-                trace_id = client.create_trace(repo_url=REPO, bug_description=f"{name}'s bug",
-                                               base_commit="a" * 40, test_command="pytest")
+                trace_id = client.create_trace(
+                    repo_url=REPO,
+                    bug_description=f"{name}'s bug",
+                    base_commit="a" * 40,
+                    test_command="pytest",
+                )
                 for i in range(40):
-                    client.edit(trace_id, "src/x.py", f"--- a/src/x.py\n+++ b/src/x.py\n@@ -1 +1 @@\n-{i}\n+{i + 1}\n")
+                    client.edit(
+                        trace_id, "src/x.py", f"--- a/src/x.py\n+++ b/src/x.py\n@@ -1 +1 @@\n-{i}\n+{i + 1}\n"
+                    )
                     client.command(trace_id, "pytest", output=f"run {i}", exit_code=i % 2, duration_ms=5)
                     if i % 10 == 0:
                         client.flush()
                 client.note(trace_id, "done", reasoning_type="outcome", confidence="high")
                 client.finalize(trace_id)
                 results[name] = client.get_trace(trace_id)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=developer, args=(name,)) for name in keys]
@@ -57,7 +65,8 @@ def test_developers_in_threads_each_get_their_own_complete_trace(server: ServerP
         assert trace["developer_id"] == name and trace["event_count"] == 81
         assert trace["status"] in ("queued", "running", "completed", "failed")
         assert [e["details"].get("output") for e in trace["events"] if e["type"] == "command"] == [
-            f"run {i}" for i in range(40)]
+            f"run {i}" for i in range(40)
+        ]
 
 
 def test_one_shared_client_is_thread_safe(server: ServerProcess, tmp_path: Path) -> None:
@@ -83,7 +92,9 @@ def test_one_shared_client_is_thread_safe(server: ServerProcess, tmp_path: Path)
         assert [t for t in texts if t.startswith(f"{n}-")] == [f"{n}-{i}" for i in range(30)]
 
 
-def test_a_refused_op_is_set_aside_and_does_not_block_the_queue(server: ServerProcess, tmp_path: Path) -> None:
+def test_a_refused_op_is_set_aside_and_does_not_block_the_queue(
+    server: ServerProcess, tmp_path: Path
+) -> None:
     key = developer_key(server, "eve")
     with Client(server.url, key, spool_path=tmp_path / "eve.sqlite3") as client:
         done = client.create_trace(repo_url=REPO, bug_description="finished already")

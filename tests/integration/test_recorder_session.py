@@ -40,7 +40,7 @@ def get_trace(server: ServerProcess, key: str, trace_id: str) -> dict:
     return response.json()
 
 
-def run_session(repo: Path, env: dict[str, str], between: None | object = None) -> list[tuple[str, int]]:
+def run_session(repo: Path, env: dict[str, str], between: object | None = None) -> list[tuple[str, int]]:
     """start, edit, failing pytest, hypothesis, edit, passing pytest, outcome, finish; returns (step, rc)."""
     steps: list[tuple[str, int]] = []
 
@@ -51,7 +51,9 @@ def run_session(repo: Path, env: dict[str, str], between: None | object = None) 
             between(name)
 
     step("start", "start", "--bug", "add() subtracts", "--test-command", "python -m pytest -q")
-    (repo / "tests" / "test_calc.py").write_text(TEST + "\n\ndef test_add_zero():\n    assert add(0, 4) == 4\n")
+    (repo / "tests" / "test_calc.py").write_text(
+        TEST + "\n\ndef test_add_zero():\n    assert add(0, 4) == 4\n"
+    )
     step("run-fail", "run", "--", *PYTEST)
     step("hypothesis", "note", "--type", "hypothesis", "--confidence", "high", "add() uses - instead of +")
     (repo / "calc.py").write_text(BUGGY.replace("a - b", "a + b"))
@@ -67,15 +69,26 @@ def test_scripted_session_is_stored_in_true_order_and_replays(server: ServerProc
     env = cli_env(server.url, key, tmp_path)
 
     steps = run_session(repo, env)
-    assert steps == [("start", 0), ("run-fail", 1), ("hypothesis", 0), ("run-pass", 0), ("outcome", 0),
-                     ("finish", 0)]
+    assert steps == [
+        ("start", 0),
+        ("run-fail", 1),
+        ("hypothesis", 0),
+        ("run-pass", 0),
+        ("outcome", 0),
+        ("finish", 0),
+    ]
 
     trace = get_trace(server, key, session_trace_id(repo))
     assert trace["developer_id"] == "dana"
     assert trace["status"] in ("queued", "running", "completed", "failed")  # finalized
     assert trace["base_commit"] == (repo / ".git" / "refs" / "heads" / "main").read_text().strip()
-    kinds = [(e["type"], e["details"].get("file") or e["details"].get("reasoning_type")
-              or e["details"]["exit_code"]) for e in trace["events"]]
+    kinds = [
+        (
+            e["type"],
+            e["details"].get("file") or e["details"].get("reasoning_type") or e["details"]["exit_code"],
+        )
+        for e in trace["events"]
+    ]
     assert kinds == [
         ("edit", "tests/test_calc.py"),
         ("command", 1),

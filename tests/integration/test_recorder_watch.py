@@ -20,8 +20,13 @@ def test_watch_records_saves_debounced_and_exits_after_finish(tmp_path: Path) ->
         repo = make_repo(tmp_path / "repo", {"a.txt": "0\n"})
         env = cli_env(server.url, key, tmp_path)
         assert bugtrail(repo, env, "start", "--bug", "watch me").returncode == 0
-        watcher = subprocess.Popen([sys.executable, "-m", "bugtrail", "watch", "--quiet-seconds", "1.0"],
-                                   cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "bugtrail", "watch", "--quiet-seconds", "1.0"],
+            cwd=repo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(2.0)  # let the observer start
         for i in range(20):  # a burst of saves: debounced into one snapshot
             (repo / "a.txt").write_text(f"{i}\n")

@@ -1,4 +1,4 @@
-"""Helpers for the recorder's tests: a scratch git repo, the CLI as a subprocess, replaying a trace's edits."""
+"""Recorder test helpers: a scratch git repo, the CLI as a subprocess, replaying a trace's edits."""
 
 from __future__ import annotations
 
@@ -60,7 +60,12 @@ def bugtrail(
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "bugtrail", *args],
-        cwd=repo, env=env, input=input, capture_output=True, timeout=timeout, check=False,
+        cwd=repo,
+        env=env,
+        input=input,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -69,7 +74,11 @@ def developer_key(server: ServerProcess, developer: str = "dana") -> str:
     env.update(BUGTRAIL_DATA_DIR=str(server.data_dir), PYTHONPATH=SRC)
     proc = subprocess.run(
         [sys.executable, "-m", "bugtrail", "keys", "create", "--developer", developer, "--role", "developer"],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return proc.stdout.strip()
 
@@ -80,7 +89,9 @@ def session_trace_id(repo: Path) -> str:
 
     conn = sqlite3.connect(repo / ".git" / "bugtrail" / "spool.sqlite3")
     try:
-        row = conn.execute("SELECT value FROM meta WHERE key IN ('session', 'last_session') ORDER BY key DESC")
+        row = conn.execute(
+            "SELECT value FROM meta WHERE key IN ('session', 'last_session') ORDER BY key DESC"
+        )
         return str(json.loads(row.fetchone()[0])["trace_id"])
     finally:
         conn.close()
@@ -94,11 +105,16 @@ def work_tree_files(root: Path) -> dict[str, bytes]:
     return {
         n: (root / n).read_bytes()
         for n in names
-        if n and (root / n).is_file() and not any(j in f"/{n}" for j in junk) and not n.endswith((".pyc", ".pyo"))
+        if n
+        and (root / n).is_file()
+        and not any(j in f"/{n}" for j in junk)
+        and not n.endswith((".pyc", ".pyo"))
     }
 
 
-def replay(origin: Path, base_commit: str, events: list[dict[str, Any]], into: Path, shared: bool = False) -> Path:
+def replay(
+    origin: Path, base_commit: str, events: list[dict[str, Any]], into: Path, shared: bool = False
+) -> Path:
     """Check out base_commit from origin and `git apply` every edit in order, exactly as QA does.
 
     shared=True borrows origin's object database (a worktree), which lets header-only binary edits apply.
@@ -112,8 +128,11 @@ def replay(origin: Path, base_commit: str, events: list[dict[str, Any]], into: P
         if event["type"] != "edit":
             continue
         proc = subprocess.run(
-            ["git", "apply", "--whitespace=nowarn", "-"], cwd=into,
-            input=event["details"]["diff"].encode(), capture_output=True, check=False,
+            ["git", "apply", "--whitespace=nowarn", "-"],
+            cwd=into,
+            input=event["details"]["diff"].encode(),
+            capture_output=True,
+            check=False,
         )
         assert proc.returncode == 0, f"edit of {event['details']['file']} did not apply: {proc.stderr!r}"
     return into

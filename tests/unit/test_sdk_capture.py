@@ -54,28 +54,33 @@ sys.stderr.write(repr((result.exit_code, result.details)) + "\\n")
 
 
 def run_wrapped(mode: str, *argv: str) -> tuple[bytes, tuple]:
-    proc = subprocess.run([sys.executable, "-c", RUN, mode, *argv], env={"PYTHONPATH": SRC},
-                          capture_output=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN, mode, *argv], env={"PYTHONPATH": SRC}, capture_output=True, timeout=60
+    )
     *_, last = proc.stderr.decode().strip().splitlines()
     return proc.stdout, eval(last)  # the repr printed by RUN
 
 
 def test_pipes_forward_bytes_unchanged_and_pass_exit_codes() -> None:
-    out, (code, details) = run_wrapped("pipe", sys.executable, "-c",
-                                       "import sys; print('out'); sys.stderr.write('err\\n'); sys.exit(5)")
+    out, (code, details) = run_wrapped(
+        "pipe", sys.executable, "-c", "import sys; print('out'); sys.stderr.write('err\\n'); sys.exit(5)"
+    )
     assert out == b"out\n" and code == 5
     assert sorted(details["output"].splitlines()) == ["err", "out"]
 
 
 def test_pty_mode_gives_the_command_a_terminal() -> None:
-    out, (code, details) = run_wrapped("pty", sys.executable, "-c",
-                                       "import os; print(os.isatty(1), os.isatty(2))")
+    out, (code, details) = run_wrapped(
+        "pty", sys.executable, "-c", "import os; print(os.isatty(1), os.isatty(2))"
+    )
     assert code == 0 and out == b"True False\n"  # stderr of the wrapper is a pipe here: it stays one
     assert details["output"] == "True False\n"  # no "\r\n" from the pty's output processing
 
 
 def test_signals_and_missing_commands_are_reported_like_a_shell() -> None:
-    _, (code, details) = run_wrapped("pipe", sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)")
+    _, (code, details) = run_wrapped(
+        "pipe", sys.executable, "-c", "import os, signal; os.kill(os.getpid(), 9)"
+    )
     assert code == 137 and details["signal"] == 9
     _, (code, details) = run_wrapped("pipe", "no-such-command-xyz")
     assert code == 127 and "cannot run" in details["output"]

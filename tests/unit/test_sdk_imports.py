@@ -1,4 +1,4 @@
-"""The SDK and the recorder CLI must not drag in the server's dependencies (or start slowly because of them)."""
+"""The SDK and the recorder CLI must not drag in the server's dependencies (nor start slowly)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))
 
 
 def test_sdk_and_recorder_cli_do_not_import_server_dependencies() -> None:
-    proc = subprocess.run([sys.executable, "-c", PROBE], env={"PYTHONPATH": SRC}, capture_output=True,
-                          text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], env={"PYTHONPATH": SRC}, capture_output=True, text=True, check=True
+    )
     loaded = set(json.loads(proc.stdout))
     assert "bugtrail" in loaded
     assert not loaded & set(FORBIDDEN), f"server dependencies imported: {sorted(loaded & set(FORBIDDEN))}"
@@ -32,8 +33,15 @@ def test_sdk_and_recorder_cli_do_not_import_server_dependencies() -> None:
 
 def test_client_is_exposed_lazily_from_the_package() -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys, bugtrail; print('bugtrail.sdk.client' in sys.modules);"
-         "from bugtrail import Client; print(Client.__module__)"],
-        env={"PYTHONPATH": SRC}, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "import sys, bugtrail; print('bugtrail.sdk.client' in sys.modules);"
+            "from bugtrail import Client; print(Client.__module__)",
+        ],
+        env={"PYTHONPATH": SRC},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert proc.stdout.split() == ["False", "bugtrail.sdk.client"]

@@ -94,7 +94,7 @@ def test_commands_and_notes_interleave_with_edits_in_true_order(recorder: Record
     (root / "a.txt").write_text("first\n")
     recorder.run([sys.executable, "-c", "print('hi')"], use_pty=False)
     (root / "a.txt").write_text("second\n")
-    note_id, _ = recorder.note("why", reasoning_type="rationale", refers_to=["last-command"])
+    recorder.note("why", reasoning_type="rationale", refers_to=["last-command"])
     kinds = [(e["type"], e["details"].get("file")) for e in spooled_events(recorder)]
     assert kinds == [("edit", "a.txt"), ("command", None), ("edit", "a.txt"), ("reasoning", None)]
     command_id = recorder.last_event("command")
@@ -126,8 +126,12 @@ for _ in range(15):
 def test_concurrent_snapshots_never_record_an_edit_twice(recorder: Recorder, tmp_path: Path) -> None:
     recorder.start("bug")
     root = recorder.repo.root
-    procs = [subprocess.Popen([sys.executable, "-c", SNAPSHOTTER, str(root)], env={**os.environ, "PYTHONPATH": SRC})
-             for _ in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SNAPSHOTTER, str(root)], env={**os.environ, "PYTHONPATH": SRC}
+        )
+        for _ in range(3)
+    ]
     for i in range(30):
         (root / "a.txt").write_text(f"version {i}\n")
         (root / f"n{i % 4}.txt").write_text(f"{i}\n")

@@ -50,8 +50,10 @@ for i in range(200):
 def test_concurrent_processes_append_without_losing_anything(tmp_path: Path) -> None:
     path = str(tmp_path / "spool.sqlite3")
     Spool(path).close()
-    writers = [subprocess.Popen([sys.executable, "-c", WRITER, path, name], env={"PYTHONPATH": SRC})
-               for name in ("a", "b", "c")]
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, path, name], env={"PYTHONPATH": SRC})
+        for name in ("a", "b", "c")
+    ]
     assert [w.wait(timeout=120) for w in writers] == [0, 0, 0]
     ops = Spool(path).peek(1000, 10**9)
     assert len(ops) == 600

@@ -7,6 +7,7 @@ exactly its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -56,9 +57,13 @@ def _recorder(server: str | None = None, timeout: float = 5.0) -> Iterator[Recor
             "then `bugtrail sync`."
         ) from None
     except TransportError as exc:
-        raise _fail(f"{exc}. Is the server running? Check BUGTRAIL_SERVER or `bugtrail login --server`.") from None
+        raise _fail(
+            f"{exc}. Is the server running? Check BUGTRAIL_SERVER or `bugtrail login --server`."
+        ) from None
     except ApiError as exc:
-        raise _fail(f"the server refused the request: {exc.error}" + (f" ({exc.detail})" if exc.detail else ""))
+        raise _fail(
+            f"the server refused the request: {exc.error}" + (f" ({exc.detail})" if exc.detail else "")
+        ) from None
     finally:
         recorder.close()
 
@@ -143,7 +148,9 @@ def run_verb(argv: list[str], shell: bool) -> int:
 def note(
     text: list[str] = typer.Argument(None, help="The note; from stdin or $EDITOR when omitted."),
     kind: str = typer.Option(
-        "observation", "--type", "-t",
+        "observation",
+        "--type",
+        "-t",
         help="hypothesis | alternative | rationale | observation | outcome | plan",
     ),
     confidence: str = typer.Option(None, "--confidence", "-c", help="low | medium | high"),
@@ -217,11 +224,14 @@ def watch(
                 _auto_sync(recorder)
             return True
 
-        try:
-            watch_tree(recorder.repo.root, recorder.repo.git_dir, on_change, quiet_s=quiet,
-                       alive=lambda: recorder.current() is not None)
-        except KeyboardInterrupt:
-            pass
+        with contextlib.suppress(KeyboardInterrupt):
+            watch_tree(
+                recorder.repo.root,
+                recorder.repo.git_dir,
+                on_change,
+                quiet_s=quiet,
+                alive=lambda: recorder.current() is not None,
+            )
         typer.echo("Stopped watching.")
 
 
@@ -238,7 +248,8 @@ def finish(
         if report.pending:
             raise _fail(
                 f"trace {session.trace_id} is finished locally but not yet on the server; "
-                "run `bugtrail sync` when it is reachable (the spool keeps everything).", 0
+                "run `bugtrail sync` when it is reachable (the spool keeps everything).",
+                0,
             )
         typer.echo(f"Trace {session.trace_id} finalized; QA queued.")
         if wait:
@@ -305,8 +316,13 @@ COMMANDS: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
     (
         "run",
         run,
-        {"context_settings": {"allow_extra_args": True, "ignore_unknown_options": True,
-                              "allow_interspersed_args": False}},
+        {
+            "context_settings": {
+                "allow_extra_args": True,
+                "ignore_unknown_options": True,
+                "allow_interspersed_args": False,
+            }
+        },
     ),
     ("note", note, {}),
     ("snapshot", snapshot, {}),
@@ -333,8 +349,11 @@ def fast_path(argv: list[str]) -> None:
     try:
         if argv[0] == "run":
             parser.add_argument("--shell", "-s", action="store_true")
-            args, rest = parser.parse_known_args(argv[1:]) if argv[1:2] in (["--shell"], ["-s"]) else (
-                parser.parse_args([]), argv[1:])
+            args, rest = (
+                parser.parse_known_args(argv[1:])
+                if argv[1:2] in (["--shell"], ["-s"])
+                else (parser.parse_args([]), argv[1:])
+            )
             if args.shell:
                 rest = rest[1:] if rest[:1] == ["--"] else rest
             code = run_verb(rest, args.shell)

@@ -9,6 +9,7 @@ Otherwise plain pipes. Every byte is forwarded unchanged; the recorded copy keep
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import re
 import selectors
@@ -19,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 DEFAULT_MAX_OUTPUT_BYTES = 1024 * 1024 - 4096  # just under the server's 1 MiB cap, which never trims us
@@ -144,7 +145,7 @@ def run_command(
     out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
     use_pty = os.isatty(out_fd) if use_pty is None else use_pty
     capture = CappedOutput(max_output_bytes)
-    started_at = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    started_at = datetime.now(UTC).isoformat(timespec="microseconds")
     start = time.monotonic()
     # Sources we read from -> where their bytes go.
     routes: dict[int, int] = {}
@@ -225,7 +226,7 @@ def _pump(routes: dict[int, int], capture: CappedOutput, proc: subprocess.Popen[
                 elif not ready and time.monotonic() - exited_at > 0.5:
                     break
     finally:
-        for fd in list(selector.get_map()):
+        for fd in [int(key.fd) for key in selector.get_map().values()]:
             selector.unregister(fd)
             os.close(fd)
         selector.close()
@@ -263,12 +264,10 @@ def _forward_signals() -> dict[int, Any]:
         elif signum not in (signal.SIGINT, signal.SIGQUIT):  # the terminal already sent those to the child
             child.send_signal(signum)
 
-    previous = {}
+    previous: dict[int, Any] = {}
     for signum in _FORWARDED:
-        try:
+        with contextlib.suppress(ValueError, OSError):  # ValueError: not the main thread
             previous[signum] = signal.signal(signum, handler)
-        except (ValueError, OSError):  # not the main thread
-            pass
     return previous
 
 
@@ -278,7 +277,7 @@ def _restore_signals(previous: dict[int, Any]) -> None:
 
 
 def _sync_winsize() -> None:
-    """Our terminal was resized: resize the command's pty too (the command gets SIGWINCH from the terminal)."""
+    """Our terminal was resized: resize the command's pty too (the command gets SIGWINCH itself)."""
     master = _PTY[0]
     if master is None:
         return

@@ -86,7 +86,8 @@ class Client:
 
     def _get(self, path: str, timeout: float | None = None) -> dict[str, Any]:
         try:
-            return self.transport.request("GET", path, timeout=timeout).body  # type: ignore[no-any-return]
+            body: dict[str, Any] = self.transport.request("GET", path, timeout=timeout).body
+            return body
         except ApiError as exc:
             if exc.status in (401, 403):
                 raise AuthError(exc.error) from exc
@@ -125,7 +126,11 @@ class Client:
         trace_id: str | None = None,
     ) -> Op:
         trace_id = str(uuid.UUID(trace_id)) if trace_id else str(uuid.uuid4())
-        body: dict[str, Any] = {"trace_id": trace_id, "repo_url": repo_url, "bug_description": bug_description}
+        body: dict[str, Any] = {
+            "trace_id": trace_id,
+            "repo_url": repo_url,
+            "bug_description": bug_description,
+        }
         if base_commit:
             body["base_commit"] = base_commit
         if test_command:
@@ -212,8 +217,9 @@ class Client:
         """Send spooled ops in order until the spool is empty, the server is unreachable or deadline passes.
 
         deadline=None retries every transient failure (unreachable server too) for up to a minute; with a
-        deadline, an unreachable server ends the flush at once and only overload answers are retried. force=False respects the backoff left
-        by earlier failed flushes (the CLI's automatic drains use it so an outage costs nothing per command).
+        deadline, an unreachable server ends the flush at once and only overload answers are retried.
+        force=False respects the backoff left by earlier failed flushes (the CLI's automatic drains use it,
+        so an outage costs nothing per command).
         Raises AuthError when the key is refused (nothing is dropped).
         """
         report = FlushReport()

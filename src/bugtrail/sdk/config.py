@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 
-def config_path(env: dict[str, str] | None = None) -> Path:
+def config_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "bugtrail" / "config.toml"
 
 
-def state_home(env: dict[str, str] | None = None) -> Path:
+def state_home(env: Mapping[str, str] | None = None) -> Path:
     """Where a spool lives when the SDK is used outside a git work tree."""
     env = os.environ if env is None else env
     base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
@@ -51,7 +52,7 @@ def read_config_file(path: Path | None = None) -> dict[str, str]:
 
 
 def load_config(
-    server: str | None = None, api_key: str | None = None, env: dict[str, str] | None = None
+    server: str | None = None, api_key: str | None = None, env: Mapping[str, str] | None = None
 ) -> ClientConfig:
     env = os.environ if env is None else env
     file_values = read_config_file(config_path(env))

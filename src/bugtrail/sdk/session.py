@@ -11,6 +11,7 @@ import os
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ class Recorder:
     def close(self) -> None:
         self.client.close()
 
-    # --- session state ---------------------------------------------------------------------------------------
+    # --- session state -------------------------------------------------------------------------------------
     def current(self) -> SessionInfo | None:
         raw = self.spool.get_meta(SESSION_KEY)
         return SessionInfo.from_json(raw) if raw else None
@@ -72,7 +73,9 @@ class Recorder:
     def require(self) -> SessionInfo:
         session = self.current()
         if session is None:
-            raise SessionError('no recording session in this repository: start one with `bugtrail start --bug "..."`')
+            raise SessionError(
+                'no recording session in this repository: start one with `bugtrail start --bug "..."`'
+            )
         return session
 
     def last_event(self, kind: str) -> str | None:
@@ -125,7 +128,8 @@ class Recorder:
         with FileLock(self.repo.state_dir / "snapshot.lock", timeout=120):
             new_tree = self.repo.work_tree_tree()
             with self.spool.transaction() as conn:
-                # Read inside the write transaction: a concurrent snapshot (`bugtrail watch`) already moved on.
+                # Read inside the write transaction: a concurrent snapshot (`bugtrail watch`) may have
+                # moved it on.
                 row = conn.execute("SELECT value FROM meta WHERE key = ?", (TREE_KEY,)).fetchone()
                 old_tree = row[0] if row else self.repo.commit_tree(session.base_commit)
                 if old_tree == new_tree:
@@ -242,7 +246,8 @@ class Recorder:
                 return str(uuid.UUID(item))
             except ValueError:
                 raise SessionError(
-                    f"--refers-to {item}: not an event id (use one, or last, last-command, last-edit, last-note)"
+                    f"--refers-to {item}: not an event id "
+                    "(use one, or last, last-command, last-edit, last-note)"
                 ) from None
         kinds = [aliases[item]] if aliases[item] else ["command", "edit", "reasoning"]
         for kind in kinds:
@@ -265,7 +270,7 @@ class _BackgroundFlush:
     def _run(self, client: Client) -> None:
         try:
             self.report = client.flush(deadline=3.0, force=False)
-        except Exception:  # noqa: BLE001 - reported by the flush that follows the command
+        except Exception:
             self.report = None
 
     def join(self) -> None:
@@ -273,6 +278,6 @@ class _BackgroundFlush:
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

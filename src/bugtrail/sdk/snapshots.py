@@ -41,8 +41,7 @@ def git(
         cwd=repo,
         env=env,
         input=input,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        capture_output=True,
     )
     if check and proc.returncode != 0:
         raise GitError(f"git {' '.join(args)} failed: {proc.stderr.decode('utf-8', 'replace').strip()}")
@@ -60,7 +59,9 @@ class GitRepo:
         try:
             out = git(cwd, "rev-parse", "--show-toplevel", "--absolute-git-dir").decode().splitlines()
         except (GitError, FileNotFoundError) as exc:
-            raise GitError(f"{cwd} is not inside a git work tree (run `git init` or cd into your repo)") from exc
+            raise GitError(
+                f"{cwd} is not inside a git work tree (run `git init` or cd into your repo)"
+            ) from exc
         if len(out) != 2:
             raise GitError("bugtrail needs a git work tree, not a bare repository")
         return cls(Path(out[0]), Path(out[1]))
@@ -126,21 +127,24 @@ def changes_between(
             git(repo.root, *DIFF_ARGS, old_tree, new_tree, "--", *filter(None, (old_path, path)))
             for _, path, old_path in entries
         ]
-    return [_describe(status, path, old_path, section, max_diff_bytes) for (status, path, old_path), section
-            in zip(entries, sections, strict=True)]
+    return [
+        _describe(status, path, old_path, section, max_diff_bytes)
+        for (status, path, old_path), section in zip(entries, sections, strict=True)
+    ]
 
 
 def _parse_raw(raw: bytes) -> list[tuple[str, str, str | None]]:
     """`git diff-tree -r -z` raw output -> (status letter, path, old path for renames/copies)."""
     fields = raw.split(b"\0")
-    entries = []
+    entries: list[tuple[str, str, str | None]] = []
     i = 0
     while i < len(fields) and fields[i]:
         meta = fields[i].decode()
         status = meta.split()[-1][0]
         if status in "RC":
-            old, new = fields[i + 1].decode("utf-8", "surrogateescape"), fields[i + 2].decode(
-                "utf-8", "surrogateescape"
+            old, new = (
+                fields[i + 1].decode("utf-8", "surrogateescape"),
+                fields[i + 2].decode("utf-8", "surrogateescape"),
             )
             entries.append((status, new, old))
             i += 3
@@ -161,7 +165,9 @@ def _split_sections(patch: bytes) -> list[bytes]:
     return sections
 
 
-def _describe(status: str, path: str, old_path: str | None, section: bytes, max_diff_bytes: int) -> FileChange:
+def _describe(
+    status: str, path: str, old_path: str | None, section: bytes, max_diff_bytes: int
+) -> FileChange:
     details: dict[str, Any] = {}
     header = section.split(b"\n@@", 1)[0]
     binary = b"\nBinary files " in header or b"\nGIT binary patch" in header
@@ -194,5 +200,7 @@ def _describe(status: str, path: str, old_path: str | None, section: bytes, max_
 
 
 def _header_only(header: bytes) -> str:
-    lines = [line for line in header.decode("utf-8", "replace").splitlines() if not line.startswith(("---", "+++"))]
+    lines = [
+        line for line in header.decode("utf-8", "replace").splitlines() if not line.startswith(("---", "+++"))
+    ]
     return "\n".join(lines) + "\n"

@@ -125,7 +125,8 @@ class Spool:
             conn.execute("DELETE FROM meta WHERE key = ?", (key,))
         else:
             conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
 
@@ -140,7 +141,8 @@ class Spool:
     def note_failure(self, ids: Sequence[int], error: str) -> None:
         with self.transaction() as conn:
             conn.executemany(
-                "UPDATE op SET attempts = attempts + 1, last_error = ? WHERE id = ?", [(error, i) for i in ids]
+                "UPDATE op SET attempts = attempts + 1, last_error = ? WHERE id = ?",
+                [(error, i) for i in ids],
             )
 
     def reject(self, op: SpooledOp, status: int | None, error: str) -> None:
@@ -196,7 +198,7 @@ class Spool:
             query += " WHERE trace_id = ?"
             args = (trace_id,)
         with self._lock:
-            return [tuple(row) for row in self._conn.execute(query + " ORDER BY id", args)]  # type: ignore[misc]
+            return [tuple(row) for row in self._conn.execute(query + " ORDER BY id", args)]
 
     def last_error(self) -> str | None:
         with self._lock:

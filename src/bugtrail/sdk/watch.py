@@ -71,4 +71,3 @@ def watch(
     finally:
         observer.stop()
         observer.join(timeout=5)
-
