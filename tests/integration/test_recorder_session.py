@@ -133,3 +133,34 @@ def test_status_sync_and_errors_that_say_what_to_do(server: ServerProcess, tmp_p
     aborted = bugtrail(repo, env, "abort", "--yes")
     assert aborted.returncode == 0 and b"aborted" in aborted.stdout
     assert bugtrail(repo, env, "status").returncode == 0
+
+
+def test_login_saves_a_private_config_the_other_verbs_use(server: ServerProcess, tmp_path: Path) -> None:
+    import stat
+
+    key = developer_key(server, "gus")
+    repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY})
+    env = cli_env("http://127.0.0.1:9", None, tmp_path)
+    env.pop("BUGTRAIL_SERVER")
+    refused = bugtrail(repo, env, "login", "--server", server.url, "--api-key", "btk_nope")
+    assert refused.returncode == 1 and b"refused this key" in refused.stderr
+    unreachable = bugtrail(repo, env, "login", "--server", "http://127.0.0.1:9", "--api-key", key)
+    assert unreachable.returncode == 1 and b"--no-verify" in unreachable.stderr
+
+    login = bugtrail(repo, env, "login", "--server", server.url, "--api-key", key)
+    assert login.returncode == 0 and b"Logged in as gus (developer)" in login.stdout
+    config = tmp_path / "config" / "bugtrail" / "config.toml"
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600 and key in config.read_text()
+    assert bugtrail(repo, env, "start", "--bug", "via config file").returncode == 0
+    assert get_trace(server, key, session_trace_id(repo))["developer_id"] == "gus"
+
+
+def test_finish_wait_reports_progress_until_its_timeout(server: ServerProcess, tmp_path: Path) -> None:
+    key = developer_key(server, "hal")
+    repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY})
+    env = cli_env(server.url, key, tmp_path)
+    assert bugtrail(repo, env, "start", "--bug", "waits").returncode == 0
+    # This server runs no QA worker: the trace stays queued and --wait gives up politely.
+    finished = bugtrail(repo, env, "finish", "--wait", "--timeout", "2")
+    assert finished.returncode == 0 and b"QA still queued" in finished.stdout
+    assert get_trace(server, key, session_trace_id(repo))["status"] == "queued"

@@ -115,6 +115,11 @@ def start(
         typer.echo(f"Recording trace {session.trace_id} on {base}.")
         if edits:
             typer.echo(f"Recorded {len(edits)} uncommitted change(s) already in the work tree.")
+        if session.repo_url.startswith("file://"):
+            _say(
+                f"repo_url is {session.repo_url} (no git remote): QA can only verify it if the server may "
+                "clone that path; pass --repo-url next time for a shared repository."
+            )
         typer.echo('Next: `bugtrail run -- <cmd>`, `bugtrail note "..."`, and `bugtrail finish` when fixed.')
         _report_sync(report)
 
@@ -134,15 +139,26 @@ def run_verb(argv: list[str], shell: bool) -> int:
         raise _fail("nothing to run: use `bugtrail run -- <command> [args...]`", 2)
     if shell or (len(argv) == 1 and " " in argv[0]):
         argv, shell = [" ".join(argv)], True
+    from bugtrail.sdk.snapshots import GitError, GitRepo
+
+    try:
+        GitRepo.discover()
+    except GitError:
+        return _run_unrecorded(argv, shell, "not inside a git work tree")
     with _recorder() as recorder:
         if recorder.current() is None:
-            _say('not recording (no session here; `bugtrail start --bug "..."` to start one).')
-            from bugtrail.sdk.capture import run_command
-
-            return run_command(argv[0] if shell else argv, shell=shell).exit_code
+            return _run_unrecorded(argv, shell, 'no session here; `bugtrail start --bug "..."` starts one')
         result, _ = recorder.run(argv, shell=shell)
         _auto_sync(recorder)
     return result.exit_code
+
+
+def _run_unrecorded(argv: list[str], shell: bool, why: str) -> int:
+    """The command still runs (a habitual `bugtrail run` must never get in the way); it is just not kept."""
+    from bugtrail.sdk.capture import run_command
+
+    _say(f"not recording ({why}).")
+    return run_command(argv[0] if shell else argv, shell=shell).exit_code
 
 
 def note(
@@ -336,13 +352,26 @@ COMMANDS: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
 
 
 def fast_path(argv: list[str]) -> None:
-    """`run` and `note` without Typer's parser, which builds pydantic adapters (~250 ms) on every call.
+    """`run`, `note`, `snapshot` without Typer's parser, which builds pydantic adapters (~250 ms) per call.
 
     Exits when it handled the verb; returns (for Typer to take over) on anything else, including --help.
     The options mirror the Typer definitions above, which remain the documented interface.
     """
-    if not argv or argv[0] not in ("run", "note") or any(a in ("--help", "-h") for a in argv[1:2]):
+    if (
+        not argv
+        or argv[0] not in ("run", "note", "snapshot")
+        or any(a in ("--help", "-h") for a in argv[1:2])
+    ):
         return
+    if argv[0] == "snapshot":
+        if len(argv) > 1:
+            return  # let Typer explain the usage error
+        try:
+            snapshot()
+            code = 0
+        except typer.Exit as exc:
+            code = exc.exit_code
+        sys.exit(code)
     import argparse
 
     parser = argparse.ArgumentParser(prog=f"bugtrail {argv[0]}", add_help=False)
