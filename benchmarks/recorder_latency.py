@@ -59,7 +59,8 @@ def main() -> None:
                 [*bt, "start", "--bug", "benchmark"], cwd=repo, env=env, check=True, capture_output=True
             )
             print(
-                f"machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; repo of {args.files} files"
+                f"machine load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+                f"repo of {args.files} files"
             )
             report("baseline: python -c pass", timed([sys.executable, "-c", "pass"], repo, env, args.runs))
             report(
@@ -98,7 +99,8 @@ def main() -> None:
             start = time.perf_counter()
             subprocess.run([*bt, "sync"], cwd=repo, env=env, check=True, capture_output=True)
             print(
-                f"{'bugtrail sync of the notes queued during the outage':<58} {(time.perf_counter() - start) * 1000:7.1f} ms"
+                f"{'bugtrail sync of the notes queued during the outage':<58} "
+                f"{(time.perf_counter() - start) * 1000:7.1f} ms"
             )
 
             generate = (
@@ -120,7 +122,8 @@ def main() -> None:
             bare = time.perf_counter() - start
             peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             print(
-                f"{'50 MiB of output through bugtrail run':<58} {elapsed * 1000:7.1f} ms (bare {bare * 1000:.1f} ms)"
+                f"{'50 MiB of output through bugtrail run':<58} {elapsed * 1000:7.1f} ms "
+                f"(bare {bare * 1000:.1f} ms)"
             )
             print(f"{'peak RSS of any child process so far':<58} {peak:7.1f} MiB")
         finally:
