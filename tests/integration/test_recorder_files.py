@@ -175,7 +175,7 @@ def test_50_mb_output_is_capped_in_the_event_and_untouched_on_the_terminal(
 
     assert bugtrail(repo, env, "sync").returncode == 0
     command = get_trace(server, key, session_trace_id(repo))["events"][-1]["details"]
-    assert command["output_truncated"] is True and command["output_bytes"] == expected_size
+    assert command["output_truncated"] is True and command["output_original_bytes"] == expected_size
     assert len(command["output"].encode()) < 1024 * 1024
     assert command["output"].startswith("FIRST LINE\n") and command["output"].endswith("LAST LINE\n")
     assert "bytes of output omitted" in command["output"]

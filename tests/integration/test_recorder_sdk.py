@@ -131,3 +131,22 @@ def test_unreachable_server_backs_off_without_losing_events(tmp_path: Path) -> N
         assert first.pending == 2 and first.error and "cannot reach" in first.error
         assert client.flush(force=False).skipped  # within the backoff window: not even tried
         assert client.pending() == 2
+
+
+def test_bulk_append_and_a_default_spool_per_server_and_key(
+    server: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    key = developer_key(server, "ida")
+    with Client(server.url, key) as client, Client(server.url, "btk_other") as other:
+        assert client.spool.path != other.spool.path  # never send one developer's ops with another's key
+        assert client.spool.path.parent == tmp_path / "state" / "bugtrail"
+        trace_id = client.create_trace(repo_url=REPO, bug_description="bulk")
+        ids = client.append_events(
+            trace_id, [("reasoning", {"text": f"n{i}", "reasoning_type": "plan"}) for i in range(300)]
+        )
+        assert len(set(ids)) == 300 and client.pending() == 300
+        report = client.flush()
+        assert report.sent == 300 and report.pending == 0
+        events = client.get_trace(trace_id)["events"]
+    assert [e["event_id"] for e in events] == ids

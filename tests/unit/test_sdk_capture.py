@@ -13,7 +13,7 @@ def test_small_output_is_kept_whole() -> None:
     capture = CappedOutput(1000)
     for part in (b"hello ", "wörld\n".encode()):
         capture.feed(part)
-    assert capture.finish() == {"output": "hello wörld\n", "output_bytes": 13}
+    assert capture.finish() == {"output": "hello wörld\n", "output_original_bytes": 13}
 
 
 def test_large_output_keeps_head_and_tail_in_bounded_memory() -> None:
@@ -24,7 +24,7 @@ def test_large_output_keeps_head_and_tail_in_bounded_memory() -> None:
         assert len(capture.head) + capture.tail_size <= 1000 + 1000 + 1000  # never grows with the input
     capture.feed(b"\nTAIL\n")
     info = capture.finish()
-    assert info["output_truncated"] is True and info["output_bytes"] == 10_000_011
+    assert info["output_truncated"] is True and info["output_original_bytes"] == 10_000_011
     assert info["output"].startswith("HEAD\n") and info["output"].endswith("\nTAIL\n")
     assert "bytes of output omitted" in info["output"]
     assert len(info["output"].encode()) <= 1000 + 100

@@ -89,6 +89,8 @@ def _auto_sync(recorder: Recorder) -> None:
         _report_sync(recorder.sync(deadline=3.0, force=False))
     except AuthError as exc:
         _say(f"{exc}; events stay queued. Run `bugtrail login`, then `bugtrail sync`.")
+    except KeyboardInterrupt:
+        _say("sending interrupted; everything stays queued for the next command or `bugtrail sync`.")
 
 
 def start(

@@ -78,7 +78,7 @@ class CappedOutput:
             info.update(output_truncated=True)
         else:
             text = _clean(bytes(self.head) + tail)
-        info["output_bytes"] = self.total
+        info["output_original_bytes"] = self.total
         if not self.valid_utf8:
             info["output_encoding"] = "non-utf-8, decoded with replacement characters"
         stripped = ANSI_RE.sub("", text)

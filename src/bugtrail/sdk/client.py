@@ -32,6 +32,14 @@ MiB = 1024 * 1024
 FINAL_STATUSES = ("completed", "failed")
 
 
+def default_spool_path(config: ClientConfig) -> Path:
+    """One spool per server and key: ops are sent with the key of the Client that spooled them."""
+    import hashlib
+
+    identity = hashlib.sha256(f"{config.base_url}\n{config.api_key or ''}".encode()).hexdigest()[:16]
+    return state_home() / f"spool-{identity}.sqlite3"
+
+
 class AuthError(Exception):
     """The server refused the API key; nothing is dropped, the spool waits for a valid key."""
 
@@ -60,7 +68,7 @@ class Client:
     ) -> None:
         self.config = config or load_config(base_url, api_key)
         self.transport = Transport(self.config.base_url, self.config.api_key, timeout=timeout)
-        path = Path(spool_path) if spool_path else state_home() / "spool.sqlite3"
+        path = Path(spool_path) if spool_path else default_spool_path(self.config)
         self.spool = Spool(path)
         self._send_lock_path = path.with_name(path.name + ".send.lock")
         self._thread_lock = threading.Lock()
@@ -163,6 +171,12 @@ class Client:
         self.spool.append([op])
         return str(op.event_id)
 
+    def append_events(self, trace_id: str, events: list[tuple[str, dict[str, Any]]]) -> list[str]:
+        """Spool several (type, details) events in one transaction (one fsync); returns their event_ids."""
+        ops = [self.event_op(trace_id, event_type, details) for event_type, details in events]
+        self.spool.append(ops)
+        return [str(op.event_id) for op in ops]
+
     def edit(self, trace_id: str, file: str, diff: str, **extra: Any) -> str:
         return self.append_event(trace_id, "edit", {"file": file, "diff": diff, **extra})
 
@@ -216,8 +230,9 @@ class Client:
     def flush(self, *, deadline: float | None = 10.0, force: bool = True) -> FlushReport:
         """Send spooled ops in order until the spool is empty, the server is unreachable or deadline passes.
 
-        deadline=None retries every transient failure (unreachable server too) for up to a minute; with a
-        deadline, an unreachable server ends the flush at once and only overload answers are retried.
+        deadline=None sends everything and retries every transient failure (unreachable server too) for up
+        to a minute; with a deadline, sending stops when it passes, an unreachable server ends the flush at
+        once and only overload answers (5xx, 429) are retried.
         force=False respects the backoff left by earlier failed flushes (the CLI's automatic drains use it,
         so an outage costs nothing per command).
         Raises AuthError when the key is refused (nothing is dropped).
@@ -229,8 +244,11 @@ class Client:
             report.skipped = True
             report.pending = self.spool.pending_count()
             return report
+        # Another process sending drains our ops too (it loops until the spool is empty): an automatic
+        # flush need not queue behind it.
+        lock_timeout = budget if force else min(budget, 0.5)
         try:
-            with self._thread_lock, FileLock(self._send_lock_path, timeout=budget):
+            with self._thread_lock, FileLock(self._send_lock_path, timeout=lock_timeout):
                 self._drain(report, end, patient=deadline is None)
         except LockTimeout:
             report.skipped = True
@@ -244,6 +262,8 @@ class Client:
     def _drain(self, report: FlushReport, end: float, patient: bool) -> None:
         delay = 0.2
         while True:
+            if not patient and time.monotonic() > end:
+                return  # a long backlog after an outage must not hold up the developer's command
             batch = self._next_batch()
             if not batch:
                 if self.spool.get_meta("send_failures"):
