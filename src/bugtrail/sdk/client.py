@@ -325,7 +325,9 @@ class Client:
         except ApiError as exc:
             if exc.transient:
                 raise
-            if exc.status in (401, 403):
+            # A bad key (401), or a key that may not create traces, blocks the queue until it is fixed;
+            # a 403 on one trace's events (not that key's trace) only sets those events aside.
+            if exc.status == 401 or (exc.status == 403 and first.kind == "create_trace"):
                 raise AuthError(f"the server refused the API key ({exc.error})") from exc
             if len(batch) > 1:
                 # All-or-nothing batch refused: send one by one (order kept) to find the op at fault.
