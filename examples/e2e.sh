@@ -15,8 +15,8 @@ trace_id=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["trace_id"
 curl -sf "$server/api/traces/$trace_id" -H "Authorization: Bearer $key" | python3 -c '
 import json, sys
 trace = json.load(sys.stdin)
-print(f"trace {trace[\"trace_id\"]}: status={trace[\"status\"]} events={len(trace[\"events\"])}")
+print("trace %s: status=%s events=%d" % (trace["trace_id"], trace["status"], len(trace["events"])))
 for event in trace["events"]:
-    print(f"  #{event[\"seq\"]} {event[\"timestamp\"]} {event[\"type\"]}")
+    print("  #%d %s %s" % (event["seq"], event["timestamp"], event["type"]))
 assert len(trace["events"]) == 4, "expected the 4 seed events back"
 '

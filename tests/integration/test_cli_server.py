@@ -15,8 +15,9 @@ from tests.support.server import ServerProcess
 def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
     env["BUGTRAIL_DATA_DIR"] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "bugtrail", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bugtrail", *args], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_serve_prints_admin_key_once_and_keys_cli_works(tmp_path: Path) -> None:
@@ -65,3 +66,17 @@ def test_db_upgrade_on_fresh_data_dir(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "revision 0001" in result.stderr or "revision" in result.stderr
     assert (tmp_path / "data" / "bugtrail.db").exists()
+
+
+def test_e2e_example_script(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        server.read_first_start_key()
+        key = run_cli(tmp_path / "data", "keys", "create", "--developer", "alice").stdout.strip()
+        script = Path(__file__).parents[2] / "examples" / "e2e.sh"
+        env = {**os.environ, "BUGTRAIL_SERVER": server.url, "BUGTRAIL_API_KEY": key}
+        result = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 0, result.stderr + result.stdout
+        assert "status=queued events=4" in result.stdout
+    finally:
+        server.stop()
