@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bugtrail.cli import keys_cmd, server_cmd
+from bugtrail.cli import export_cmd, keys_cmd, server_cmd, webhooks_cmd
 
 app = typer.Typer(
     name="bugtrail",
@@ -19,6 +19,8 @@ app = typer.Typer(
 
 server_cmd.register(app)
 keys_cmd.register(app)
+export_cmd.register(app)
+webhooks_cmd.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,102 @@
+"""`bugtrail webhooks add/list/remove/deliveries`: manage webhook registrations from the server host."""
+
+from __future__ import annotations
+
+import typer
+
+webhooks_app = typer.Typer(
+    help="Webhooks for trace.finalized, qa.completed, qa.failed.", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(webhooks_app, name="webhooks")
+
+
+def _database():  # type: ignore[no-untyped-def]
+    from bugtrail.config import get_settings
+    from bugtrail.db.engine import Database
+
+    settings = get_settings()
+    return settings, Database(settings)
+
+
+@webhooks_app.command("add")
+def add(
+    url: str = typer.Argument(..., help="https://receiver.example/hook"),
+    event: list[str] = typer.Option(
+        ["trace.finalized", "qa.completed", "qa.failed"], "--event", "-e", help="repeatable"
+    ),
+    secret: str | None = typer.Option(None, help="signing secret (generated when absent)"),
+) -> None:
+    """Register a URL; prints the signing secret once."""
+    from bugtrail.errors import BugtrailError
+    from bugtrail.webhooks import service
+
+    settings, database = _database()
+    try:
+        with database.scope() as session:
+            row = service.register_webhook(session, settings, url, list(event), "cli", secret)
+            typer.echo(f"webhook {row.id}: {row.url} events={','.join(row.events)}")
+            typer.echo(f"secret: {row.secret}  (store it; it is not shown again)")
+    except BugtrailError as exc:
+        typer.echo(f"error: {exc.message} {exc.detail or ''}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        database.dispose()
+
+
+@webhooks_app.command("list")
+def list_() -> None:
+    """List webhooks with their delivery counts."""
+    from bugtrail.webhooks import repository
+
+    _settings, database = _database()
+    try:
+        with database.scope(read_only=True) as session:
+            for row in repository.list_webhooks(session):
+                state = "active" if row.active else "inactive"
+                typer.echo(f"{row.id}\t{state}\t{','.join(row.events)}\t{row.url}")
+    finally:
+        database.dispose()
+
+
+@webhooks_app.command("remove")
+def remove(webhook_id: int) -> None:
+    """Delete a webhook and its delivery history."""
+    from bugtrail.errors import BugtrailError
+    from bugtrail.webhooks import service
+
+    _settings, database = _database()
+    try:
+        with database.scope() as session:
+            service.remove_webhook(session, webhook_id)
+        typer.echo(f"removed webhook {webhook_id}")
+    except BugtrailError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        database.dispose()
+
+
+@webhooks_app.command("deliveries")
+def deliveries(webhook_id: int, limit: int = typer.Option(20, help="newest first")) -> None:
+    """Show recent deliveries with their state, attempts and last status."""
+    from bugtrail.errors import BugtrailError
+    from bugtrail.webhooks import repository, service
+
+    _settings, database = _database()
+    try:
+        with database.scope(read_only=True) as session:
+            service.require_webhook(session, webhook_id)
+            for row in repository.list_deliveries(session, webhook_id, limit):
+                status = row.last_status_code if row.last_status_code is not None else "-"
+                typer.echo(
+                    f"{row.id}\t{row.event}\t{row.state}\tattempts={row.attempts}\tstatus={status}\t"
+                    f"{row.last_error or ''}"
+                )
+    except BugtrailError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        database.dispose()
