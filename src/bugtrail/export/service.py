@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from bugtrail.db.engine import Database
+from bugtrail.db.engine import SQLITE_READ_ONLY, Database
 from bugtrail.export import jsonl, repository
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.parquet import IncrementalParquetWriter
@@ -51,10 +51,16 @@ def count(database: Database, filters: ExportFilters) -> int:
 
 @contextmanager
 def _snapshot(database: Database) -> Iterator[Session]:
-    with database.scope(read_only=True) as session:
+    session = database.sessions()
+    try:
         if database.dialect == "postgresql":
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        else:
+            session.connection(execution_options=SQLITE_READ_ONLY)
         yield session
+        session.commit()
+    finally:
+        session.close()
 
 
 def _finish(database: Database, record_id: int, traces: int, size: int, sha256: str) -> ExportResult:
