@@ -9,7 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
 
-DEFAULT_REPO_ALLOWLIST = "https://github.com/,https://gitlab.com/,https://bitbucket.org/,https://codeberg.org/"
+DEFAULT_REPO_ALLOWLIST = (
+    "https://github.com/,https://gitlab.com/,https://bitbucket.org/,https://codeberg.org/"
+)
 
 
 class Settings(BaseSettings):
@@ -42,7 +44,9 @@ class Settings(BaseSettings):
     runner_image_map: str = Field(default="", description="comma-separated repo_url_prefix=image pairs")
     default_test_command: str = "python -m pytest -q"
     test_command_map: str = Field(default="", description="comma-separated repo_url_prefix=command pairs")
-    test_file_patterns: str = "tests/*,test/*,*/tests/*,test_*.py,*_test.py,conftest.py,*/test_*.py,*/conftest.py"
+    test_file_patterns: str = (
+        "tests/*,test/*,*/tests/*,test_*.py,*_test.py,conftest.py,*/test_*.py,*/conftest.py"
+    )
     test_timeout_s: float = 600.0
     test_output_cap_bytes: int = 1 * MiB
     container_memory: str = "2g"

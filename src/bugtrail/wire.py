@@ -77,9 +77,7 @@ class ReasoningDetails(_Details):
 class _EventBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    event_id: uuid.UUID | None = Field(
-        default=None, description="client-generated; makes retries idempotent"
-    )
+    event_id: uuid.UUID | None = Field(default=None, description="client-generated; makes retries idempotent")
     timestamp: AwareDatetime = Field(description="ISO 8601 with a timezone offset")
 
 
@@ -137,6 +135,7 @@ class EventRead(BaseModel):
     type: EventType
     timestamp: datetime
     details: dict[str, Any]
+    redactions: int = Field(default=0, description="secrets the server redacted from this event's text")
 
 
 class TraceSummary(BaseModel):

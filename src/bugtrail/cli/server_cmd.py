@@ -1,7 +1,65 @@
-"""Placeholder; filled in by the service core."""
+"""`bugtrail serve` and `bugtrail db ...`: run the service, manage the schema."""
+
+from __future__ import annotations
 
 import typer
 
+from bugtrail.cli.common import err_console, load_settings, open_database
+
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+
 
 def register(app: typer.Typer) -> None:
-    pass
+    app.command()(serve)
+    app.add_typer(db_app, name="db")
+
+
+def serve(
+    host: str = typer.Option(None, help="bind address (default BUGTRAIL_HOST or 127.0.0.1)"),
+    port: int = typer.Option(None, help="port (default BUGTRAIL_PORT or 8000)"),
+    worker: bool = typer.Option(None, "--worker/--no-worker", help="run the embedded QA worker"),
+    log_level: str = typer.Option("info", help="uvicorn log level"),
+) -> None:
+    """Run the API (and, by default, an embedded QA worker). Migrates the database first."""
+    import uvicorn
+
+    from bugtrail.api.app import create_app
+    from bugtrail.auth import keys
+    from bugtrail.cli import background
+
+    settings = load_settings()
+    overrides = {
+        k: v for k, v in {"host": host, "port": port, "embedded_worker": worker}.items() if v is not None
+    }
+    settings = settings.model_copy(update=overrides)
+    with open_database(settings) as database:
+        with database.scope() as session:
+            if not keys.has_any_key(session):
+                _, key = keys.create_key(session, "admin", "admin", label="first-start admin key")
+                err_console.print("[bold]First start: created an admin API key. It is shown only once:[/]")
+                print(key, flush=True)
+        app = create_app(settings, database)
+        with background.start_services(settings, database):
+            uvicorn.run(
+                app, host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=30
+            )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from bugtrail.db.migrate import current_revision, upgrade
+
+    settings = load_settings()
+    with open_database(settings, migrate=False) as database:
+        upgrade(database.engine, revision)
+        err_console.print(f"database at revision {current_revision(database.engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's current migration revision."""
+    from bugtrail.db.migrate import current_revision
+
+    with open_database(load_settings(), migrate=False) as database:
+        print(current_revision(database.engine) or "(empty)")

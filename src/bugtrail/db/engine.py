@@ -1,4 +1,4 @@
-"""Engine and session factory: SQLite pragmas (WAL, synchronous=FULL, BEGIN IMMEDIATE) or a PostgreSQL pool."""
+"""Engine and session factory: SQLite pragmas (WAL, synchronous=FULL, BEGIN IMMEDIATE) or a PG pool."""
 
 from __future__ import annotations
 

@@ -1,0 +1,73 @@
+"""create_app(settings): the one FastAPI application; domains contribute routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy import text
+
+from bugtrail import __version__
+from bugtrail.api.errors import error_response, install_error_handlers
+from bugtrail.api.limits import BodySizeLimit
+from bugtrail.config import Settings
+from bugtrail.db.engine import Database
+
+
+def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
+    database = database or Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        database.dispose()
+
+    app = FastAPI(
+        title="bugtrail",
+        version=__version__,
+        description="Collect debugging traces, verify them, export datasets.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = database
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    from bugtrail.auth.routes import router as auth_router
+    from bugtrail.traces.routes import router as traces_router
+
+    for router in (traces_router, auth_router, *_optional_routers()):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> object:
+        try:
+            with database.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any database failure means "not healthy", said plainly
+            return error_response(503, "database unreachable", str(exc))
+        return {"status": "ok", "version": __version__, "database": database.dialect}
+
+    return app
+
+
+def _optional_routers() -> list[APIRouter]:
+    """Routers of domains that may not be installed in every build (QA, export, webhooks, dashboard)."""
+    import importlib
+
+    routers: list[APIRouter] = []
+    for module_name in (
+        "bugtrail.qa.routes",
+        "bugtrail.export.routes",
+        "bugtrail.webhooks.routes",
+        "bugtrail.dashboard.routes",
+    ):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        routers.append(module.router)
+    return routers

@@ -1,0 +1,93 @@
+"""One place that turns every error into JSON `{"error", "detail"}` with the right status."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bugtrail.errors import BugtrailError
+
+log = logging.getLogger("bugtrail.api")
+
+
+def error_response(status: int, error: str, detail: Any = None) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    """('body', 'events', 3, 'edit', 'details', 'file') -> 'events[3].details.file'."""
+    parts: list[str] = []
+    for i, item in enumerate(loc):
+        if i == 0 and item in ("body", "query", "path", "header"):
+            continue
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("edit", "command", "reasoning") and i > 0 and isinstance(loc[i - 1], int):
+            continue  # the discriminated-union tag adds no information to the location
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "body"
+
+
+def _validation_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(err.get("type") == "json_invalid" for err in errors):
+        first = errors[0]
+        return error_response(
+            400, "malformed JSON body", {"position": first.get("loc"), "message": first.get("msg")}
+        )
+    problems = [
+        {"field": _location(tuple(err.get("loc", ()))), "message": err.get("msg"), "type": err.get("type")}
+        for err in errors
+    ]
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems[:5])
+    if len(problems) > 5:
+        summary += f"; and {len(problems) - 5} more"
+    return error_response(422, f"invalid request: {summary}", problems)
+
+
+def _bugtrail_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BugtrailError)
+    return error_response(exc.status_code, exc.message, exc.detail)
+
+
+def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    response = error_response(exc.status_code, str(exc.detail), None)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def _storage_handler(_request: Request, exc: Exception) -> JSONResponse:
+    message = str(exc).lower()
+    if ("disk" in message and "full" in message) or "no space" in message:
+        return error_response(
+            507, "the server's storage is full; nothing from this request was stored", {"retry": "later"}
+        )
+    if "locked" in message or "connection" in message or "could not" in message:
+        log.warning("database unavailable: %s", exc)
+        return error_response(
+            503, "the database is unavailable; nothing from this request was stored", {"retry": "later"}
+        )
+    return _unexpected_handler(_request, exc)
+
+
+def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal error", None)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(BugtrailError, _bugtrail_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(OperationalError, _storage_handler)
+    app.add_exception_handler(Exception, _unexpected_handler)

@@ -1,0 +1,69 @@
+"""Shared CLI plumbing: settings, database, and errors printed with what to do next."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from bugtrail.config import Settings
+    from bugtrail.db.engine import Database
+
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail(message: str, hint: str | None = None, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}")
+    if hint:
+        err_console.print(f"[dim]→ {hint}[/]")
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    from bugtrail.config import get_settings
+
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        raise fail(f"invalid configuration: {exc}", "check the BUGTRAIL_* environment variables") from exc
+
+
+@contextmanager
+def open_database(settings: Settings, migrate: bool = True) -> Iterator[Database]:
+    """A Database for one CLI command, migrated to head first so commands work on a fresh data dir."""
+    from sqlalchemy.exc import OperationalError
+
+    from bugtrail.db.engine import Database
+    from bugtrail.db.migrate import upgrade
+
+    database = Database(settings)
+    try:
+        if migrate:
+            upgrade(database.engine)
+        yield database
+    except OperationalError as exc:
+        raise fail(
+            f"cannot use the database at {database.engine.url.render_as_string(hide_password=True)}: "
+            f"{exc.orig}",
+            "check BUGTRAIL_DATABASE_URL / BUGTRAIL_DATA_DIR and that the database server is running",
+        ) from exc
+    finally:
+        database.dispose()
+
+
+@contextmanager
+def bugtrail_errors() -> Iterator[None]:
+    """Print a BugtrailError as one line plus its detail instead of a traceback."""
+    from bugtrail.errors import BugtrailError
+
+    try:
+        yield
+    except BugtrailError as exc:
+        raise fail(exc.message, str(exc.detail) if exc.detail else None) from exc

@@ -1,0 +1,158 @@
+"""All SQL for traces and events. Functions flush, never commit: the caller owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, insert, or_, select
+from sqlalchemy.orm import Session
+
+from bugtrail.db.models import Event, QaResult, Trace
+from bugtrail.wire import EventRead, TraceRead, TraceSummary
+
+# Stay well under SQLite's and PostgreSQL's bound-parameter limits in IN (...) lists.
+_IN_CHUNK = 500
+
+
+def get_trace(session: Session, trace_id: str, for_update: bool = False) -> Trace | None:
+    query = select(Trace).where(Trace.trace_id == trace_id)
+    if for_update:
+        # Serialises appends and finalize on one trace (PostgreSQL); SQLite already holds the write lock.
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def add_trace(session: Session, trace: Trace) -> None:
+    session.add(trace)
+    session.flush()
+
+
+def event_hashes(session: Session, trace_id: str, event_ids: Sequence[str]) -> dict[str, str]:
+    """event_id -> content_hash for those of `event_ids` already stored on the trace."""
+    found: dict[str, str] = {}
+    for start in range(0, len(event_ids), _IN_CHUNK):
+        chunk = event_ids[start : start + _IN_CHUNK]
+        rows = session.execute(
+            select(Event.event_id, Event.content_hash).where(
+                Event.trace_id == trace_id, Event.event_id.in_(chunk)
+            )
+        )
+        found.update({row.event_id: row.content_hash for row in rows})
+    return found
+
+
+def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        # executemany: one round trip per batch rather than one ORM flush per event.
+        session.execute(insert(Event), rows)
+
+
+def load_events(session: Session, trace_id: str) -> list[Event]:
+    return list(
+        session.scalars(select(Event).where(Event.trace_id == trace_id).order_by(Event.ts_utc, Event.seq))
+    )
+
+
+def get_qa_result(session: Session, qa_result_id: int | None) -> QaResult | None:
+    if qa_result_id is None:
+        return None
+    return session.get(QaResult, qa_result_id)
+
+
+def list_qa_results(session: Session, trace_id: str) -> list[QaResult]:
+    return list(
+        session.scalars(select(QaResult).where(QaResult.trace_id == trace_id).order_by(QaResult.id.desc()))
+    )
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    developer_id: str | None = None
+    status: str | None = None
+    repo_url: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+def list_traces(
+    session: Session, filters: TraceFilter, limit: int, after: tuple[datetime, str] | None
+) -> list[Trace]:
+    """Newest first, keyset-paginated on (created_at, trace_id) so pages stay stable under inserts."""
+    query = select(Trace)
+    if filters.developer_id is not None:
+        query = query.where(Trace.developer_id == filters.developer_id)
+    if filters.status is not None:
+        query = query.where(Trace.status == filters.status)
+    if filters.repo_url is not None:
+        query = query.where(Trace.repo_url == filters.repo_url)
+    if filters.created_after is not None:
+        query = query.where(Trace.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        query = query.where(Trace.created_at < filters.created_before)
+    if after is not None:
+        created_at, trace_id = after
+        query = query.where(
+            or_(
+                Trace.created_at < created_at,
+                and_(Trace.created_at == created_at, Trace.trace_id < trace_id),
+            )
+        )
+    query = query.order_by(Trace.created_at.desc(), Trace.trace_id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """Stored timestamps are naive UTC; the API says so explicitly."""
+    return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def to_summary(trace: Trace) -> TraceSummary:
+    return TraceSummary(
+        trace_id=uuid.UUID(trace.trace_id),
+        developer_id=trace.developer_id,
+        repo_url=trace.repo_url,
+        bug_description=trace.bug_description,
+        base_commit=trace.base_commit,
+        test_command=trace.test_command,
+        status=trace.status,
+        event_count=trace.event_count,
+        created_at=as_utc(trace.created_at),
+        updated_at=as_utc(trace.updated_at),
+        finalized_at=as_utc(trace.finalized_at),
+        tests_passed=trace.tests_passed,
+        resolved=trace.resolved,
+        reasoning_score=trace.reasoning_score,
+    )
+
+
+def to_event_read(event: Event) -> EventRead:
+    return EventRead(
+        event_id=uuid.UUID(event.event_id),
+        seq=event.seq,
+        type=event.event_type,
+        timestamp=datetime.fromisoformat(event.event_timestamp),
+        details=event.details,
+        redactions=event.redactions,
+    )
+
+
+def to_trace_read(trace: Trace, events: Iterable[Event], qa_result: QaResult | None) -> TraceRead:
+    """The one shape of a whole trace: GET /api/traces/{id}, the judge's input and JSONL export rows."""
+    return TraceRead(
+        **to_summary(trace).model_dump(),
+        events=[to_event_read(event) for event in events],
+        qa_results=qa_result.result if qa_result is not None else None,
+    )
+
+
+def get_trace_read(session: Session, trace_id: str) -> TraceRead | None:
+    trace = get_trace(session, trace_id)
+    if trace is None:
+        return None
+    return to_trace_read(
+        trace, load_events(session, trace_id), get_qa_result(session, trace.latest_qa_result_id)
+    )

@@ -1,0 +1,166 @@
+"""HTTP routes for traces; thin: parse, call the service, shape the response."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter, ValidationError
+
+from bugtrail.api.deps import AppSettings, CurrentPrincipal, DbSession, get_database
+from bugtrail.errors import BadRequest
+from bugtrail.traces import repository as repo
+from bugtrail.traces import service
+from bugtrail.wire import (
+    TRACE_STATUSES,
+    AppendResult,
+    EventBatch,
+    EventIn,
+    FinalizeResult,
+    TraceCreate,
+    TraceCreated,
+    TraceList,
+    TraceRead,
+)
+
+router = APIRouter(prefix="/api", tags=["traces"])
+
+TERMINAL = ("completed", "failed")
+
+
+@router.post("/traces", status_code=status.HTTP_201_CREATED, response_model=TraceCreated)
+def create_trace(
+    payload: TraceCreate,
+    session: DbSession,
+    settings: AppSettings,
+    principal: CurrentPrincipal,
+    response: Response,
+    finalize: bool = Query(False, description="also finalize it (submit a complete trace)"),
+) -> TraceCreated:
+    result = service.create_trace(session, settings, principal, payload, finalize=finalize)
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    return result
+
+
+@router.get("/traces", response_model=TraceList)
+def list_traces(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    developer_id: str | None = None,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    repo_url: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> TraceList:
+    if status_ is not None and status_ not in TRACE_STATUSES:
+        raise BadRequest(f"unknown status {status_!r}", detail={"allowed": list(TRACE_STATUSES)})
+    filters = repo.TraceFilter(
+        developer_id=developer_id,
+        status=status_,
+        repo_url=repo_url,
+        created_after=_naive_utc(created_after),
+        created_before=_naive_utc(created_before),
+    )
+    return service.list_traces(session, principal, filters, limit, cursor)
+
+
+@router.get("/traces/{trace_id}", response_model=TraceRead)
+def get_trace(trace_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> TraceRead:
+    return service.get_trace(session, principal, trace_id)
+
+
+_BATCH: TypeAdapter[EventBatch] = TypeAdapter(EventBatch)
+_ONE_EVENT: TypeAdapter[EventIn] = TypeAdapter(EventIn)
+_EVENT_REFS = [
+    {"$ref": f"#/components/schemas/{name}"} for name in ("EditEvent", "CommandEvent", "ReasoningEvent")
+]
+_APPEND_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        {
+                            "type": "object",
+                            "required": ["events"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "events": {"type": "array", "minItems": 1, "items": {"oneOf": _EVENT_REFS}}
+                            },
+                        },
+                        {"oneOf": _EVENT_REFS},
+                    ]
+                }
+            }
+        },
+    }
+}
+
+
+def parse_events(body: Any) -> list[EventIn]:
+    """A batch {"events": [...]} or one event; validated against exactly one of the two shapes so errors
+    name the real field (events[3].details.file) rather than every union branch."""
+    try:
+        if isinstance(body, dict) and "events" in body:
+            return list(_BATCH.validate_python(body).events)
+        return [_ONE_EVENT.validate_python(body)]
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
+        ) from exc
+
+
+@router.post("/traces/{trace_id}/events", response_model=AppendResult, openapi_extra=_APPEND_BODY_SCHEMA)
+def append_events(
+    trace_id: uuid.UUID,
+    session: DbSession,
+    settings: AppSettings,
+    principal: CurrentPrincipal,
+    body: Annotated[Any, Body(include_in_schema=False)],
+) -> AppendResult:
+    """Append one event, or a batch `{"events": [...]}` (all or nothing)."""
+    return service.append_events(session, settings, principal, trace_id, parse_events(body))
+
+
+@router.post(
+    "/traces/{trace_id}/finalize", response_model=FinalizeResult, status_code=status.HTTP_202_ACCEPTED
+)
+def finalize_trace(
+    trace_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    settings: AppSettings,
+    principal: CurrentPrincipal,
+    response: Response,
+    wait: Annotated[float, Query(ge=0, le=3600, description="block up to this many seconds for QA")] = 0,
+) -> FinalizeResult:
+    result = service.finalize_trace(session, settings, principal, trace_id)
+    if wait <= 0:
+        return result
+    # The finalize must be visible to workers before we wait for them.
+    session.commit()
+    database = get_database(request)
+    deadline = time.monotonic() + wait
+    while True:
+        with database.scope(read_only=True) as poll:
+            current = service.get_trace(poll, principal, trace_id)
+        if current.status in TERMINAL:
+            response.status_code = status.HTTP_200_OK
+            return result.model_copy(update={"status": current.status, "qa_results": current.qa_results})
+        if time.monotonic() >= deadline:
+            return result.model_copy(update={"status": current.status})
+        time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+
+
+def _naive_utc(value: datetime | None) -> datetime | None:
+    if value is None or value.tzinfo is None:
+        return value
+    return value.astimezone(UTC).replace(tzinfo=None)

@@ -1,0 +1,270 @@
+"""Trace rules: who may see what, idempotent create/append, finalize with its QA job in one transaction."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bugtrail.auth.keys import Principal
+from bugtrail.config import Settings
+from bugtrail.db.models import Trace, utcnow
+from bugtrail.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
+from bugtrail.jobs.queue import enqueue_qa_job
+from bugtrail.traces import events as event_rows
+from bugtrail.traces import repository as repo
+from bugtrail.wire import (
+    AppendResult,
+    EventIn,
+    FinalizeResult,
+    TraceCreate,
+    TraceCreated,
+    TraceList,
+    TraceRead,
+)
+
+
+def _visible_trace(session: Session, principal: Principal, trace_id: uuid.UUID, lock: bool = False) -> Trace:
+    trace = repo.get_trace(session, str(trace_id), for_update=lock)
+    # Another developer's trace is indistinguishable from a missing one (no existence oracle).
+    if trace is None or (not principal.can_read_all and trace.developer_id != principal.developer_id):
+        raise NotFound(f"trace {trace_id} not found")
+    return trace
+
+
+def _header(payload: TraceCreate, developer_id: str) -> dict[str, Any]:
+    return {
+        "developer_id": developer_id,
+        "repo_url": payload.repo_url,
+        "bug_description": payload.bug_description,
+        "base_commit": payload.base_commit,
+        "test_command": payload.test_command,
+    }
+
+
+def create_trace(
+    session: Session, settings: Settings, principal: Principal, payload: TraceCreate, finalize: bool = False
+) -> TraceCreated:
+    developer_id = payload.developer_id or principal.developer_id
+    if developer_id != principal.developer_id and not principal.is_admin:
+        raise Forbidden(
+            "developer_id in the body differs from the API key's developer",
+            detail={"key_developer_id": principal.developer_id, "body_developer_id": developer_id},
+        )
+    _check_event_count(settings, 0, len(payload.events))
+    trace_id = str(payload.trace_id or uuid.uuid4())
+    header_hash = event_rows.canonical_hash(_header(payload, developer_id))
+    existing = repo.get_trace(session, trace_id, for_update=True)
+    created = existing is None
+    if existing is not None:
+        if existing.developer_id != principal.developer_id and not principal.is_admin:
+            raise Conflict(f"trace_id {trace_id} is already taken")
+        if existing.content_hash != header_hash:
+            raise Conflict(
+                f"trace {trace_id} already exists with different content",
+                detail={"hint": "use a new trace_id, or resend exactly the original trace"},
+            )
+        trace = existing
+    else:
+        trace = Trace(
+            trace_id=trace_id,
+            status="pending",
+            content_hash=header_hash,
+            event_count=0,
+            **_header(payload, developer_id),
+        )
+        repo.add_trace(session, trace)
+    if payload.events:
+        # Events without an event_id get one derived from the trace and their position and content, so
+        # resending the same complete trace is a no-op instead of a duplicate of every event.
+        _append(session, settings, trace, payload.events, derive_ids_in=uuid.UUID(trace.trace_id))
+    if finalize:
+        _finalize(session, settings, trace)
+    return TraceCreated(
+        trace_id=uuid.UUID(trace.trace_id),
+        status=trace.status,
+        event_count=trace.event_count,
+        created=created,
+    )
+
+
+def append_events(
+    session: Session, settings: Settings, principal: Principal, trace_id: uuid.UUID, events: Sequence[EventIn]
+) -> AppendResult:
+    trace = _visible_trace(session, principal, trace_id, lock=True)
+    if trace.developer_id != principal.developer_id and not principal.is_admin:
+        raise Forbidden("only the trace's developer may append events to it")
+    return _append(session, settings, trace, events)
+
+
+def _check_event_count(settings: Settings, current: int, new: int) -> None:
+    if new > settings.max_events_per_batch:
+        raise TooLarge(
+            f"a request may carry at most {settings.max_events_per_batch} events; this one has {new}",
+            detail={"limit": settings.max_events_per_batch, "hint": "send the events in several batches"},
+        )
+    if current + new > settings.max_events_per_trace:
+        raise TooLarge(
+            f"a trace may hold at most {settings.max_events_per_trace} events "
+            f"(it has {current}, this request adds {new})",
+            detail={"limit": settings.max_events_per_trace},
+        )
+
+
+def _append(
+    session: Session,
+    settings: Settings,
+    trace: Trace,
+    events: Sequence[EventIn],
+    derive_ids_in: uuid.UUID | None = None,
+) -> AppendResult:
+    # Resolve ids and content hashes first, so the whole batch is checked before anything is written.
+    planned: list[tuple[int, EventIn, str, str]] = []
+    seen_in_batch: dict[str, str] = {}
+    duplicates = 0
+    event_ids: list[str] = []
+    for index, event in enumerate(events):
+        content_hash = event_rows.canonical_hash(event_rows.event_content(event))
+        if event.event_id:
+            event_id = str(event.event_id)
+        elif derive_ids_in is not None:
+            event_id = str(uuid.uuid5(derive_ids_in, f"{index}:{content_hash}"))
+        else:
+            event_id = event_rows.new_event_id()
+        event_ids.append(event_id)
+        if event_id in seen_in_batch:
+            if seen_in_batch[event_id] != content_hash:
+                raise Conflict(
+                    f"events[{index}]: event_id {event_id} appears twice in the batch with different content"
+                )
+            duplicates += 1
+            continue
+        seen_in_batch[event_id] = content_hash
+        planned.append((index, event, event_id, content_hash))
+
+    stored = repo.event_hashes(session, trace.trace_id, [event_id for _, _, event_id, _ in planned])
+    fresh: list[tuple[int, EventIn, str, str]] = []
+    for index, event, event_id, content_hash in planned:
+        if event_id in stored:
+            if stored[event_id] != content_hash:
+                raise Conflict(
+                    f"events[{index}]: event_id {event_id} was already stored with different content",
+                    detail={"event_index": index, "event_id": event_id},
+                )
+            duplicates += 1
+        else:
+            fresh.append((index, event, event_id, content_hash))
+
+    if fresh and trace.status != "pending":
+        raise Conflict(
+            f"trace {trace.trace_id} is finalized ({trace.status}); no events can be appended",
+            detail={"status": trace.status},
+        )
+    _check_event_count(settings, trace.event_count, len(fresh))
+    rows = [
+        event_rows.event_row(
+            event, trace.trace_id, trace.event_count + offset + 1, event_id, content_hash, settings, index
+        )
+        for offset, (index, event, event_id, content_hash) in enumerate(fresh)
+    ]
+    repo.insert_events(session, rows)
+    if rows:
+        trace.event_count += len(rows)
+        trace.updated_at = utcnow()
+        session.flush()
+    return AppendResult(
+        trace_id=uuid.UUID(trace.trace_id),
+        accepted=len(rows),
+        duplicates=duplicates,
+        event_ids=[uuid.UUID(event_id) for event_id in event_ids],
+        event_count=trace.event_count,
+    )
+
+
+def finalize_trace(
+    session: Session, settings: Settings, principal: Principal, trace_id: uuid.UUID
+) -> FinalizeResult:
+    trace = _visible_trace(session, principal, trace_id, lock=True)
+    if trace.developer_id != principal.developer_id and not principal.is_admin:
+        raise Forbidden("only the trace's developer (or an admin) may finalize it")
+    return _finalize(session, settings, trace)
+
+
+def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeResult:
+    if trace.status != "pending":
+        return FinalizeResult(
+            trace_id=uuid.UUID(trace.trace_id),
+            status=trace.status,
+            already_finalized=True,
+        )
+    now = utcnow()
+    trace.status = "queued"
+    trace.finalized_at = now
+    trace.updated_at = now
+    job = enqueue_qa_job(session, trace.trace_id, max_attempts=settings.job_max_attempts)
+    _notify(
+        session,
+        "trace.finalized",
+        {
+            "trace_id": trace.trace_id,
+            "developer_id": trace.developer_id,
+            "event_count": trace.event_count,
+            "job_id": job.id,
+        },
+    )
+    return FinalizeResult(trace_id=uuid.UUID(trace.trace_id), status="queued", job_id=job.id)
+
+
+def _notify(session: Session, event: str, payload: dict[str, Any]) -> None:
+    """Queue webhook deliveries in this transaction, when the webhooks package provides them."""
+    try:
+        from bugtrail.webhooks import enqueue_event  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    enqueue_event(session, event, payload)
+
+
+def get_trace(session: Session, principal: Principal, trace_id: uuid.UUID) -> TraceRead:
+    trace = _visible_trace(session, principal, trace_id)
+    return repo.to_trace_read(
+        trace,
+        repo.load_events(session, trace.trace_id),
+        repo.get_qa_result(session, trace.latest_qa_result_id),
+    )
+
+
+def trace_status(session: Session, principal: Principal, trace_id: uuid.UUID) -> str:
+    return _visible_trace(session, principal, trace_id).status
+
+
+def list_traces(
+    session: Session, principal: Principal, filters: repo.TraceFilter, limit: int, cursor: str | None
+) -> TraceList:
+    if not principal.can_read_all:
+        if filters.developer_id not in (None, principal.developer_id):
+            raise Forbidden("developers can only list their own traces")
+        filters = repo.TraceFilter(**{**filters.__dict__, "developer_id": principal.developer_id})
+    after = decode_cursor(cursor) if cursor else None
+    rows = repo.list_traces(session, filters, limit + 1, after)
+    page, more = rows[:limit], len(rows) > limit
+    next_cursor = encode_cursor(page[-1].created_at, page[-1].trace_id) if more and page else None
+    return TraceList(items=[repo.to_summary(trace) for trace in page], next_cursor=next_cursor)
+
+
+def encode_cursor(created_at: datetime, trace_id: str) -> str:
+    raw = json.dumps([created_at.isoformat(), trace_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, trace_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), str(uuid.UUID(trace_id))
+    except (ValueError, TypeError) as exc:
+        raise BadRequest("cursor is not valid; pass next_cursor from a previous page unchanged") from exc
