@@ -10,18 +10,16 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from tests.integration.export_seed import BASE_TIME, add_trace, drop_database, make_database
+from tests.integration.export_seed import BASE_TIME, add_trace
 
 from bugtrail.export import service
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.repository import list_records
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db(request, tmp_path):
-    database = make_database(tmp_path, request.param)
-    yield database
-    drop_database(database)
+@pytest.fixture
+def db(database):
+    return database
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from tests.integration.export_seed import drop_database, make_database
 
 from bugtrail.errors import InvalidInput
 from bugtrail.webhooks import WebhookDispatcher, enqueue_event, verify_signature
@@ -61,18 +60,21 @@ def receiver():
     r.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db(request, tmp_path):
-    database = make_database(
-        tmp_path,
-        request.param,
-        webhook_allow_private="127.0.0.1",
-        webhook_retry_base_s=0.05,
-        webhook_retry_max_s=0.2,
-        webhook_max_attempts=5,
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(
+        update={
+            "webhook_allow_private": "127.0.0.1",
+            "webhook_retry_base_s": 0.05,
+            "webhook_retry_max_s": 0.2,
+            "webhook_max_attempts": 5,
+        }
     )
-    yield database
-    drop_database(database)
+
+
+@pytest.fixture
+def db(database):
+    return database
 
 
 def _register(db, url: str, events: list[str] | None = None) -> int:
