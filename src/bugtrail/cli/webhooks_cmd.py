@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
+
+if TYPE_CHECKING:
+    from bugtrail.config import Settings
+    from bugtrail.db.engine import Database
 
 webhooks_app = typer.Typer(
     help="Webhooks for trace.finalized, qa.completed, qa.failed.", no_args_is_help=True
@@ -13,7 +19,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(webhooks_app, name="webhooks")
 
 
-def _database():  # type: ignore[no-untyped-def]
+def _database() -> tuple[Settings, Database]:
     from bugtrail.config import get_settings
     from bugtrail.db.engine import Database
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Event, ExportRecord, QaResult, Trace, utcnow
@@ -22,7 +22,7 @@ class TraceBundle:
 
 
 def _filtered(query: Select[Any], filters: ExportFilters) -> Select[Any]:
-    conditions = []
+    conditions: list[ColumnElement[bool]] = []
     if filters.status:
         conditions.append(Trace.status.in_(filters.status))
     if filters.tests_passed is not None:

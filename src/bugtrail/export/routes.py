@@ -57,7 +57,9 @@ def export_filters(
             created_before=created_before,
         )
     except ValidationError as exc:
-        raise InvalidInput("invalid export filters", detail=exc.errors(include_url=False, include_context=False)) from exc
+        raise InvalidInput(
+            "invalid export filters", detail=exc.errors(include_url=False, include_context=False)
+        ) from exc
 
 
 @router.get("/export", summary="Export traces as JSONL (streamed) or Parquet")
