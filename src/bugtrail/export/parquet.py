@@ -14,7 +14,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bugtrail.export.jsonl import trace_read
 from bugtrail.export.repository import TraceBundle
 
 _UTC = pa.timestamp("us", tz="UTC")
@@ -24,7 +23,7 @@ EVENT_STRUCT = pa.struct(
         ("event_id", pa.string()),
         ("seq", pa.int32()),
         ("type", pa.string()),
-        ("timestamp", pa.string()),  # as sent, ISO 8601 with its offset
+        ("timestamp", pa.string()),  # exactly as sent: ISO 8601 with the sender's offset
         ("details", pa.string()),  # JSON
         ("redactions", pa.int32()),
     ]
@@ -72,34 +71,32 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
-def _event_rows(document: dict[str, Any]) -> list[dict[str, Any]]:
+def _events(bundle: TraceBundle) -> list[dict[str, Any]]:
     return [
         {
-            "event_id": event["event_id"],
-            "seq": event["seq"],
-            "type": event["type"],
-            "timestamp": event["timestamp"],
-            "details": _json(event["details"]),
-            "redactions": event.get("redactions", 0),
+            "event_id": event.event_id,
+            "seq": event.seq,
+            "type": event.event_type,
+            "timestamp": event.event_timestamp,
+            "details": _json(event.details),
+            "redactions": event.redactions,
         }
-        for event in document["events"]
+        for event in bundle.events
     ]
 
 
 def batch_table(batch: list[TraceBundle], layout: str) -> pa.Table:
+    """Built straight from the rows (no Pydantic round trip): the same fields as TraceRead."""
     rows: list[dict[str, Any]] = []
     for bundle in batch:
-        read = trace_read(bundle)
-        document = read.model_dump(mode="json")
-        header = {name: getattr(read, name) for name, _ in _TRACE_FIELDS}
-        header["trace_id"] = str(read.trace_id)
-        events = _event_rows(document)
+        header = {name: getattr(bundle.trace, name) for name, _ in _TRACE_FIELDS}
+        events = _events(bundle)
         if layout == "event":
             shared = {key: header[key] for key in EVENT_SCHEMA.names if key in header}
             shared["trace_created_at"] = header["created_at"]
             rows.extend({**shared, **event} for event in events)
         else:
-            qa = document["qa_results"]
+            qa = bundle.qa_result.result if bundle.qa_result is not None else None
             rows.append({**header, "events": events, "qa_results": None if qa is None else _json(qa)})
     return pa.Table.from_pylist(rows, schema=schema_for(layout))
 
