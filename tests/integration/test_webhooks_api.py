@@ -66,3 +66,31 @@ def test_cli_add_list_deliveries_remove(settings, database, monkeypatch):
     assert refused.exit_code == 1
     assert runner.invoke(app, ["webhooks", "remove", webhook_id]).exit_code == 0
     assert runner.invoke(app, ["webhooks", "remove", webhook_id]).exit_code == 1
+
+
+def test_finalize_through_the_api_delivers_a_signed_trace_finalized(client, keys, database, settings):
+    """End to end: POST a trace, finalize it, the dispatcher delivers a signed webhook to 127.0.0.1."""
+    import json
+    from pathlib import Path
+
+    from bugtrail.webhooks import WebhookDispatcher, verify_signature
+    from tests.integration.test_webhooks import Receiver
+
+    receiver = Receiver()
+    try:
+        hook = client.post(
+            "/api/webhooks", json={"url": receiver.url, "events": ["trace.finalized"]}, headers=keys.admin
+        ).json()
+        seed = json.loads((Path(__file__).parents[2] / "examples" / "seed_trace.json").read_text())
+        trace_id = client.post("/api/traces", json=seed, headers=keys.alice).json()["trace_id"]
+        assert client.post(f"/api/traces/{trace_id}/finalize", headers=keys.alice).status_code == 202
+        assert WebhookDispatcher(settings, database).run_once() == 1
+        [request] = receiver.requests
+        headers = {k.lower(): v for k, v in request["headers"].items()}
+        verify_signature(hook["secret"], headers["x-bugtrail-signature"], request["body"])
+        body = json.loads(request["body"])
+        assert body["event"] == "trace.finalized" and body["data"]["trace_id"] == trace_id
+        deliveries = client.get(f"/api/webhooks/{hook['id']}/deliveries", headers=keys.admin).json()
+        assert deliveries[0]["state"] == "delivered" and deliveries[0]["last_status_code"] == 200
+    finally:
+        receiver.close()
