@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from tests.browser.png import colour_stats
-from tests.integration.export_seed import add_job, add_trace
 
 from bugtrail.db.models import utcnow
+from tests.browser.png import colour_stats
+from tests.integration.export_seed import add_job, add_trace
 
 pytestmark = pytest.mark.browser
 

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from tests.integration.export_seed import BASE_TIME, add_trace
 
 from bugtrail.export import service
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.repository import list_records
+from tests.integration.export_seed import BASE_TIME, add_trace
 
 
 @pytest.fixture

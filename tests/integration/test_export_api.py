@@ -7,6 +7,7 @@ import io
 import json
 
 import pyarrow.parquet as pq
+
 from tests.integration.export_seed import add_trace
 
 

@@ -59,7 +59,7 @@ def overview(session: Session, days: int = 90) -> Overview:
     # Scores are 1-5 floats; bin to the nearest whole score with a portable CASE (no floor/round quirks).
     score = Trace.reasoning_score
     bin_expr = case((score < 1.5, 1), (score < 2.5, 2), (score < 3.5, 3), (score < 4.5, 4), else_=5)
-    counts = dict(
+    counts: dict[int, int] = dict(
         session.execute(select(bin_expr, func.count()).where(score.is_not(None)).group_by(bin_expr)).all()
     )
     data.score_histogram = {b: int(counts.get(b, 0)) for b in HISTOGRAM_BINS}
@@ -93,7 +93,7 @@ def recent_failures(session: Session, limit: int = 15) -> list[dict[str, Any]]:
         .order_by(QaResult.qa_timestamp.desc(), QaResult.id.desc())
         .limit(limit)
     )
-    failures = [
+    failures: list[dict[str, Any]] = [
         {
             "trace_id": qa.trace_id,
             "developer_id": developer,

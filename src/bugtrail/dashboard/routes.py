@@ -91,10 +91,10 @@ def login(
         )
         auth.set_cookie(request, response, auth.CSRF_COOKIE, token, 3600)
         return response
-    response = RedirectResponse("/dashboard", status_code=303)
-    auth.set_cookie(request, response, auth.SESSION_COOKIE, api_key.strip(), auth.SESSION_MAX_AGE_S)
-    auth.set_cookie(request, response, auth.CSRF_COOKIE, token, auth.SESSION_MAX_AGE_S)
-    return response
+    redirect = RedirectResponse("/dashboard", status_code=303)
+    auth.set_cookie(request, redirect, auth.SESSION_COOKIE, api_key.strip(), auth.SESSION_MAX_AGE_S)
+    auth.set_cookie(request, redirect, auth.CSRF_COOKIE, token, auth.SESSION_MAX_AGE_S)
+    return redirect
 
 
 @router.post("/logout")
