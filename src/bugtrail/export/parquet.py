@@ -7,7 +7,6 @@ Row groups are written incrementally with ParquetWriter, one per batch, so memor
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +66,6 @@ def schema_for(layout: str) -> pa.Schema:
     return EVENT_SCHEMA if layout == "event" else TRACE_SCHEMA
 
 
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
 def _events(bundle: TraceBundle) -> list[dict[str, Any]]:
     return [
         {
@@ -78,7 +73,7 @@ def _events(bundle: TraceBundle) -> list[dict[str, Any]]:
             "seq": event.seq,
             "type": event.event_type,
             "timestamp": event.event_timestamp,
-            "details": _json(event.details),
+            "details": event.details,  # JSON text (json_as_text=True)
             "redactions": event.redactions,
         }
         for event in bundle.events
@@ -97,7 +92,7 @@ def batch_table(batch: list[TraceBundle], layout: str) -> pa.Table:
             rows.extend({**shared, **event} for event in events)
         else:
             qa = bundle.qa_result.result if bundle.qa_result is not None else None
-            rows.append({**header, "events": events, "qa_results": None if qa is None else _json(qa)})
+            rows.append({**header, "events": events, "qa_results": qa})
     return pa.Table.from_pylist(rows, schema=schema_for(layout))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Event, ExportRecord, QaResult, Trace, utcnow
@@ -56,9 +56,13 @@ def count_traces(session: Session, filters: ExportFilters) -> int:
 
 
 def iter_bundles(
-    session: Session, filters: ExportFilters, batch_size: int = 500
+    session: Session, filters: ExportFilters, batch_size: int = 500, json_as_text: bool = False
 ) -> Iterator[list[TraceBundle]]:
-    """Oldest first, keyset-paginated on (created_at, trace_id): memory is one batch, however many traces."""
+    """Oldest first, keyset-paginated on (created_at, trace_id): memory is one batch, however many traces.
+
+    json_as_text returns event details and QA documents as the database's JSON text (Parquet stores
+    them as JSON strings anyway; skipping the decode/encode round trip is a third of its time).
+    """
     after: tuple[datetime, str] | None = None
     while True:
         query = _filtered(select(*Trace.__table__.c), filters)
@@ -73,9 +77,11 @@ def iter_bundles(
         traces = list(session.execute(query.order_by(Trace.created_at, Trace.trace_id).limit(batch_size)))
         if not traces:
             return
-        events = _events_by_trace(session, [trace.trace_id for trace in traces])
+        events = _events_by_trace(session, [trace.trace_id for trace in traces], json_as_text)
         qa = _qa_results(
-            session, [t.latest_qa_result_id for t in traces if t.latest_qa_result_id is not None]
+            session,
+            [t.latest_qa_result_id for t in traces if t.latest_qa_result_id is not None],
+            json_as_text,
         )
         yield [
             TraceBundle(
@@ -90,10 +96,17 @@ def iter_bundles(
             return
 
 
-def _events_by_trace(session: Session, trace_ids: list[str]) -> dict[str, list[Any]]:
+def _columns(model: Any, json_as_text: bool, json_column: str) -> list[Any]:
+    return [
+        cast(column, Text).label(column.name) if json_as_text and column.name == json_column else column
+        for column in model.__table__.c
+    ]
+
+
+def _events_by_trace(session: Session, trace_ids: list[str], json_as_text: bool) -> dict[str, list[Any]]:
     grouped: dict[str, list[Any]] = {}
     query = (
-        select(*Event.__table__.c)
+        select(*_columns(Event, json_as_text, "details"))
         .where(Event.trace_id.in_(trace_ids))
         .order_by(Event.trace_id, Event.ts_utc, Event.seq)
     )
@@ -102,10 +115,15 @@ def _events_by_trace(session: Session, trace_ids: list[str]) -> dict[str, list[A
     return grouped
 
 
-def _qa_results(session: Session, ids: list[int]) -> dict[int, Any]:
+def _qa_results(session: Session, ids: list[int], json_as_text: bool) -> dict[int, Any]:
     if not ids:
         return {}
-    return {row.id: row for row in session.execute(select(*QaResult.__table__.c).where(QaResult.id.in_(ids)))}
+    return {
+        row.id: row
+        for row in session.execute(
+            select(*_columns(QaResult, json_as_text, "result")).where(QaResult.id.in_(ids))
+        )
+    }
 
 
 def start_record(

@@ -117,7 +117,7 @@ def write_parquet(
     writer = IncrementalParquetWriter(out, layout)
     try:
         with _snapshot(database) as session:
-            for batch in repository.iter_bundles(session, filters, batch_size):
+            for batch in repository.iter_bundles(session, filters, batch_size, json_as_text=True):
                 writer.write_batch(batch)
                 traces += len(batch)
                 if on_batch is not None:
