@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from bugtrail.cli import export_cmd, keys_cmd, server_cmd, webhooks_cmd
+from bugtrail.cli import export_cmd, keys_cmd, runner_cmd, server_cmd, webhooks_cmd, worker_cmd
 
 app = typer.Typer(
     name="bugtrail",
@@ -19,6 +19,8 @@ app = typer.Typer(
 
 server_cmd.register(app)
 keys_cmd.register(app)
+runner_cmd.register(app)
+worker_cmd.register(app)
 export_cmd.register(app)
 webhooks_cmd.register(app)
 
