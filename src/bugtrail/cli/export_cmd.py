@@ -31,15 +31,13 @@ def export(
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from bugtrail.config import get_settings
-    from bugtrail.db.engine import Database
+    from bugtrail.cli.common import fail, load_settings, open_database
     from bugtrail.export import service
     from bugtrail.export.filters import ExportFilters
 
     console = Console(stderr=True)
     if format not in ("jsonl", "parquet") or layout not in ("trace", "event"):
-        console.print("[red]--format must be jsonl or parquet and --layout trace or event[/red]")
-        raise typer.Exit(2)
+        raise fail("--format must be jsonl or parquet and --layout trace or event", code=2)
     try:
         filters = ExportFilters(
             status=status or None,
@@ -53,10 +51,8 @@ def export(
             created_before=created_before,
         )
     except ValidationError as exc:
-        console.print(f"[red]invalid filters:[/red] {exc}")
-        raise typer.Exit(2) from exc
-    database = Database(get_settings())
-    try:
+        raise fail(f"invalid filters: {exc}", code=2) from exc
+    with open_database(load_settings()) as database:
         total = service.count(database, filters)
         record_id = service.start_export(
             database, format, filters, "cli", layout if format == "parquet" else None
@@ -72,8 +68,6 @@ def export(
                 result = service.write_jsonl(database, filters, record_id, out, advance)
             else:
                 result = service.write_parquet(database, filters, record_id, out, layout, advance)
-    finally:
-        database.dispose()
     console.print(
         f"exported {result.trace_count} traces to {out} ({result.byte_count} bytes, "
         f"sha256 {result.sha256}, export #{result.record_id})"

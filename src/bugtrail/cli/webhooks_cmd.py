@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 
-if TYPE_CHECKING:
-    from bugtrail.config import Settings
-    from bugtrail.db.engine import Database
+from bugtrail.cli.common import bugtrail_errors, load_settings, open_database
 
 webhooks_app = typer.Typer(
     help="Webhooks for trace.finalized, qa.completed, qa.failed.", no_args_is_help=True
@@ -17,14 +13,6 @@ webhooks_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(webhooks_app, name="webhooks")
-
-
-def _database() -> tuple[Settings, Database]:
-    from bugtrail.config import get_settings
-    from bugtrail.db.engine import Database
-
-    settings = get_settings()
-    return settings, Database(settings)
 
 
 @webhooks_app.command("add")
@@ -36,73 +24,47 @@ def add(
     secret: str | None = typer.Option(None, help="signing secret (generated when absent)"),
 ) -> None:
     """Register a URL; prints the signing secret once."""
-    from bugtrail.errors import BugtrailError
     from bugtrail.webhooks import service
 
-    settings, database = _database()
-    try:
-        with database.scope() as session:
-            row = service.register_webhook(session, settings, url, list(event), "cli", secret)
-            typer.echo(f"webhook {row.id}: {row.url} events={','.join(row.events)}")
-            typer.echo(f"secret: {row.secret}  (store it; it is not shown again)")
-    except BugtrailError as exc:
-        typer.echo(f"error: {exc.message} {exc.detail or ''}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        database.dispose()
+    settings = load_settings()
+    with open_database(settings) as database, bugtrail_errors(), database.scope() as session:
+        row = service.register_webhook(session, settings, url, list(event), "cli", secret)
+        typer.echo(f"webhook {row.id}: {row.url} events={','.join(row.events)}")
+        typer.echo(f"secret: {row.secret}  (store it; it is not shown again)")
 
 
 @webhooks_app.command("list")
 def list_() -> None:
-    """List webhooks with their delivery counts."""
+    """List webhooks."""
     from bugtrail.webhooks import repository
 
-    _settings, database = _database()
-    try:
-        with database.scope(read_only=True) as session:
-            for row in repository.list_webhooks(session):
-                state = "active" if row.active else "inactive"
-                typer.echo(f"{row.id}\t{state}\t{','.join(row.events)}\t{row.url}")
-    finally:
-        database.dispose()
+    with open_database(load_settings()) as database, database.scope(read_only=True) as session:
+        for row in repository.list_webhooks(session):
+            state = "active" if row.active else "inactive"
+            typer.echo(f"{row.id}\t{state}\t{','.join(row.events)}\t{row.url}")
 
 
 @webhooks_app.command("remove")
 def remove(webhook_id: int) -> None:
     """Delete a webhook and its delivery history."""
-    from bugtrail.errors import BugtrailError
     from bugtrail.webhooks import service
 
-    _settings, database = _database()
-    try:
-        with database.scope() as session:
-            service.remove_webhook(session, webhook_id)
-        typer.echo(f"removed webhook {webhook_id}")
-    except BugtrailError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        database.dispose()
+    with open_database(load_settings()) as database, bugtrail_errors(), database.scope() as session:
+        service.remove_webhook(session, webhook_id)
+    typer.echo(f"removed webhook {webhook_id}")
 
 
 @webhooks_app.command("deliveries")
 def deliveries(webhook_id: int, limit: int = typer.Option(20, help="newest first")) -> None:
     """Show recent deliveries with their state, attempts and last status."""
-    from bugtrail.errors import BugtrailError
     from bugtrail.webhooks import repository, service
 
-    _settings, database = _database()
-    try:
-        with database.scope(read_only=True) as session:
-            service.require_webhook(session, webhook_id)
-            for row in repository.list_deliveries(session, webhook_id, limit):
-                status = row.last_status_code if row.last_status_code is not None else "-"
-                typer.echo(
-                    f"{row.id}\t{row.event}\t{row.state}\tattempts={row.attempts}\tstatus={status}\t"
-                    f"{row.last_error or ''}"
-                )
-    except BugtrailError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(1) from exc
-    finally:
-        database.dispose()
+    settings = load_settings()
+    with open_database(settings) as database, bugtrail_errors(), database.scope(read_only=True) as session:
+        service.require_webhook(session, webhook_id)
+        for row in repository.list_deliveries(session, webhook_id, limit):
+            status = row.last_status_code if row.last_status_code is not None else "-"
+            typer.echo(
+                f"{row.id}\t{row.event}\t{row.state}\tattempts={row.attempts}\tstatus={status}\t"
+                f"{row.last_error or ''}"
+            )
