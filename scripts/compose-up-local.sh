@@ -49,8 +49,12 @@ fi
 docker info >/dev/null
 
 # 2. Base and runner images (one builder, shared with the QA runner: bugtrail.qa.image)
-if ! docker image inspect "$runner_image" >/dev/null 2>&1 || ! docker image inspect "$base_image" >/dev/null 2>&1; then
-    step "building $base_image and $runner_image (bugtrail runner build-image)"
+if ! docker image inspect "$base_image" >/dev/null 2>&1; then
+    # The builder re-imports the base only when it (re)builds the runner image, hence --force here.
+    step "building $base_image and $runner_image (bugtrail runner build-image --force)"
+    bugtrail runner build-image --tag "$runner_image" --force
+elif ! docker image inspect "$runner_image" >/dev/null 2>&1; then
+    step "building $runner_image on $base_image (bugtrail runner build-image)"
     bugtrail runner build-image --tag "$runner_image"
 fi
 docker image inspect "$base_image" >/dev/null 2>&1 || {
