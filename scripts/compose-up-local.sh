@@ -123,14 +123,21 @@ health_of() {
     docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' $ids \
         | sort -u | paste -sd, -
 }
+crash_looping() {
+    local ids
+    ids="$(docker-compose "${compose_args[@]}" ps -q)"
+    [ -n "$ids" ] || return 1
+    # shellcheck disable=SC2086
+    docker inspect --format '{{.RestartCount}}' $ids | awk '$1 >= 2 { found = 1 } END { exit !found }'
+}
 deadline=$((SECONDS + wait_s))
 while :; do
     states="postgres=$(health_of postgres) api=$(health_of api) worker=$(health_of worker)"
     if [ "$states" = "postgres=healthy api=healthy worker=healthy" ]; then
         break
     fi
-    if [ $SECONDS -ge $deadline ]; then
-        echo "compose-up-local: not healthy after ${wait_s}s: $states" >&2
+    if [ $SECONDS -ge $deadline ] || crash_looping; then
+        echo "compose-up-local: not healthy (after $((SECONDS - up_started))s): $states" >&2
         docker-compose "${compose_args[@]}" ps >&2 || true
         docker-compose "${compose_args[@]}" logs --tail 40 >&2 || true
         exit 1
