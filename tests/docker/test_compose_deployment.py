@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from tests.docker.buggy_repo import BuggyRepo, good_fix, make_buggy_repo
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -272,4 +273,7 @@ def test_workers_scale_out(stack: Stack) -> None:
     worker_logs = stack.logs("worker", tail=1000)
     for trace in traces:
         assert worker_logs.count(f"job {trace['qa_results']['job_id']} ->") == 1, worker_logs
+    # Each worker container has its own data dir (scratch trees, QA logs) under the shared work dir.
+    assert len(list((stack.work_dir / "workers").iterdir())) == 2
+    assert all(t["qa_results"]["log_dir"].startswith(f"{stack.work_dir}/workers/") for t in traces)
     print(f"scaled to 2 workers in {stack.timings['scale_to_2_s']:.1f}s")
