@@ -277,3 +277,36 @@ def test_workers_scale_out(stack: Stack) -> None:
     assert len(list((stack.work_dir / "workers").iterdir())) == 2
     assert all(t["qa_results"]["log_dir"].startswith(f"{stack.work_dir}/workers/") for t in traces)
     print(f"scaled to 2 workers in {stack.timings['scale_to_2_s']:.1f}s")
+
+
+def test_worker_on_another_machine_uses_the_worker_only_file(
+    stack: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """docker/compose.worker.yaml against the deployment's published PostgreSQL, with its own work dir."""
+    stack.compose("stop", "--timeout", "10", "worker")  # only the "remote" worker may take the next job
+    remote_work = tmp_path_factory.mktemp("remote-worker-work")
+    env = {
+        **stack.env,
+        "COMPOSE_PROJECT_NAME": f"{stack.project}remote",
+        "BUGTRAIL_NETWORK_MODE": "host",
+        "BUGTRAIL_WORK_DIR": str(remote_work),
+        "BUGTRAIL_REPO_ALLOWLIST": f"file://{remote_work}/repos/",
+        "BUGTRAIL_DATABASE_URL": (
+            f"postgresql+psycopg://bugtrail:{stack.env['POSTGRES_PASSWORD']}"
+            f"@127.0.0.1:{stack.env['BUGTRAIL_POSTGRES_PORT']}/bugtrail"
+        ),
+    }
+    remote = Stack(env["COMPOSE_PROJECT_NAME"], "docker/compose.worker.yaml", env, stack.api_url, remote_work)
+    try:
+        remote.compose("up", "-d", "--no-build")
+        remote.wait_healthy("worker", 1)
+        repo = make_buggy_repo(remote_work / "repos" / "calc")
+        with httpx.Client(
+            base_url=stack.api_url, headers={"Authorization": f"Bearer {admin_key(stack)}"}, timeout=30
+        ) as client:
+            trace = wait_for_qa(remote, client, post_trace(client, repo))
+        assert trace["status"] == "completed" and trace["qa_results"]["resolved"] is True, trace
+        assert f"job {trace['qa_results']['job_id']} ->" in remote.logs("worker", tail=500)
+    finally:
+        remote.compose("down", "-v", "--timeout", "10", timeout=180, check=False)
+        shutil.rmtree(remote_work, ignore_errors=True)
