@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import ssl
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
@@ -51,9 +52,16 @@ def backoff_s(settings: Settings, attempts: int) -> float:
 
 
 class WebhookDispatcher:
-    def __init__(self, settings: Settings, database: Database, resolver: Resolver | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        resolver: Resolver | None = None,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self.settings = settings
         self.database = database
+        self.verify = verify  # TLS trust for receivers (tests pass a context trusting their own CA)
         self.policy = DestinationPolicy.from_settings(settings, resolver)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,7 +109,10 @@ class WebhookDispatcher:
             extensions["sni_hostname"] = target.host
         try:
             with httpx.Client(
-                timeout=self.settings.webhook_timeout_s, follow_redirects=False, trust_env=False
+                timeout=self.settings.webhook_timeout_s,
+                follow_redirects=False,
+                trust_env=False,
+                verify=self.verify,
             ) as client:
                 response = client.post(
                     target.pinned_url, content=body, headers=headers, extensions=extensions
