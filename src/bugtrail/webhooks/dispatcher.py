@@ -7,6 +7,7 @@ import logging
 import random
 import ssl
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -68,26 +69,33 @@ class WebhookDispatcher:
 
     # -- one pass (tests call this directly) ------------------------------------------------------
     def run_once(self) -> int:
-        """Deliver every delivery that is due now; returns how many were attempted."""
-        with self.database.scope() as session:
+        """Deliver every delivery that is due now; returns how many were attempted.
+
+        Claimed deliveries are sent by a few threads at once, so one slow or dead receiver (up to
+        webhook_timeout_s per attempt) does not hold up the others.
+        """
+        with self.database.scope(read_only=True) as session:
             due = repository.due_delivery_ids(session, utcnow(), BATCH_SIZE)
-        attempted = 0
+        claimed: list[tuple[WebhookDelivery, Webhook]] = []
         for delivery_id, seen_due_at in due:
-            if self._stop.is_set():
-                break
             with self.database.scope() as session:
                 if not repository.claim_delivery(
                     session, delivery_id, seen_due_at, self.settings.webhook_lease_s
                 ):
                     continue  # another dispatcher took it
                 loaded = repository.load_delivery(session, delivery_id)
-            if loaded is None:
-                continue
-            delivery, webhook = loaded
-            outcome = self.send(delivery, webhook)
-            attempted += 1
-            self._record(delivery, outcome)
-        return attempted
+            if loaded is not None:
+                claimed.append(loaded)
+        if not claimed:
+            return 0
+        workers = max(1, min(self.settings.webhook_concurrency, len(claimed)))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook-send") as pool:
+            list(pool.map(self._attempt, claimed))
+        return len(claimed)
+
+    def _attempt(self, claimed: tuple[WebhookDelivery, Webhook]) -> None:
+        delivery, webhook = claimed
+        self._record(delivery, self.send(delivery, webhook))
 
     def send(self, delivery: WebhookDelivery, webhook: Webhook) -> Outcome:
         try:
