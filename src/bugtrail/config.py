@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     )
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = 8
+    webhook_retry_base_s: float = 5.0  # backoff: base * 2**(attempt-1), capped at webhook_retry_max_s
+    webhook_retry_max_s: float = 3600.0
+    webhook_poll_s: float = 1.0
+    webhook_lease_s: float = 60.0  # a claimed delivery becomes due again if its sender dies
 
     @property
     def resolved_database_url(self) -> str:
