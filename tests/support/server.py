@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 
-
 SRC_DIR = Path(__file__).resolve().parents[2] / "src"
 
 
