@@ -65,6 +65,23 @@ def test_random_edit_sessions_replay_to_the_work_tree(tmp_path: Path) -> None:
         rec.close()
 
 
+def test_editor_and_interpreter_droppings_are_not_edits(recorder: Recorder) -> None:
+    recorder.start("bug")
+    root = recorder.repo.root
+    for junk in (
+        "src/.m.py.swp",
+        "src/m.py~",
+        "src/.#m.py",
+        "src/__pycache__/m.cpython-311.pyc",
+        ".pytest_cache/v/cache/lastfailed",
+    ):
+        (root / junk).parent.mkdir(parents=True, exist_ok=True)
+        (root / junk).write_bytes(b"\0junk")
+    (root / "src" / "m.py").write_text("x = 2\n")
+    recorder.snapshot()
+    assert [e["details"]["file"] for e in spooled_events(recorder)] == ["src/m.py"]
+
+
 def test_uncommitted_changes_at_start_become_the_first_edits(recorder: Recorder) -> None:
     (recorder.repo.root / "a.txt").write_text("changed before start\n")
     _, edits = recorder.start("bug")

@@ -19,11 +19,19 @@ from typing import Any
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 # Diffs above this go out without their hunks (flagged), well under the server's per-diff limit.
 DEFAULT_MAX_DIFF_BYTES = 4 * 1024 * 1024
-# Bytecode and pytest's cache appear in nearly every debugging session and are never part of a fix.
-JUNK_PATHSPECS = (
-    ":(exclude,glob)**/__pycache__/**",
-    ":(exclude,glob)**/*.py[co]",
-    ":(exclude,glob)**/.pytest_cache/**",
+# Bytecode, pytest's cache and editors' swap/backup/lock files appear in nearly every debugging session
+# (whatever the repository's .gitignore says) and are never part of a fix.
+JUNK_PATHSPECS = tuple(
+    f":(exclude,glob){pattern}"
+    for pattern in (
+        "**/__pycache__/**",
+        "**/*.py[co]",
+        "**/.pytest_cache/**",
+        "**/*.sw[po]",
+        "**/*~",
+        "**/.#*",
+        "**/.DS_Store",
+    )
 )
 # Plumbing plus explicit flags: immune to the developer's diff/colour/prefix configuration.
 DIFF_ARGS = ("diff-tree", "-r", "-p", "-M", "--full-index", "--no-color", "--no-ext-diff", "--no-textconv")
