@@ -82,6 +82,20 @@ def test_editor_and_interpreter_droppings_are_not_edits(recorder: Recorder) -> N
     assert [e["details"]["file"] for e in spooled_events(recorder)] == ["src/m.py"]
 
 
+def test_git_gc_prune_now_cannot_break_the_next_snapshot(recorder: Recorder, tmp_path: Path) -> None:
+    recorder.start("bug")
+    root = recorder.repo.root
+    (root / "a.txt").write_text("uncommitted, only in the recorded tree\n")
+    recorder.snapshot()
+    subprocess.run(["git", "gc", "--prune=now", "-q"], cwd=root, check=True)
+    (root / "a.txt").write_text("edited again\n")
+    assert len(recorder.snapshot()) == 1
+    base = recorder.require().base_commit
+    assert base is not None
+    replayed = replay(root, base, spooled_events(recorder), tmp_path / "replay")
+    assert work_tree_files(replayed) == work_tree_files(root)
+
+
 def test_uncommitted_changes_at_start_become_the_first_edits(recorder: Recorder) -> None:
     (recorder.repo.root / "a.txt").write_text("changed before start\n")
     _, edits = recorder.start("bug")

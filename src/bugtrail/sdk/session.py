@@ -144,6 +144,7 @@ class Recorder:
                 if ops:
                     meta["last_event:edit"] = ops[-1].event_id
                 Spool.append_in(conn, ops, meta)
+            self.repo.protect(new_tree)
         return [str(op.event_id) for op in ops]
 
     def run(
@@ -211,6 +212,7 @@ class Recorder:
                 [Op("finalize", session.trace_id, "{}")],
                 {SESSION_KEY: None, "last_session": session.to_json()},
             )
+        self.repo.protect(None)
         report = self.client.flush(deadline=flush_deadline)
         return session, edits, report
 
@@ -220,6 +222,7 @@ class Recorder:
         with FileLock(self.repo.state_dir / "snapshot.lock", timeout=120):
             dropped = self.spool.discard_trace(session.trace_id)
             self.spool.set_meta(SESSION_KEY, None)
+            self.repo.protect(None)
         return session, dropped
 
     def sync(self, deadline: float | None = 30.0, force: bool = True) -> FlushReport:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+RECORDED_REF = "refs/worktree/bugtrail/recorded"
 # Diffs above this go out without their hunks (flagged), well under the server's per-diff limit.
 DEFAULT_MAX_DIFF_BYTES = 4 * 1024 * 1024
 # Bytecode, pytest's cache and editors' swap/backup/lock files appear in nearly every debugging session
@@ -94,6 +95,15 @@ class GitRepo:
             if remotes:
                 out = git(self.root, "remote", "get-url", remotes[0], check=False).decode().strip()
         return out or self.root.resolve().as_uri()
+
+    def protect(self, tree: str | None) -> None:
+        """Keep the last recorded tree (and its blobs) reachable so `git gc --prune=now` cannot break the
+        next diff. A per-worktree ref (git >= 2.25): never pushed by default, invisible to `git log --all`
+        (it is a tree, not a commit). None removes it."""
+        if tree is None:
+            git(self.root, "update-ref", "-d", RECORDED_REF, check=False)
+        else:
+            git(self.root, "update-ref", RECORDED_REF, tree, check=False)
 
     def work_tree_tree(self) -> str:
         """The work tree (respecting .gitignore) as a tree object, via the shadow index."""
