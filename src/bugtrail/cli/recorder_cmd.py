@@ -128,10 +128,14 @@ def start(
 
 def run(
     ctx: typer.Context,
+    command: list[str] = typer.Argument(None, metavar="-- COMMAND [ARGS]...", help="What to run."),
     shell: bool = typer.Option(False, "--shell", "-s", help="Run one string through /bin/sh (pipes, &&)."),
 ) -> None:
-    """Run a command as usual and record it: `bugtrail run -- pytest -x`."""
-    raise typer.Exit(run_verb(list(ctx.args), shell))
+    """Run a command as usual and record it: `bugtrail run -- pytest -x`.
+
+    Output streams live, the exit code passes through; edits since the last event are recorded first.
+    """
+    raise typer.Exit(run_verb([*(command or []), *ctx.args], shell))
 
 
 def run_verb(argv: list[str], shell: bool) -> int:
