@@ -31,7 +31,7 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @contextmanager
-def _recorder(server: str | None = None, timeout: float = 5.0) -> Iterator[Recorder]:
+def _recorder(timeout: float = 5.0) -> Iterator[Recorder]:
     """Open the session of the current repository; turn every known failure into a message and exit 1."""
     from bugtrail.sdk.client import AuthError
     from bugtrail.sdk.config import load_config
@@ -40,7 +40,7 @@ def _recorder(server: str | None = None, timeout: float = 5.0) -> Iterator[Recor
     from bugtrail.sdk.transport import ApiError, TransportError
 
     try:
-        recorder = Recorder.open(config=load_config(server=server), timeout=timeout)
+        recorder = Recorder.open(config=load_config(), timeout=timeout)
     except GitError as exc:
         raise _fail(str(exc)) from None
     except ValueError as exc:  # malformed server URL
@@ -97,10 +97,9 @@ def start(
     bug: str = typer.Option(..., "--bug", "-b", help="What is wrong, in a sentence or two."),
     test_command: str = typer.Option(None, "--test-command", "-t", help="How QA runs the tests."),
     repo_url: str = typer.Option(None, "--repo-url", help="Defaults to the 'origin' remote."),
-    server: str = typer.Option(None, "--server", help="Overrides BUGTRAIL_SERVER and the config file."),
 ) -> None:
     """Start recording a debugging session in this git work tree."""
-    with _recorder(server) as recorder:
+    with _recorder() as recorder:
         from bugtrail.sdk.client import AuthError
 
         session, edits = recorder.start(bug, test_command=test_command, repo_url=repo_url)
@@ -237,10 +236,13 @@ def watch(
         recorder.require()
         typer.echo(f"Watching {recorder.repo.root} (Ctrl-C to stop).")
 
+        from bugtrail.sdk.session import SessionError
+
         def on_change() -> bool:
-            if recorder.current() is None:
+            try:
+                edits = recorder.snapshot()
+            except SessionError:  # finished or aborted in another terminal meanwhile
                 return False
-            edits = recorder.snapshot()
             if edits:
                 typer.echo(f"Recorded {len(edits)} edit(s).")
                 _auto_sync(recorder)

@@ -86,12 +86,6 @@ class Recorder:
         self, bug_description: str, test_command: str | None = None, repo_url: str | None = None
     ) -> tuple[SessionInfo, list[str]]:
         """Create the trace (spooled: works offline) and record edits already in the work tree."""
-        existing = self.current()
-        if existing is not None:
-            raise SessionError(
-                f"a session is already recording here (trace {existing.trace_id}): "
-                "`bugtrail finish` or `bugtrail abort` it first"
-            )
         base_commit = self.repo.head_commit()
         op = Client.create_trace_op(
             repo_url=repo_url or self.repo.remote_url(),
@@ -112,6 +106,12 @@ class Recorder:
         # The baseline is the base commit, not the work tree: uncommitted changes present now become the
         # first edits, so replaying the trace on base_commit still rebuilds the work tree.
         with self.spool.transaction() as conn:
+            existing = conn.execute("SELECT value FROM meta WHERE key = ?", (SESSION_KEY,)).fetchone()
+            if existing is not None:
+                raise SessionError(
+                    f"a session is already recording here (trace {json.loads(existing[0])['trace_id']}): "
+                    "`bugtrail finish` or `bugtrail abort` it first"
+                )
             Spool.append_in(
                 conn,
                 [op],
