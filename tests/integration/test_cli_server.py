@@ -15,8 +15,9 @@ from tests.support.server import ServerProcess
 def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
     env["BUGTRAIL_DATA_DIR"] = str(data_dir)
-    return subprocess.run([sys.executable, "-m", "bugtrail", *args], capture_output=True, text=True, env=env,
-                          timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "bugtrail", *args], capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_serve_prints_admin_key_once_and_keys_cli_works(tmp_path: Path) -> None:
