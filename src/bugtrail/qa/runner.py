@@ -33,6 +33,7 @@ RUN_FILE = "run.json"
 CONTAINER_ROOT = "/workspace"  # the scratch dir: repo/ (the work tree) and out/ (junit)
 CONTAINER_UID = 1000  # the runner image's `runner` user
 MAX_FILE_BYTES = 1 << 30  # RLIMIT_FSIZE: one test cannot fill the host disk with one file
+MAX_JUNIT_BYTES = 32 * 1024 * 1024
 TMPFS_OPTIONS = "rw,exec,nosuid,nodev,size=512m"
 LABEL_OWNER = "bugtrail.owner"  # liveness.ProcessTag of the worker process that started the container
 LABEL_PID = "bugtrail.pid"
@@ -163,10 +164,7 @@ def run_phase(
             container.remove(force=True)
 
     (log_dir / OUTPUT_FILE).write_bytes(output.getvalue())
-    junit_source = scratch / "out" / JUNIT_FILE
-    has_junit = junit_source.is_file() and not junit_source.is_symlink()
-    if has_junit:
-        shutil.copyfile(junit_source, log_dir / JUNIT_FILE)
+    has_junit = _collect_junit(scratch, log_dir / JUNIT_FILE)
     result = RunResult(
         phase=phase,
         command=command,
@@ -181,6 +179,21 @@ def run_phase(
     )
     (log_dir / RUN_FILE).write_text(json.dumps(result.as_dict(), indent=2))
     return result
+
+
+def _collect_junit(scratch: Path, target: Path) -> bool:
+    """Copy the junit file out of the (untrusted) scratch dir: a regular file inside it, of sane size."""
+    source = scratch / "out" / JUNIT_FILE
+    try:
+        inside = source.resolve().is_relative_to(scratch.resolve())
+        if not inside or source.is_symlink() or not source.is_file():
+            return False
+        if source.stat().st_size > MAX_JUNIT_BYTES:
+            return False  # graded by exit code instead; parsing it would cost too much memory
+        shutil.copyfile(source, target, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
 
 
 def _drain(stream: Any, output: CappedOutput) -> None:
