@@ -51,9 +51,10 @@ def main() -> None:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         t = prompt.trimmed
+        chars = sum(len(m["content"]) for m in prompt.messages)
         print(
             f"  estimated {prompt.estimated_tokens} tokens (<= {budget}); request text "
-            f"{sum(len(m['content']) for m in prompt.messages)} chars; peak extra memory {peak / 1e6:.1f} MB\n"
+            f"{chars} chars; peak extra memory {peak / 1e6:.1f} MB\n"
             f"  omitted {t['events_omitted']} events, shortened {t['events_shortened']}, reasoning shortened "
             f"{t['reasoning_shortened']}/omitted {t['reasoning_omitted']}, chars cut from shown events "
             f"{t['chars_cut_from_shown_events']}"

@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     webhook_retry_max_s: float = 3600.0
     webhook_poll_s: float = 1.0
     webhook_lease_s: float = 60.0  # a claimed delivery becomes due again if its sender dies
+    webhook_concurrency: int = 4  # deliveries sent at once by one dispatcher
 
     @property
     def resolved_database_url(self) -> str:

@@ -27,7 +27,7 @@ def seeded(database):
                 developer_id=["alice", "bob", "carol"][i % 3],
                 repo_url=["https://github.com/ex/calc", "https://github.com/ex/web"][i % 2],
                 status=["completed", "completed", "failed", "queued"][i % 4],
-                created_at=now - timedelta(days=i % 7, hours=i),
+                created_at=now - timedelta(days=i % 7, hours=i, minutes=1),
                 tests_passed=i % 3 != 0,
                 resolved=i % 4 != 0,
                 reasoning_score=1 + (i % 5),
@@ -93,6 +93,10 @@ def test_overview_renders_charts(page, live_server, keys, seeded, tmp_path):
         assert differing > 0.02 * total, f"{chart} screenshot is blank"
         assert len(colours) >= 3, f"{chart} screenshot has too few colours"
     assert page.console_errors == []
+    # The newest trace is listed first and its link opens the trace page.
+    page.locator("#recent-traces tbody tr").first.locator("a").click()
+    page.wait_for_url(f"{live_server}/dashboard/traces/{seeded['xss']}")
+    assert page.locator("#timeline > li").count() == 3
 
 
 def test_trace_page_shows_full_timeline_and_verdict_without_xss(page, live_server, keys, seeded, tmp_path):

@@ -82,3 +82,21 @@ def test_cli_export_writes_file_and_records_it(settings, database, monkeypatch, 
     result = CliRunner().invoke(app, ["export", "--out", str(jsonl), "--min-reasoning-score", "1"])
     assert result.exit_code == 0 and len(jsonl.read_text().splitlines()) == 2
     assert hashlib.sha256(jsonl.read_bytes()).hexdigest() in result.output
+
+
+def test_cli_export_from_a_server_checks_the_sha256(app, keys, database, tmp_path):
+    from typer.testing import CliRunner
+
+    from bugtrail.cli.app import app as cli
+    from tests.integration.export_seed import live_app_server
+
+    ids = _seed(database)
+    out = tmp_path / "remote.jsonl"
+    with live_app_server(app) as url:
+        args = ["export", "--out", str(out), "--server", url, "--resolved", "--status", "completed"]
+        result = CliRunner().invoke(cli, args, env={"BUGTRAIL_API_KEY": keys.raw["reviewer"]})
+        assert result.exit_code == 0, result.output
+        assert [json.loads(line)["trace_id"] for line in out.read_text().splitlines()] == [ids[0]]
+        assert hashlib.sha256(out.read_bytes()).hexdigest() in result.output
+        denied = CliRunner().invoke(cli, args, env={"BUGTRAIL_API_KEY": keys.raw["alice"]})
+        assert denied.exit_code == 1 and "403" in denied.output

@@ -124,7 +124,8 @@ def test_down_receiver_is_retried_with_backoff_then_succeeds(db):
     webhook_id = _register(db, f"http://127.0.0.1:{port}/hook")
     with db.scope() as s:
         enqueue_event(s, "trace.finalized", {"trace_id": "t-3"})
-    dispatcher = WebhookDispatcher(db.settings, db)
+    # A backoff long enough that "not due yet" below holds on a loaded machine.
+    dispatcher = WebhookDispatcher(db.settings.model_copy(update={"webhook_retry_base_s": 0.5}), db)
     assert dispatcher.run_once() == 1
     [delivery] = _deliveries(db, webhook_id)
     assert delivery.state == "pending" and delivery.attempts == 1 and "ConnectError" in delivery.last_error

@@ -30,6 +30,7 @@ class Overview:
     queue_length: int = 0
     oldest_queued_at: datetime | None = None
     recent_failures: list[dict[str, Any]] = field(default_factory=list)
+    recent_traces: list[Any] = field(default_factory=list)
 
 
 def overview(session: Session, days: int = 90) -> Overview:
@@ -69,7 +70,24 @@ def overview(session: Session, days: int = 90) -> Overview:
     ).one()
     data.queue_length, data.oldest_queued_at = int(queued[0] or 0), queued[1]
     data.recent_failures = recent_failures(session)
+    data.recent_traces = recent_traces(session)
     return data
+
+
+def recent_traces(session: Session, limit: int = 20) -> list[Any]:
+    columns = (
+        Trace.trace_id,
+        Trace.developer_id,
+        Trace.repo_url,
+        Trace.status,
+        Trace.event_count,
+        Trace.created_at,
+        Trace.tests_passed,
+        Trace.resolved,
+        Trace.reasoning_score,
+    )
+    query = select(*columns).order_by(Trace.created_at.desc(), Trace.trace_id.desc()).limit(limit)
+    return list(session.execute(query))
 
 
 def _top(session: Session, column: Any) -> list[tuple[str, int]]:
