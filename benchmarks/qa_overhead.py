@@ -183,16 +183,14 @@ def main() -> None:
     print(
         f"QA run, phases in parallel (default):         {parallel_s:6.2f} s  ratio {parallel_s / bare_s:.2f}"
     )
-    print(
-        f"QA run, phases one after the other:           {sequential_s:6.2f} s  ratio {sequential_s / bare_s:.2f}"
-    )
+    ratio = sequential_s / bare_s
+    print(f"QA run, phases one after the other:           {sequential_s:6.2f} s  ratio {ratio:.2f}")
     print(f"QA setup (clone cache warm, 2 trees + edits): {statistics.median(setup):6.2f} s")
     print("target: ratio <= 1.5 when bare >= 5 s")
     print(f"checkout, clone cache cold (clone + checkout): {statistics.median(cold):6.3f} s")
     print(f"checkout, clone cache warm (checkout only):   {statistics.median(warm):6.3f} s  (target < 1 s)")
-    print(
-        f"saved by the cache on a later trace:          {statistics.median(cold) - statistics.median(warm):6.3f} s"
-    )
+    saved = statistics.median(cold) - statistics.median(warm)
+    print(f"saved by the cache on a later trace:          {saved:6.3f} s")
 
 
 if __name__ == "__main__":
