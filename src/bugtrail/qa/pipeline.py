@@ -150,6 +150,7 @@ def build_document(replay: ReplayResult, ticket: JobTicket, judge: dict[str, Any
         "test_command": replay.test_command,
         "runner_image": replay.image,
         "test_duration_s": replay.test_duration_s,
+        "tests_wall_s": replay.tests_wall_s,
         "setup_s": replay.setup_s,
         "before": _run_summary(replay, "before"),
         "after": _run_summary(replay, "after"),
