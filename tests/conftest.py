@@ -147,3 +147,23 @@ def keys(database: Database) -> Keys:
             _, raw[name] = create_key(session, name, role)
     headers = {name: {"Authorization": f"Bearer {key}"} for name, key in raw.items()}
     return Keys(raw=raw, **headers)
+
+
+@pytest.fixture(scope="session")
+def runner_image() -> str:
+    """The runner image, built if missing (a cold build takes about a minute); skip without a daemon."""
+    from bugtrail.qa.docker_api import docker_available, docker_client
+    from bugtrail.qa.image import build_runner_image
+
+    problem = docker_available()
+    if problem:
+        pytest.skip(f"Docker is not available: {problem} (run scripts/setup-docker.sh)")
+    settings = Settings()
+    client = docker_client()
+    try:
+        client.images.get(settings.runner_image)
+    except Exception:
+        build_runner_image(settings)
+    finally:
+        client.close()
+    return settings.runner_image

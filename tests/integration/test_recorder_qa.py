@@ -22,26 +22,6 @@ TESTS = "from calc import mul\n\n\ndef test_mul():\n    assert mul(2, 3) == 6\n"
 NEW_TEST = TESTS.replace("import mul", "import add, mul") + "\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 
 
-@pytest.fixture
-def runner_image() -> str:
-    from bugtrail.config import Settings
-    from bugtrail.qa.docker_api import docker_available, docker_client
-    from bugtrail.qa.image import build_runner_image
-
-    problem = docker_available()
-    if problem:
-        pytest.skip(f"Docker is not available: {problem} (run scripts/setup-docker.sh)")
-    settings = Settings()
-    client = docker_client()
-    try:
-        client.images.get(settings.runner_image)
-    except Exception:
-        build_runner_image(settings)
-    finally:
-        client.close()
-    return settings.runner_image
-
-
 def test_recorded_session_is_resolved_by_qa(tmp_path: Path, runner_image: str) -> None:
     repos = tmp_path / "repos"
     server = ServerProcess(

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from bugtrail.auth.keys import Principal, find_active
 from bugtrail.config import Settings
-from bugtrail.db.engine import SQLITE_READ_ONLY, Database
+from bugtrail.db.engine import Database
 from bugtrail.errors import Forbidden, Unauthorized
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
@@ -28,20 +28,10 @@ def get_settings(request: Request) -> Settings:
 
 
 def _session(request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, before the response is sent."""
-    database = get_database(request)
-    session = database.sessions()
-    if request.method in ("GET", "HEAD"):
-        # Reads must not take SQLite's write lock.
-        session.connection(execution_options=SQLITE_READ_ONLY)
-    try:
+    """One transaction per request: committed when the handler returns, before the response is sent.
+    Reads (GET/HEAD) must not take SQLite's write lock."""
+    with get_database(request).scope(read_only=request.method in ("GET", "HEAD")) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 # scope="function": the exit code (commit) runs before the response is sent, so a 2xx means durable.
