@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from tests.integration.test_traces_api import event, reasoning, seed
 
 from bugtrail.api.app import create_app
+from tests.integration.test_traces_api import event, reasoning, seed
 
 
 @pytest.fixture

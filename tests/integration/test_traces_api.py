@@ -230,3 +230,29 @@ def test_healthz_and_docs(client) -> None:
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert "/api/traces/{trace_id}/events" in schema["paths"]
+
+
+def test_concurrent_identical_creates_and_appends(client, keys) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    trace_id = str(uuid.uuid4())
+    body = seed(trace_id=trace_id)
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(
+            pool.map(
+                lambda _: client.post("/api/traces", json=body, headers=keys.alice).status_code, range(8)
+            )
+        )
+    assert statuses == [200] * 7 + [201]
+    batches = [{"events": [reasoning(f"2026-11-26T10:{i:02d}:00Z", f"n{i}")]} for i in range(16)]
+    with ThreadPoolExecutor(8) as pool:
+        results = list(
+            pool.map(
+                lambda b: client.post(f"/api/traces/{trace_id}/events", json=b, headers=keys.alice),
+                batches * 2,
+            )
+        )
+    assert all(r.status_code == 200 for r in results)
+    assert sum(r.json()["accepted"] for r in results) == 16
+    got = client.get(f"/api/traces/{trace_id}", headers=keys.alice).json()
+    assert got["event_count"] == 20 and sorted(e["seq"] for e in got["events"]) == list(range(1, 21))

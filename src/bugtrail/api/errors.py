@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bugtrail.errors import BugtrailError
@@ -80,6 +80,16 @@ def _storage_handler(_request: Request, exc: Exception) -> JSONResponse:
     return _unexpected_handler(_request, exc)
 
 
+def _integrity_handler(_request: Request, exc: Exception) -> JSONResponse:
+    # Uniqueness races the service did not anticipate: a conflict for the client, never a 500.
+    log.warning("integrity error: %s", exc)
+    return error_response(
+        409,
+        "conflicting concurrent write; nothing from this request was stored",
+        {"retry": "resend the request"},
+    )
+
+
 def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal error", None)
@@ -90,4 +100,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(BugtrailError, _bugtrail_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(OperationalError, _storage_handler)
+    app.add_exception_handler(IntegrityError, _integrity_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, insert, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Event, QaResult, Trace
@@ -26,9 +27,15 @@ def get_trace(session: Session, trace_id: str, for_update: bool = False) -> Trac
     return session.scalar(query)
 
 
-def add_trace(session: Session, trace: Trace) -> None:
-    session.add(trace)
-    session.flush()
+def add_trace_if_absent(session: Session, trace: Trace) -> bool:
+    """Insert unless a concurrent request inserted the same trace_id first (then False)."""
+    try:
+        with session.begin_nested():
+            session.add(trace)
+            session.flush()
+    except IntegrityError:
+        return False
+    return True
 
 
 def event_hashes(session: Session, trace_id: str, event_ids: Sequence[str]) -> dict[str, str]:

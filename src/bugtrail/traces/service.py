@@ -60,6 +60,17 @@ def create_trace(
     trace_id = str(payload.trace_id or uuid.uuid4())
     header_hash = event_rows.canonical_hash(_header(payload, developer_id))
     existing = repo.get_trace(session, trace_id, for_update=True)
+    if existing is None:
+        trace = Trace(
+            trace_id=trace_id,
+            status="pending",
+            content_hash=header_hash,
+            event_count=0,
+            **_header(payload, developer_id),
+        )
+        if not repo.add_trace_if_absent(session, trace):
+            # Lost a race with an identical retry: continue as the idempotent path on the winner's row.
+            existing = repo.get_trace(session, trace_id, for_update=True)
     created = existing is None
     if existing is not None:
         if existing.developer_id != principal.developer_id and not principal.is_admin:
@@ -70,15 +81,6 @@ def create_trace(
                 detail={"hint": "use a new trace_id, or resend exactly the original trace"},
             )
         trace = existing
-    else:
-        trace = Trace(
-            trace_id=trace_id,
-            status="pending",
-            content_hash=header_hash,
-            event_count=0,
-            **_header(payload, developer_id),
-        )
-        repo.add_trace(session, trace)
     if payload.events:
         # Events without an event_id get one derived from the trace and their position and content, so
         # resending the same complete trace is a no-op instead of a duplicate of every event.

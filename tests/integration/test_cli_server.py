@@ -1,0 +1,82 @@
+"""`bugtrail serve` as a real process: migrations at start, first-start admin key, keys CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.support.server import ServerProcess
+
+
+def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
+    env["BUGTRAIL_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "bugtrail", *args], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_serve_prints_admin_key_once_and_keys_cli_works(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        admin_key = server.read_first_start_key()
+        assert admin_key.startswith("btk_")
+        who = httpx.get(f"{server.url}/api/whoami", headers={"Authorization": f"Bearer {admin_key}"}).json()
+        assert who == {"developer_id": "admin", "role": "admin"}
+
+        created = run_cli(tmp_path / "data", "keys", "create", "--developer", "dana", "--role", "developer")
+        assert created.returncode == 0, created.stderr
+        dana_key = created.stdout.strip()
+        assert dana_key.startswith("btk_") and "\n" not in dana_key  # the key alone on stdout
+        headers = {"Authorization": f"Bearer {dana_key}"}
+        assert httpx.get(f"{server.url}/api/whoami", headers=headers).json()["developer_id"] == "dana"
+
+        listed = run_cli(tmp_path / "data", "keys", "list")
+        assert "dana" in listed.stdout and dana_key not in listed.stdout
+        prefix = dana_key[:12]
+        revoked = run_cli(tmp_path / "data", "keys", "revoke", prefix)
+        assert revoked.returncode == 0, revoked.stderr
+        assert httpx.get(f"{server.url}/api/whoami", headers=headers).status_code == 401
+    finally:
+        server.stop()
+
+    # A second start finds keys and prints none.
+    again = ServerProcess(tmp_path / "data").start()
+    try:
+        again.stop()
+        assert again.process is not None and again.process.stdout is not None
+        assert again.process.stdout.read().strip() == ""
+    finally:
+        again.stop()
+
+
+def test_cli_errors_say_what_to_do(tmp_path: Path) -> None:
+    bad_role = run_cli(tmp_path / "data", "keys", "create", "--developer", "x", "--role", "boss")
+    assert bad_role.returncode != 0 and "unknown role" in bad_role.stderr
+    missing = run_cli(tmp_path / "data", "keys", "revoke", "btk_doesnotexist")
+    assert missing.returncode != 0 and "no API key" in missing.stderr
+
+
+def test_db_upgrade_on_fresh_data_dir(tmp_path: Path) -> None:
+    result = run_cli(tmp_path / "data", "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    assert "revision 0001" in result.stderr or "revision" in result.stderr
+    assert (tmp_path / "data" / "bugtrail.db").exists()
+
+
+def test_e2e_example_script(tmp_path: Path) -> None:
+    server = ServerProcess(tmp_path / "data").start()
+    try:
+        server.read_first_start_key()
+        key = run_cli(tmp_path / "data", "keys", "create", "--developer", "alice").stdout.strip()
+        script = Path(__file__).parents[2] / "examples" / "e2e.sh"
+        env = {**os.environ, "BUGTRAIL_SERVER": server.url, "BUGTRAIL_API_KEY": key}
+        result = subprocess.run(["bash", str(script)], capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 0, result.stderr + result.stdout
+        assert "status=queued events=4" in result.stdout
+    finally:
+        server.stop()
