@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
-from bugtrail.api.deps import AppSettings, CurrentPrincipal, DbSession, get_database
+from bugtrail.api.deps import AppSettings, CurrentPrincipal, DbSession, get_database, release_db_gate
 from bugtrail.errors import BadRequest
 from bugtrail.traces import repository as repo
 from bugtrail.traces import service
@@ -147,6 +147,7 @@ def finalize_trace(
         return result
     # The finalize must be visible to workers before we wait for them.
     session.commit()
+    release_db_gate(request)
     database = get_database(request)
     deadline = time.monotonic() + wait
     while True:
