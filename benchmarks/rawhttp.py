@@ -8,6 +8,7 @@ Content-Length and body, so almost all the CPU goes to the server being measured
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import time
@@ -29,10 +30,8 @@ class RawConnection:
     async def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self._writer.wait_closed()
-            except OSError:
-                pass
             self._writer = None
 
     def encode(self, method: str, path: str, body: bytes = b"") -> bytes:

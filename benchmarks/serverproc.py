@@ -118,7 +118,9 @@ class BugtrailServer:
                     if line.startswith("btk_") and self.admin_key is None:
                         self.admin_key = line.strip()
             if self.process.poll() is not None:
-                raise RuntimeError(f"bugtrail serve exited with {self.process.returncode}; see {self.log_path}")
+                raise RuntimeError(
+                    f"bugtrail serve exited with {self.process.returncode}; see {self.log_path}"
+                )
             try:
                 status, _ = http_json("GET", self.url + "/healthz", timeout=2)
                 if status == 200:
