@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
-import anyio
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -40,13 +39,6 @@ async def _db_gate(request: Request) -> AsyncIterator[None]:
     async with gate.admit(write=request.method not in ("GET", "HEAD")) as release:
         request.state.release_db_gate = release
         yield
-
-
-def release_db_gate(request: Request) -> None:
-    """From a handler thread, after its commit: let other requests in while it waits (finalize ?wait)."""
-    release = getattr(request.state, "release_db_gate", None)
-    if release is not None:
-        anyio.from_thread.run_sync(release)
 
 
 def _session(request: Request, _gate: None = Depends(_db_gate, scope="function")) -> Iterator[Session]:
