@@ -9,7 +9,7 @@ from fastapi import APIRouter, FastAPI
 from sqlalchemy import text
 
 from bugtrail import __version__
-from bugtrail.api.errors import error_response, install_error_handlers
+from bugtrail.api.errors import ERROR_RESPONSES, error_response, install_error_handlers
 from bugtrail.api.limits import BodySizeLimit
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
@@ -38,9 +38,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     from bugtrail.traces.routes import router as traces_router
 
     for router in (traces_router, auth_router, *_optional_routers()):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})
     def healthz() -> object:
         try:
             with database.engine.connect() as conn:
