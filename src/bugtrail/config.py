@@ -15,7 +15,9 @@ DEFAULT_REPO_ALLOWLIST = (
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BUGTRAIL_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="BUGTRAIL_", env_file=".env", extra="ignore", populate_by_name=True
+    )
 
     # Storage
     data_dir: Path = Path("./data")
@@ -67,6 +69,8 @@ class Settings(BaseSettings):
     judge_token_budget: int = 24_000
     judge_timeout_s: float = 60.0
     judge_max_retries: int = 3
+    judge_retry_base_s: float = 1.0  # backoff before retry n is base * 2**n (+ jitter), capped at 20 s
+    judge_max_completion_tokens: int = 1_024
     openai_api_key: str | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "BUGTRAIL_OPENAI_API_KEY")
     )
@@ -81,6 +85,11 @@ class Settings(BaseSettings):
     )
     webhook_timeout_s: float = 10.0
     webhook_max_attempts: int = 8
+    webhook_retry_base_s: float = 5.0  # backoff: base * 2**(attempt-1), capped at webhook_retry_max_s
+    webhook_retry_max_s: float = 3600.0
+    webhook_poll_s: float = 1.0
+    webhook_lease_s: float = 60.0  # a claimed delivery becomes due again if its sender dies
+    webhook_concurrency: int = 4  # deliveries sent at once by one dispatcher
 
     @property
     def resolved_database_url(self) -> str:

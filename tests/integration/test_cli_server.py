@@ -9,12 +9,11 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess, cli_environment
 
 
 def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
-    env["BUGTRAIL_DATA_DIR"] = str(data_dir)
+    env = cli_environment(BUGTRAIL_DATA_DIR=str(data_dir))
     return subprocess.run(
         [sys.executable, "-m", "bugtrail", *args], capture_output=True, text=True, env=env, timeout=60
     )

@@ -12,6 +12,16 @@ from pathlib import Path
 
 import httpx
 
+SRC_DIR = Path(__file__).resolve().parents[2] / "src"
+
+
+def cli_environment(**extra: str) -> dict[str, str]:
+    """The environment for a `python -m bugtrail` subprocess: this checkout's code, no stray BUGTRAIL_*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC_DIR), os.environ.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -32,8 +42,7 @@ class ServerProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def environment(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
-        env.update({"BUGTRAIL_DATA_DIR": str(self.data_dir), "BUGTRAIL_EMBEDDED_WORKER": "false"})
+        env = cli_environment(BUGTRAIL_DATA_DIR=str(self.data_dir), BUGTRAIL_EMBEDDED_WORKER="false")
         env.update(self.env)
         return env
 

@@ -5,14 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from sqlalchemy import text
 
 from bugtrail import __version__
 from bugtrail.api.errors import ERROR_RESPONSES, error_response, install_error_handlers
 from bugtrail.api.limits import BodySizeLimit
+from bugtrail.auth.routes import router as auth_router
 from bugtrail.config import Settings
+from bugtrail.dashboard.routes import router as dashboard_router
 from bugtrail.db.engine import Database
+from bugtrail.export.routes import router as export_router
+from bugtrail.qa.routes import router as qa_router
+from bugtrail.traces.routes import router as traces_router
+from bugtrail.webhooks.routes import router as webhooks_router
 
 
 def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
@@ -34,10 +40,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
-    from bugtrail.auth.routes import router as auth_router
-    from bugtrail.traces.routes import router as traces_router
-
-    for router in (traces_router, auth_router, *_optional_routers()):
+    for router in (traces_router, auth_router, qa_router, export_router, webhooks_router, dashboard_router):
         app.include_router(router, responses=ERROR_RESPONSES)
 
     @app.get("/healthz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})
@@ -50,24 +53,3 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         return {"status": "ok", "version": __version__, "database": database.dialect}
 
     return app
-
-
-def _optional_routers() -> list[APIRouter]:
-    """Routers of domains that may not be installed in every build (QA, export, webhooks, dashboard)."""
-    import importlib
-
-    routers: list[APIRouter] = []
-    for module_name in (
-        "bugtrail.qa.routes",
-        "bugtrail.export.routes",
-        "bugtrail.webhooks.routes",
-        "bugtrail.dashboard.routes",
-    ):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        routers.append(module.router)
-    return routers

@@ -8,7 +8,16 @@ from __future__ import annotations
 
 import typer
 
-from bugtrail.cli import keys_cmd, server_cmd
+from bugtrail.cli import (
+    export_cmd,
+    judge_cmd,
+    keys_cmd,
+    recorder_cmd,
+    runner_cmd,
+    server_cmd,
+    webhooks_cmd,
+    worker_cmd,
+)
 
 app = typer.Typer(
     name="bugtrail",
@@ -19,7 +28,16 @@ app = typer.Typer(
 
 server_cmd.register(app)
 keys_cmd.register(app)
+judge_cmd.register(app)
+runner_cmd.register(app)
+worker_cmd.register(app)
+recorder_cmd.register(app)
+export_cmd.register(app)
+webhooks_cmd.register(app)
 
 
 def main() -> None:
+    import sys
+
+    recorder_cmd.fast_path(sys.argv[1:])  # exits for `run`/`note`, the verbs developers type all day
     app()

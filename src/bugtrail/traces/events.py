@@ -58,12 +58,13 @@ def stored_details(event: EventIn, settings: Settings, index: int) -> tuple[dict
         _check_size("command", details["command"], settings.max_text_bytes, index)
         details["command"], found = redact_text(details["command"])
         redactions += found
-        output, original = cap_head_tail(details.get("output", ""), settings.max_command_output_bytes)
+        # Redact before trimming so a secret that straddles the cut is never left half visible.
+        output, found = redact_text(details.get("output", ""))
+        redactions += found
+        details["output"], original = cap_head_tail(output, settings.max_command_output_bytes)
         if original is not None:
             details["output_truncated"] = True
             details["output_original_bytes"] = original
-        details["output"], found = redact_text(output)
-        redactions += found
     elif isinstance(event, ReasoningEvent):
         _check_size("text", details["text"], settings.max_text_bytes, index)
         details["text"], redactions = redact_text(details["text"])

@@ -18,6 +18,7 @@ from bugtrail.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from bugtrail.jobs.queue import enqueue_qa_job
 from bugtrail.traces import events as event_rows
 from bugtrail.traces import repository as repo
+from bugtrail.webhooks import enqueue_event
 from bugtrail.wire import (
     AppendResult,
     EventIn,
@@ -209,7 +210,7 @@ def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeRes
     trace.finalized_at = now
     trace.updated_at = now
     job = enqueue_qa_job(session, trace.trace_id, max_attempts=settings.job_max_attempts)
-    _notify(
+    enqueue_event(
         session,
         "trace.finalized",
         {
@@ -220,15 +221,6 @@ def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeRes
         },
     )
     return FinalizeResult(trace_id=uuid.UUID(trace.trace_id), status="queued", job_id=job.id)
-
-
-def _notify(session: Session, event: str, payload: dict[str, Any]) -> None:
-    """Queue webhook deliveries in this transaction, when the webhooks package provides them."""
-    try:
-        from bugtrail.webhooks import enqueue_event  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    enqueue_event(session, event, payload)
 
 
 def get_trace(session: Session, principal: Principal, trace_id: uuid.UUID) -> TraceRead:

@@ -1,0 +1,21 @@
+"""Webhooks: admins register URLs; events become durable, signed, retried deliveries.
+
+Public surface used by other domains:
+- enqueue_event(session, event, payload): call inside your transaction (flush only).
+- start_webhook_dispatcher(settings, database) -> handle with .stop().
+- verify_signature(secret, header, body, tolerance_s): for receivers (see signing.py for the header).
+"""
+
+from bugtrail.webhooks.dispatcher import WebhookDispatcher, start_webhook_dispatcher
+from bugtrail.webhooks.service import WEBHOOK_EVENTS, enqueue_event
+from bugtrail.webhooks.signing import SIGNATURE_HEADER, SignatureError, verify_signature
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "WEBHOOK_EVENTS",
+    "SignatureError",
+    "WebhookDispatcher",
+    "enqueue_event",
+    "start_webhook_dispatcher",
+    "verify_signature",
+]

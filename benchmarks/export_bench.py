@@ -1,0 +1,240 @@
+"""Export benchmark: seed N traces, export JSONL and Parquet, print MB/s and peak RSS.
+
+Each export runs in a fresh child process so its peak RSS is its own; exporting 10k and then 100k
+traces shows whether memory stays constant as the dataset grows.
+
+    python benchmarks/export_bench.py                    # 100k traces in a temporary SQLite file
+    python benchmarks/export_bench.py --traces 20000 --database-url postgresql+psycopg://...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+BASE = datetime(2026, 1, 1)
+DIFF = (
+    "--- a/pkg/mod.py\n+++ b/pkg/mod.py\n@@ -10,7 +10,7 @@\n"
+    + "".join(f" context line {i}\n" for i in range(6))
+    + "-    return compute(a, b)\n+    return compute(b, a)\n"
+)
+OUTPUT = "".join(f"tests/test_mod.py::test_case_{i} PASSED\n" for i in range(12)) + "12 passed in 0.31s\n"
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def seed(database_url: str | None, data_dir: Path, traces: int) -> None:
+    from sqlalchemy import func, insert, select
+
+    from bugtrail.config import Settings
+    from bugtrail.db.engine import Database
+    from bugtrail.db.migrate import upgrade
+    from bugtrail.db.models import Event, QaResult, Trace
+
+    database = Database(Settings(data_dir=data_dir, database_url=database_url))
+    upgrade(database.engine)
+    with database.scope() as session:
+        existing = session.scalar(select(func.count()).select_from(Trace)) or 0
+    if existing >= traces:
+        print(f"database already holds {existing} traces")
+        return
+    started = time.perf_counter()
+    chunk = 2000
+    for start in range(existing, traces, chunk):
+        trace_rows, event_rows, qa_rows = [], [], []
+        for i in range(start, min(start + chunk, traces)):
+            trace_id = str(uuid.UUID(int=i + 1))
+            created = BASE + timedelta(seconds=i)
+            passed = i % 3 != 0
+            trace_rows.append(
+                {
+                    "trace_id": trace_id,
+                    "developer_id": f"dev{i % 50}",
+                    "repo_url": f"https://github.com/ex/r{i % 20}",
+                    "bug_description": f"compute() swaps its arguments (case {i})",
+                    "base_commit": "c" * 40,
+                    "test_command": "pytest -q",
+                    "status": "completed",
+                    "content_hash": "0" * 64,
+                    "event_count": 6,
+                    "created_at": created,
+                    "updated_at": created,
+                    "finalized_at": created,
+                    "tests_passed": passed,
+                    "resolved": passed,
+                    "reasoning_score": 1 + i % 5,
+                    "latest_qa_result_id": i + 1,
+                }
+            )
+            details = [
+                (
+                    "reasoning",
+                    {
+                        "text": "compute() gets (a, b) swapped; the failing test shows it.",
+                        "reasoning_type": "hypothesis",
+                        "confidence": "medium",
+                    },
+                ),
+                (
+                    "command",
+                    {"command": "pytest -q", "output": OUTPUT, "exit_code": 1, "working_directory": "."},
+                ),
+                ("edit", {"file": "pkg/mod.py", "diff": DIFF, "change": "swap arguments"}),
+                (
+                    "command",
+                    {"command": "pytest -q", "output": OUTPUT, "exit_code": 0, "working_directory": "."},
+                ),
+                ("reasoning", {"text": "fixed", "reasoning_type": "outcome", "confidence": "high"}),
+                (
+                    "edit",
+                    {
+                        "file": "CHANGELOG.md",
+                        "diff": "--- a/CHANGELOG.md\n+++ b/CHANGELOG.md\n@@ -1 +1,2 @@\n"
+                        " # Changes\n+- fix compute\n",
+                    },
+                ),
+            ]
+            for seq, (kind, detail) in enumerate(details):
+                ts = created + timedelta(milliseconds=seq)
+                event_rows.append(
+                    {
+                        "trace_id": trace_id,
+                        "event_id": str(uuid.UUID(int=(i + 1) * 16 + seq)),
+                        "seq": seq,
+                        "event_type": kind,
+                        "event_timestamp": ts.isoformat() + "+00:00",
+                        "ts_utc": ts,
+                        "details": detail,
+                        "content_hash": "0" * 64,
+                        "redactions": 0,
+                        "received_at": ts,
+                    }
+                )
+            qa_rows.append(
+                {
+                    "id": i + 1,
+                    "trace_id": trace_id,
+                    "outcome": "completed",
+                    "tests_passed": passed,
+                    "resolved": passed,
+                    "reasoning_score": 1 + i % 5,
+                    "qa_timestamp": created,
+                    "result": {
+                        "tests_passed": passed,
+                        "resolved": passed,
+                        "fail_to_pass": ["t::a"],
+                        "pass_to_pass": ["t::b", "t::c"],
+                        "failed_after": [] if passed else ["t::a"],
+                        "patch_applied": True,
+                        "reasoning_score": 1 + i % 5,
+                        "judge_comments": "ok",
+                        "judge": {"criteria": {"clarity": {"score": 4}}},
+                        "error": None,
+                    },
+                }
+            )
+        with database.scope() as session:
+            session.execute(insert(Trace), trace_rows)
+            session.execute(insert(Event), event_rows)
+            session.execute(insert(QaResult), qa_rows)
+        print(f"\rseeded {min(start + chunk, traces)}/{traces}", end="", flush=True)
+    print(f"\nseeding took {time.perf_counter() - started:.1f}s")
+    database.dispose()
+
+
+def run_export(database_url: str | None, data_dir: Path, fmt: str, limit: int, out: Path) -> dict[str, float]:
+    """In the child process: one export, then report size, time and memory."""
+    from bugtrail.config import Settings
+    from bugtrail.db.engine import Database
+    from bugtrail.export import service
+    from bugtrail.export.filters import ExportFilters
+
+    database = Database(Settings(data_dir=data_dir, database_url=database_url))
+    filters = ExportFilters(created_before=BASE + timedelta(seconds=limit))
+    baseline = _rss_kb()
+    started = time.perf_counter()
+    record_id = service.start_export(database, fmt, filters, "bench")
+    if fmt == "jsonl":
+        result = service.write_jsonl(database, filters, record_id, out)
+    else:
+        result = service.write_parquet(database, filters, record_id, out)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {
+        "traces": result.trace_count,
+        "bytes": result.byte_count,
+        "seconds": seconds,
+        "peak_rss_kb": peak,
+        "baseline_rss_kb": baseline,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--traces", type=int, default=100_000)
+    parser.add_argument("--small", type=int, default=10_000, help="the smaller export to compare RSS with")
+    parser.add_argument("--database-url", default=None)
+    parser.add_argument("--data-dir", type=Path, default=None, help="keep the SQLite file here (reused)")
+    parser.add_argument("--child", nargs=3, metavar=("FORMAT", "LIMIT", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    data_dir = args.data_dir or Path(tempfile.gettempdir()) / f"bugtrail-export-bench-{args.traces}"
+    if args.child:
+        fmt, limit, out = args.child
+        print(json.dumps(run_export(args.database_url, data_dir, fmt, int(limit), Path(out))))
+        return
+    seed(args.database_url, data_dir, args.traces)
+    print(
+        f"{'format':8} {'traces':>8} {'MB':>8} {'s':>7} {'MB/s':>7} {'traces/s':>9} {'peak RSS MB':>12} "
+        f"{'RSS after imports':>18}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        for fmt in ("jsonl", "parquet"):
+            for limit in (args.small, args.traces):
+                out = Path(tmp) / f"export-{limit}.{fmt}"
+                command = [
+                    sys.executable,
+                    __file__,
+                    "--traces",
+                    str(args.traces),
+                    "--data-dir",
+                    str(data_dir),
+                    "--child",
+                    fmt,
+                    str(limit),
+                    str(out),
+                ]
+                if args.database_url:
+                    command += ["--database-url", args.database_url]
+                child = subprocess.run(command, check=True, capture_output=True, text=True, env=os.environ)
+                m = json.loads(child.stdout.strip().splitlines()[-1])
+                mb = m["bytes"] / 1e6
+                print(
+                    f"{fmt:8} {m['traces']:>8} {mb:>8.1f} {m['seconds']:>7.1f} {mb / m['seconds']:>7.1f} "
+                    f"{m['traces'] / m['seconds']:>9.0f} {m['peak_rss_kb'] / 1024:>12.1f} "
+                    f"{m['baseline_rss_kb'] / 1024:>18.1f}"
+                )
+                out.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()

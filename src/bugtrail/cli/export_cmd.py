@@ -1,0 +1,147 @@
+"""`bugtrail export`: write a filtered dataset to a file (JSONL or Parquet) with a progress bar."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from bugtrail.export.filters import ExportFilters
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+
+
+def export(
+    out: Path = typer.Option(..., "--out", "-o", help="file to write"),
+    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl | parquet"),
+    layout: str = typer.Option("trace", help="parquet: one row per trace (nested events) or per event"),
+    status: list[str] | None = typer.Option(None, help="trace status (repeatable)"),
+    tests_passed: bool | None = typer.Option(None, "--tests-passed/--tests-failed"),
+    resolved: bool | None = typer.Option(None, "--resolved/--unresolved"),
+    min_reasoning_score: float | None = typer.Option(None, "--min-reasoning-score"),
+    max_reasoning_score: float | None = typer.Option(None, "--max-reasoning-score"),
+    developer_id: str | None = typer.Option(None, "--developer"),
+    repo_url: str | None = typer.Option(None, "--repo"),
+    created_after: datetime | None = typer.Option(None, help="inclusive (UTC unless an offset is given)"),
+    created_before: datetime | None = typer.Option(None, help="exclusive"),
+    server: str | None = typer.Option(
+        None, envvar="BUGTRAIL_SERVER", help="download from this server's API instead of the local database"
+    ),
+    api_key: str | None = typer.Option(
+        None, envvar="BUGTRAIL_API_KEY", help="reviewer/admin key for --server"
+    ),
+) -> None:
+    """Export traces (same shape as GET /api/traces/{id}); the export is recorded with its sha256.
+
+    Without --server it reads the database configured by BUGTRAIL_* settings (run on the server host);
+    with --server it streams GET /api/export and checks the download against the recorded sha256.
+    """
+    from pydantic import ValidationError
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bugtrail.cli.common import fail, load_settings, open_database
+    from bugtrail.export import service
+    from bugtrail.export.filters import ExportFilters
+
+    console = Console(stderr=True)
+    if format not in ("jsonl", "parquet") or layout not in ("trace", "event"):
+        raise fail("--format must be jsonl or parquet and --layout trace or event", code=2)
+    try:
+        filters = ExportFilters(
+            status=status or None,
+            tests_passed=tests_passed,
+            resolved=resolved,
+            min_reasoning_score=min_reasoning_score,
+            max_reasoning_score=max_reasoning_score,
+            developer_id=developer_id,
+            repo_url=repo_url,
+            created_after=created_after,
+            created_before=created_before,
+        )
+    except ValidationError as exc:
+        raise fail(f"invalid filters: {exc}", code=2) from exc
+    if server:
+        if not api_key:
+            raise fail("--server needs an API key", "pass --api-key or set BUGTRAIL_API_KEY", code=2)
+        download(server, api_key, format, layout, filters, out, console)
+        return
+    with open_database(load_settings()) as database:
+        total = service.count(database, filters)
+        record_id = service.start_export(
+            database, format, filters, "cli", layout if format == "parquet" else None
+        )
+        columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("export", total=total)
+
+            def advance(n: int) -> None:
+                progress.advance(task, n)
+
+            if format == "jsonl":
+                result = service.write_jsonl(database, filters, record_id, out, advance)
+            else:
+                result = service.write_parquet(database, filters, record_id, out, layout, advance)
+    console.print(
+        f"exported {result.trace_count} traces to {out} ({result.byte_count} bytes, "
+        f"sha256 {result.sha256}, export #{result.record_id})"
+    )
+
+
+def download(
+    server: str, api_key: str, fmt: str, layout: str, filters: ExportFilters, out: Path, console: Console
+) -> None:
+    """Stream GET /api/export to `out`, then compare its sha256 with the server's export record."""
+    import hashlib
+
+    import httpx
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    from bugtrail.cli.common import fail
+
+    params: list[tuple[str, str | int | float | bool | None]] = [("format", fmt), ("layout", layout)]
+    for key, value in filters.as_record().items():
+        for item in value if isinstance(value, list) else [value]:
+            params.append((key, str(item).lower() if isinstance(item, bool) else str(item)))
+    headers = {"Authorization": f"Bearer {api_key}"}
+    base = server.rstrip("/")
+    digest = hashlib.sha256()
+    try:
+        with httpx.Client(timeout=httpx.Timeout(30.0, read=600.0)) as client:
+            with client.stream("GET", f"{base}/api/export", params=params, headers=headers) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise fail(f"server answered {response.status_code}: {response.text[:300]}")
+                export_id = response.headers.get("x-bugtrail-export-id")
+                total = (
+                    int(response.headers["content-length"]) if "content-length" in response.headers else None
+                )
+                with Progress(
+                    *Progress.get_default_columns()[:2],
+                    DownloadColumn(),
+                    TransferSpeedColumn(),
+                    console=console,
+                    transient=True,
+                ) as progress:
+                    task = progress.add_task("download", total=total)
+                    with out.open("wb") as handle:
+                        for chunk in response.iter_bytes():
+                            handle.write(chunk)
+                            digest.update(chunk)
+                            progress.advance(task, len(chunk))
+            record = client.get(f"{base}/api/exports/{export_id}", headers=headers).json()
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach {base}: {exc}") from exc
+    if record.get("sha256") != digest.hexdigest():
+        raise fail(f"download does not match export #{export_id}'s sha256 (incomplete transfer?)")
+    console.print(
+        f"exported {record['trace_count']} traces to {out} ({record['byte_count']} bytes, "
+        f"sha256 {record['sha256']}, export #{export_id})"
+    )

@@ -1,0 +1,50 @@
+"""Which traces an export selects; stored verbatim in export_record so a dataset can be reproduced."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bugtrail.wire import TRACE_STATUSES
+
+ExportFormat = Literal["jsonl", "parquet"]
+ParquetLayout = Literal["trace", "event"]
+
+
+class ExportFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[str] | None = Field(default=None, description="one or more trace statuses")
+    tests_passed: bool | None = None
+    resolved: bool | None = None
+    min_reasoning_score: float | None = None
+    max_reasoning_score: float | None = None
+    developer_id: str | None = None
+    repo_url: str | None = None
+    created_after: datetime | None = Field(default=None, description="inclusive")
+    created_before: datetime | None = Field(default=None, description="exclusive")
+
+    @field_validator("status")
+    @classmethod
+    def _check_status(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        statuses = sorted({part.strip() for item in value for part in item.split(",") if part.strip()})
+        unknown = [status for status in statuses if status not in TRACE_STATUSES]
+        if unknown:
+            raise ValueError(f"unknown status {unknown}; allowed: {list(TRACE_STATUSES)}")
+        return statuses or None
+
+    @field_validator("created_after", "created_before")
+    @classmethod
+    def _to_naive_utc(cls, value: datetime | None) -> datetime | None:
+        # Stored timestamps are naive UTC; an aware bound is converted, a naive one is taken as UTC.
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def as_record(self) -> dict[str, Any]:
+        """The filters that were set, JSON-ready (for export_record.filters)."""
+        return self.model_dump(mode="json", exclude_none=True)

@@ -1,0 +1,114 @@
+"""Parquet: one row per trace with nested events (list<struct>), or one row per event.
+
+Event `details` and the `qa_results` document are JSON strings: their keys vary by event type and by
+QA outcome, and a JSON column round-trips them exactly in pandas, pyarrow, duckdb and datasets.
+Row groups are written incrementally with ParquetWriter, one per batch, so memory stays one batch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bugtrail.export.repository import TraceBundle
+
+_UTC = pa.timestamp("us", tz="UTC")
+
+EVENT_STRUCT = pa.struct(
+    [
+        ("event_id", pa.string()),
+        ("seq", pa.int32()),
+        ("type", pa.string()),
+        ("timestamp", pa.string()),  # exactly as sent: ISO 8601 with the sender's offset
+        ("details", pa.string()),  # JSON
+        ("redactions", pa.int32()),
+    ]
+)
+
+_TRACE_FIELDS = [
+    ("trace_id", pa.string()),
+    ("developer_id", pa.string()),
+    ("repo_url", pa.string()),
+    ("bug_description", pa.string()),
+    ("base_commit", pa.string()),
+    ("test_command", pa.string()),
+    ("status", pa.string()),
+    ("event_count", pa.int32()),
+    ("created_at", _UTC),
+    ("updated_at", _UTC),
+    ("finalized_at", _UTC),
+    ("tests_passed", pa.bool_()),
+    ("resolved", pa.bool_()),
+    ("reasoning_score", pa.float64()),
+]
+
+TRACE_SCHEMA = pa.schema([*_TRACE_FIELDS, ("events", pa.list_(EVENT_STRUCT)), ("qa_results", pa.string())])
+
+EVENT_SCHEMA = pa.schema(
+    [
+        ("trace_id", pa.string()),
+        ("developer_id", pa.string()),
+        ("repo_url", pa.string()),
+        ("status", pa.string()),
+        ("trace_created_at", _UTC),
+        ("tests_passed", pa.bool_()),
+        ("resolved", pa.bool_()),
+        ("reasoning_score", pa.float64()),
+        *[(name, EVENT_STRUCT.field(name).type) for name in EVENT_STRUCT.names],
+    ]
+)
+
+
+def schema_for(layout: str) -> pa.Schema:
+    return EVENT_SCHEMA if layout == "event" else TRACE_SCHEMA
+
+
+def _events(bundle: TraceBundle) -> list[dict[str, Any]]:
+    return [
+        {
+            "event_id": event.event_id,
+            "seq": event.seq,
+            "type": event.event_type,
+            "timestamp": event.event_timestamp,
+            "details": event.details,  # JSON text (json_as_text=True)
+            "redactions": event.redactions,
+        }
+        for event in bundle.events
+    ]
+
+
+def batch_table(batch: list[TraceBundle], layout: str) -> pa.Table:
+    """Built straight from the rows (no Pydantic round trip): the same fields as TraceRead."""
+    rows: list[dict[str, Any]] = []
+    for bundle in batch:
+        header = {name: getattr(bundle.trace, name) for name, _ in _TRACE_FIELDS}
+        events = _events(bundle)
+        if layout == "event":
+            shared = {key: header[key] for key in EVENT_SCHEMA.names if key in header}
+            shared["trace_created_at"] = header["created_at"]
+            rows.extend({**shared, **event} for event in events)
+        else:
+            qa = bundle.qa_result.result if bundle.qa_result is not None else None
+            rows.append({**header, "events": events, "qa_results": qa})
+    return pa.Table.from_pylist(rows, schema=schema_for(layout))
+
+
+class IncrementalParquetWriter:
+    """Appends one row group per batch; the footer is written on close()."""
+
+    def __init__(self, path: Path, layout: str) -> None:
+        self.layout = layout
+        self.rows = 0
+        self._writer = pq.ParquetWriter(str(path), schema_for(layout), compression="zstd")
+
+    def write_batch(self, batch: list[TraceBundle]) -> None:
+        table = batch_table(batch, self.layout)
+        if table.num_rows:
+            self._writer.write_table(table)
+            self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()

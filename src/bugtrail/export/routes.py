@@ -1,0 +1,121 @@
+"""GET /api/export (streamed JSONL or Parquet) and GET /api/exports (what was exported), reviewer/admin."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ValidationError
+
+from bugtrail.api.deps import DbSession, ReviewerPrincipal, get_database
+from bugtrail.db.engine import Database
+from bugtrail.errors import InvalidInput, NotFound
+from bugtrail.export import repository, service
+from bugtrail.export.filters import ExportFilters, ExportFormat, ParquetLayout
+
+router = APIRouter(prefix="/api", tags=["export"])
+
+
+class ExportRecordRead(BaseModel):
+    id: int
+    requested_by: str | None
+    format: str
+    filters: dict[str, Any]
+    trace_count: int | None
+    byte_count: int | None
+    sha256: str | None
+    created_at: datetime
+    completed_at: datetime | None
+
+
+def export_filters(
+    status: list[str] | None = Query(None, description="repeat or comma-separate"),
+    tests_passed: bool | None = None,
+    resolved: bool | None = None,
+    min_reasoning_score: float | None = None,
+    max_reasoning_score: float | None = None,
+    developer_id: str | None = None,
+    repo_url: str | None = None,
+    created_after: datetime | None = Query(None, description="inclusive, ISO 8601"),
+    created_before: datetime | None = Query(None, description="exclusive, ISO 8601"),
+) -> ExportFilters:
+    try:
+        return ExportFilters(
+            status=status,
+            tests_passed=tests_passed,
+            resolved=resolved,
+            min_reasoning_score=min_reasoning_score,
+            max_reasoning_score=max_reasoning_score,
+            developer_id=developer_id,
+            repo_url=repo_url,
+            created_after=created_after,
+            created_before=created_before,
+        )
+    except ValidationError as exc:
+        raise InvalidInput(
+            "invalid export filters", detail=exc.errors(include_url=False, include_context=False)
+        ) from exc
+
+
+@router.get("/export", summary="Export traces as JSONL (streamed) or Parquet")
+def export_traces(
+    principal: ReviewerPrincipal,
+    format: ExportFormat = "jsonl",
+    layout: ParquetLayout = Query("trace", description="parquet only: one row per trace or per event"),
+    filters: ExportFilters = Depends(export_filters),
+    database: Database = Depends(get_database),
+) -> StreamingResponse:
+    stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    if format == "jsonl":
+        record_id = service.start_export(database, "jsonl", filters, principal.developer_id)
+        return StreamingResponse(
+            service.jsonl_chunks(database, filters, record_id),
+            media_type="application/x-ndjson",
+            headers={
+                "Content-Disposition": f'attachment; filename="bugtrail-{stamp}.jsonl"',
+                "X-Bugtrail-Export-Id": str(record_id),
+            },
+        )
+    # Parquet needs its footer before it is readable: write to a temp file (constant memory, one row
+    # group per batch), then stream the file and delete it.
+    record_id = service.start_export(database, "parquet", filters, principal.developer_id, layout)
+    fd, name = tempfile.mkstemp(prefix="bugtrail-export-", suffix=".parquet")
+    os.close(fd)
+    path = Path(name)
+    try:
+        result = service.write_parquet(database, filters, record_id, path, layout)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return StreamingResponse(
+        service.file_chunks(path),
+        media_type="application/vnd.apache.parquet",
+        headers={
+            "Content-Disposition": f'attachment; filename="bugtrail-{stamp}-{layout}.parquet"',
+            "Content-Length": str(result.byte_count),
+            "X-Bugtrail-Export-Id": str(record_id),
+            "X-Bugtrail-Export-Sha256": result.sha256,
+            "X-Bugtrail-Export-Count": str(result.trace_count),
+        },
+    )
+
+
+@router.get("/exports", response_model=list[ExportRecordRead], summary="Past exports: filters, count, sha256")
+def list_exports(session: DbSession, _principal: ReviewerPrincipal, limit: int = Query(100, ge=1, le=1000)):
+    return [
+        ExportRecordRead.model_validate(row, from_attributes=True)
+        for row in repository.list_records(session, limit)
+    ]
+
+
+@router.get("/exports/{export_id}", response_model=ExportRecordRead)
+def get_export(export_id: int, session: DbSession, _principal: ReviewerPrincipal):
+    record = repository.get_record(session, export_id)
+    if record is None:
+        raise NotFound(f"no export {export_id}")
+    return ExportRecordRead.model_validate(record, from_attributes=True)

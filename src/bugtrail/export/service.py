@@ -1,0 +1,155 @@
+"""Run an export: record it, stream batches in one read snapshot, then record count, bytes and sha256.
+
+Exports read in their own read-only transaction (REPEATABLE READ on PostgreSQL, a WAL snapshot on
+SQLite) because a streamed response outlives the request's transaction; the export_record row is
+written in short transactions of its own before and after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from bugtrail.db.engine import SQLITE_READ_ONLY, Database
+from bugtrail.export import jsonl, repository
+from bugtrail.export.filters import ExportFilters
+from bugtrail.export.parquet import IncrementalParquetWriter
+
+BATCH_SIZE = 500
+CHUNK_BYTES = 1024 * 1024
+
+ProgressCallback = Callable[[int], None]  # called with the number of traces just written
+
+
+@dataclass
+class ExportResult:
+    record_id: int
+    trace_count: int
+    byte_count: int
+    sha256: str
+
+
+def start_export(
+    database: Database, fmt: str, filters: ExportFilters, requested_by: str | None, layout: str | None = None
+) -> int:
+    record_filters = filters.as_record()
+    if layout is not None:
+        record_filters["layout"] = layout
+    with database.scope() as session:
+        return repository.start_record(session, fmt, record_filters, requested_by).id
+
+
+def count(database: Database, filters: ExportFilters) -> int:
+    with _snapshot(database) as session:
+        return repository.count_traces(session, filters)
+
+
+@contextmanager
+def _snapshot(database: Database) -> Iterator[Session]:
+    session = database.sessions()
+    try:
+        if database.dialect == "postgresql":
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        else:
+            session.connection(execution_options=SQLITE_READ_ONLY)
+        yield session
+        session.commit()
+    finally:
+        session.close()
+
+
+def _finish(database: Database, record_id: int, traces: int, size: int, sha256: str) -> ExportResult:
+    with database.scope() as session:
+        repository.complete_record(session, record_id, traces, size, sha256)
+    return ExportResult(record_id, traces, size, sha256)
+
+
+def jsonl_chunks(
+    database: Database,
+    filters: ExportFilters,
+    record_id: int,
+    on_batch: ProgressCallback | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> Iterator[bytes]:
+    """Yield the JSONL bytes batch by batch; completes the export record after the last chunk."""
+    digest = hashlib.sha256()
+    size = traces = 0
+    with _snapshot(database) as session:
+        for batch in repository.iter_bundles(session, filters, batch_size):
+            chunk = jsonl.encode_batch(batch)
+            digest.update(chunk)
+            size += len(chunk)
+            traces += len(batch)
+            if on_batch is not None:
+                on_batch(len(batch))
+            yield chunk
+    _finish(database, record_id, traces, size, digest.hexdigest())
+
+
+def write_jsonl(
+    database: Database,
+    filters: ExportFilters,
+    record_id: int,
+    out: Path,
+    on_batch: ProgressCallback | None = None,
+) -> ExportResult:
+    with out.open("wb") as handle:
+        for chunk in jsonl_chunks(database, filters, record_id, on_batch):
+            handle.write(chunk)
+    return result_of(database, record_id)
+
+
+def write_parquet(
+    database: Database,
+    filters: ExportFilters,
+    record_id: int,
+    out: Path,
+    layout: str = "trace",
+    on_batch: ProgressCallback | None = None,
+    batch_size: int = BATCH_SIZE,
+) -> ExportResult:
+    traces = 0
+    writer = IncrementalParquetWriter(out, layout)
+    try:
+        with _snapshot(database) as session:
+            for batch in repository.iter_bundles(session, filters, batch_size, json_as_text=True):
+                writer.write_batch(batch)
+                traces += len(batch)
+                if on_batch is not None:
+                    on_batch(len(batch))
+    finally:
+        writer.close()
+    sha256, size = file_digest(out)
+    return _finish(database, record_id, traces, size, sha256)
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def file_chunks(path: Path, delete_after: bool = True) -> Iterator[bytes]:
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(CHUNK_BYTES):
+                yield chunk
+    finally:
+        if delete_after:
+            path.unlink(missing_ok=True)
+
+
+def result_of(database: Database, record_id: int) -> ExportResult:
+    with database.scope(read_only=True) as session:
+        record = repository.get_record(session, record_id)
+        assert record is not None
+        return ExportResult(record.id, record.trace_count or 0, record.byte_count or 0, record.sha256 or "")

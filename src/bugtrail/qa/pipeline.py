@@ -1,0 +1,213 @@
+"""Run one QA job end to end: load the trace, replay it in Docker, judge the reasoning, store the result.
+
+Three outcomes stay apart: `completed` (tests ran, or the edits did not apply: a result about the trace),
+`skipped` (nothing to run: no base_commit, repo not allowlisted), `error` (the infrastructure failed after
+all retries, or the trace cannot be replayed, e.g. its base_commit does not exist). The judge's verdict is a
+separate record inside the result. The result, the trace's new status and the job's completion are written
+in one transaction that first checks this worker still owns the job: exactly one result per job.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from bugtrail.config import Settings
+from bugtrail.db.engine import Database
+from bugtrail.db.models import utcnow
+from bugtrail.jobs import repository as jobs
+from bugtrail.qa import repository as qa_repo
+from bugtrail.qa.errors import QaInfraError
+from bugtrail.qa.replay import ReplayResult, image_for, replay_trace, test_command_for
+from bugtrail.traces import repository as traces
+from bugtrail.wire import TraceRead
+
+log = logging.getLogger("bugtrail.qa")
+RESULT_SCHEMA = 1
+
+
+@dataclass(frozen=True)
+class JobTicket:
+    """What a worker knows about the job it claimed (detached from any session)."""
+
+    id: int
+    trace_id: str
+    attempts: int
+    max_attempts: int
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (this worker's lease expired); nothing of ours was stored."""
+
+
+def load_trace(database: Database, trace_id: str) -> TraceRead | None:
+    with database.scope(read_only=True) as session:
+        trace = traces.get_trace(session, trace_id)
+        if trace is None:
+            return None
+        return traces.to_trace_read(trace, traces.load_events(session, trace_id), None)
+
+
+def run_qa_job(settings: Settings, database: Database, ticket: JobTicket, worker_id: str) -> str:
+    """Process a claimed job. Returns the job's new state: done | failed | queued (retry)."""
+    trace = load_trace(database, ticket.trace_id)
+    if trace is None:
+        with database.scope() as session:
+            jobs.finish_job(session, ticket.id, worker_id, jobs.FAILED, "trace no longer exists")
+        return jobs.FAILED
+
+    log_dir = (
+        settings.data_dir.resolve() / "qa-logs" / ticket.trace_id / f"job-{ticket.id}-try-{ticket.attempts}"
+    )
+    if ticket.attempts > ticket.max_attempts:
+        # Claimed again after its worker died on every attempt (lease expiries): stop trying.
+        replay = _error_replay(
+            settings,
+            trace,
+            log_dir,
+            f"gave up after {ticket.attempts - 1} attempts whose worker stopped responding (lease expired)",
+        )
+    else:
+        try:
+            replay = replay_trace(settings, trace, log_dir, worker_id=worker_id)
+        except Exception as exc:  # infrastructure, or a bug: both retried, neither is a test result
+            reason = str(exc) if isinstance(exc, QaInfraError) else f"unexpected error: {exc!r}"
+            if not isinstance(exc, QaInfraError):
+                log.error("QA job %s crashed:\n%s", ticket.id, traceback.format_exc())
+            if ticket.attempts < ticket.max_attempts:
+                delay = settings.job_retry_base_s * 2 ** (ticket.attempts - 1)
+                with database.scope() as session:
+                    if not jobs.retry_job(session, ticket.id, worker_id, reason, delay):
+                        raise LeaseLost(ticket.id) from exc
+                    qa_repo.set_trace_status(session, ticket.trace_id, "queued")
+                log.warning(
+                    "QA job %s attempt %s failed (%s); retry in %.0fs",
+                    ticket.id,
+                    ticket.attempts,
+                    reason,
+                    delay,
+                )
+                return jobs.QUEUED
+            replay = _error_replay(settings, trace, log_dir, reason)
+
+    document = build_document(replay, ticket, judge=None)
+    judge_record = run_judge(settings, trace, document)
+    document = build_document(replay, ticket, judge=judge_record)
+    return store_result(database, ticket, worker_id, replay.outcome, document)
+
+
+def _error_replay(settings: Settings, trace: TraceRead, log_dir: Path, reason: str) -> ReplayResult:
+    return ReplayResult(
+        outcome="error",
+        test_command=test_command_for(settings, trace),
+        image=image_for(settings, trace.repo_url),
+        log_dir=str(log_dir),
+        error=reason,
+    )
+
+
+def run_judge(settings: Settings, trace: TraceRead, document: dict[str, Any]) -> dict[str, Any] | None:
+    """The judge's record, or None when no judge is installed; a judge failure is recorded, not raised."""
+    try:
+        from bugtrail.qa.judge import get_judge  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return None
+    try:
+        record = get_judge(settings).judge(trace.model_copy(update={"qa_results": document}))
+        return dict(record.model_dump(mode="json"))
+    except Exception as exc:  # the verdict on the tests must survive a broken judge
+        log.exception("judge failed for trace %s", trace.trace_id)
+        return {"error": f"judge failed: {exc!r}", "reasoning_score": None, "judge_comments": None}
+
+
+def build_document(replay: ReplayResult, ticket: JobTicket, judge: dict[str, Any] | None) -> dict[str, Any]:
+    """The qa_results document served with the trace (seed fields first, then the verdict detail)."""
+    verdict = replay.verdict
+    judge = judge or {}
+    return {
+        "schema": RESULT_SCHEMA,
+        "outcome": replay.outcome,
+        "tests_passed": verdict.tests_passed if verdict else None,
+        "reasoning_score": judge.get("reasoning_score"),
+        "judge_comments": judge.get("judge_comments"),
+        "test_output": replay.test_output,
+        "qa_timestamp": utcnow().replace(tzinfo=UTC).isoformat(),
+        "resolved": verdict.resolved if verdict else None,
+        "fail_to_pass": verdict.fail_to_pass if verdict else [],
+        "pass_to_pass": verdict.pass_to_pass if verdict else [],
+        "failed_after": verdict.failed_after if verdict else [],
+        "pass_to_fail": verdict.pass_to_fail if verdict else [],
+        "grading_method": verdict.grading_method if verdict else None,
+        "timed_out": verdict.timed_out if verdict else False,
+        "patch_applied": replay.patch_applied,
+        "patch_report": replay.patch_report,
+        "test_command": replay.test_command,
+        "runner_image": replay.image,
+        "test_duration_s": replay.test_duration_s,
+        "setup_s": replay.setup_s,
+        "before": _run_summary(replay, "before"),
+        "after": _run_summary(replay, "after"),
+        "error": replay.error,
+        "judge": judge or None,
+        "job_id": ticket.id,
+        "attempt": ticket.attempts,
+        "log_dir": replay.log_dir,
+    }
+
+
+def _run_summary(replay: ReplayResult, phase: str) -> dict[str, Any] | None:
+    run = replay.before if phase == "before" else replay.after
+    if run is None:
+        return None
+    summary = run.as_dict()
+    if phase == "before":
+        summary["output_tail"] = replay.before_output
+    return summary
+
+
+def store_result(
+    database: Database, ticket: JobTicket, worker_id: str, outcome: str, document: dict[str, Any]
+) -> str:
+    state = jobs.FAILED if outcome == "error" else jobs.DONE
+    try:
+        with database.scope() as session:
+            if not jobs.finish_job(session, ticket.id, worker_id, state, document.get("error")):
+                raise LeaseLost(ticket.id)
+            row = qa_repo.add_qa_result(
+                session,
+                trace_id=ticket.trace_id,
+                job_id=ticket.id,
+                outcome=outcome,
+                document=document,
+                qa_timestamp=utcnow(),
+            )
+            _notify(
+                session,
+                "qa.failed" if outcome == "error" else "qa.completed",
+                {
+                    "trace_id": ticket.trace_id,
+                    "qa_result_id": row.id,
+                    "outcome": outcome,
+                    "tests_passed": document.get("tests_passed"),
+                    "resolved": document.get("resolved"),
+                    "reasoning_score": document.get("reasoning_score"),
+                    "error": document.get("error"),
+                },
+            )
+    except IntegrityError as exc:  # a result for this job already exists: someone else finished it
+        raise LeaseLost(ticket.id) from exc
+    return state
+
+
+def _notify(session: Any, event: str, payload: dict[str, Any]) -> None:
+    try:
+        from bugtrail.webhooks import enqueue_event  # type: ignore[attr-defined,unused-ignore]
+    except ImportError:
+        return
+    enqueue_event(session, event, payload)

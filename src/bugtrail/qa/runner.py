@@ -1,0 +1,242 @@
+"""Run one test command in a locked-down container and save its logs (SWE-bench style fixed file names).
+
+Hardening: no network, read-only root with a tmpfs /tmp, the scratch dir the only writable mount (the clone
+cache mirror is mounted read-only), all capabilities dropped, no-new-privileges, a non-root user, pids/memory/
+CPU/file-size limits, a wall-clock timeout, output streamed through a head+tail cap. Containers carry labels
+and are removed in `finally`; `remove_orphan_containers` sweeps what a crashed worker left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bugtrail.config import Settings
+from bugtrail.qa.capped import CappedOutput
+from bugtrail.qa.docker_api import LABEL_ROLE, LABEL_RUN, LABEL_WORKER, ROLE_RUNNER, docker_client
+from bugtrail.qa.errors import QaInfraError
+
+# Fixed file names in each phase's log directory; grading reads only these.
+OUTPUT_FILE = "test_output.txt"
+JUNIT_FILE = "junit.xml"
+RUN_FILE = "run.json"
+
+CONTAINER_ROOT = "/workspace"  # the scratch dir: repo/ (the work tree) and out/ (junit)
+CONTAINER_UID = 1000  # the runner image's `runner` user
+MAX_FILE_BYTES = 1 << 30  # RLIMIT_FSIZE: one test cannot fill the host disk with one file
+TMPFS_OPTIONS = "rw,exec,nosuid,nodev,size=512m"
+LABEL_HOST = "bugtrail.host"
+LABEL_PID = "bugtrail.pid"
+
+
+@dataclass
+class RunResult:
+    phase: str
+    command: str
+    image: str
+    exit_code: int | None
+    timed_out: bool
+    oom_killed: bool
+    duration_s: float
+    output_bytes: int
+    output_truncated: bool
+    junit: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def container_user() -> tuple[int, int]:
+    """The uid:gid tests run as: the image's `runner` when the worker is root, else the worker's own ids."""
+    uid, gid = os.getuid(), os.getgid()
+    return (CONTAINER_UID, CONTAINER_UID) if uid == 0 else (uid, gid)
+
+
+def hand_over(scratch: Path) -> None:
+    """Give the scratch dir to the container user (only needed, and only possible, when we are root)."""
+    uid, gid = container_user()
+    if os.getuid() != 0:
+        return
+    for root, dirs, files in os.walk(scratch):
+        os.lchown(root, uid, gid)
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
+
+
+def run_phase(
+    settings: Settings,
+    client: Any,
+    *,
+    phase: str,
+    scratch: Path,
+    command: str,
+    image: str,
+    log_dir: Path,
+    readonly_mounts: list[Path],
+    worker_id: str = "",
+) -> RunResult:
+    """Run `command` in scratch/repo in a container; write OUTPUT_FILE, JUNIT_FILE, RUN_FILE to log_dir."""
+    import docker.errors
+    import docker.types
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    (scratch / "out").mkdir(exist_ok=True)
+    hand_over(scratch)
+    uid, gid = container_user()
+    volumes = {str(scratch.resolve()): {"bind": CONTAINER_ROOT, "mode": "rw"}}
+    for path in readonly_mounts:
+        volumes[str(path.resolve())] = {"bind": str(path.resolve()), "mode": "ro"}
+    try:
+        container = client.containers.create(
+            image,
+            ["/bin/sh", "-c", command],
+            working_dir=f"{CONTAINER_ROOT}/repo",
+            user=f"{uid}:{gid}",
+            environment={
+                "HOME": "/tmp",
+                "PYTHONDONTWRITEBYTECODE": "1",
+                # xunit1 keeps the file attribute, which turns testcases back into pytest node ids.
+                "PYTEST_ADDOPTS": f"--junitxml={CONTAINER_ROOT}/out/{JUNIT_FILE} -o junit_family=xunit1 "
+                "-p no:cacheprovider",
+                "CI": "1",
+            },
+            volumes=volumes,
+            network_mode="none",
+            read_only=True,
+            tmpfs={"/tmp": TMPFS_OPTIONS},
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            pids_limit=settings.container_pids_limit,
+            mem_limit=settings.container_memory,
+            memswap_limit=settings.container_memory,
+            nano_cpus=int(settings.container_cpus * 1e9),
+            ulimits=[docker.types.Ulimit(name="fsize", soft=MAX_FILE_BYTES, hard=MAX_FILE_BYTES)],
+            # Output is read through attach; the daemon must not keep its own (unbounded) copy on disk.
+            log_config=docker.types.LogConfig(type="none"),
+            labels={
+                LABEL_ROLE: ROLE_RUNNER,
+                LABEL_WORKER: worker_id,
+                LABEL_HOST: socket.gethostname(),
+                LABEL_PID: str(os.getpid()),
+                LABEL_RUN: f"{phase}-{uuid.uuid4().hex[:12]}",
+            },
+            stdin_open=False,
+            tty=False,
+        )
+    except docker.errors.ImageNotFound as exc:
+        raise QaInfraError(f"runner image {image!r} not found", "run `bugtrail runner build-image`") from exc
+    except docker.errors.DockerException as exc:
+        raise QaInfraError("could not create the test container", str(exc)) from exc
+
+    output = CappedOutput(settings.test_output_cap_bytes)
+    timed_out = False
+    try:
+        stream = container.attach(stdout=True, stderr=True, stream=True, logs=False)
+        reader = threading.Thread(target=_drain, args=(stream, output), daemon=True)
+        started = time.monotonic()
+        container.start()
+        reader.start()
+        reader.join(settings.test_timeout_s)
+        if reader.is_alive():
+            timed_out = True
+            with contextlib.suppress(docker.errors.DockerException):
+                container.kill()
+            reader.join(30)
+        status = container.wait(timeout=60)
+        duration = time.monotonic() - started
+        container.reload()
+        oom_killed = bool(container.attrs.get("State", {}).get("OOMKilled"))
+        exit_code = int(status.get("StatusCode", -1))
+    except docker.errors.DockerException as exc:
+        raise QaInfraError("the test container failed", str(exc)) from exc
+    finally:
+        with contextlib.suppress(docker.errors.DockerException):
+            container.remove(force=True)
+
+    (log_dir / OUTPUT_FILE).write_bytes(output.getvalue())
+    junit_source = scratch / "out" / JUNIT_FILE
+    has_junit = junit_source.is_file() and not junit_source.is_symlink()
+    if has_junit:
+        shutil.copyfile(junit_source, log_dir / JUNIT_FILE)
+    result = RunResult(
+        phase=phase,
+        command=command,
+        image=image,
+        exit_code=exit_code,
+        timed_out=timed_out,
+        oom_killed=oom_killed,
+        duration_s=round(duration, 3),
+        output_bytes=output.total,
+        output_truncated=output.truncated,
+        junit=has_junit,
+    )
+    (log_dir / RUN_FILE).write_text(json.dumps(result.as_dict(), indent=2))
+    return result
+
+
+def _drain(stream: Any, output: CappedOutput) -> None:
+    with contextlib.suppress(Exception):  # the stream ends with an error when the container is killed
+        for chunk in stream:
+            output.write(chunk)
+
+
+def remove_orphan_containers(settings: Settings, client: Any | None = None) -> int:
+    """Remove QA containers of dead worker processes on this host, and any older than the timeout allows."""
+    import docker.errors
+
+    own_client = client is None
+    client = client or docker_client(settings)
+    removed = 0
+    host = socket.gethostname()
+    try:
+        containers = client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}={ROLE_RUNNER}"})
+        for container in containers:
+            labels = container.labels or {}
+            if _is_orphan(labels, host, container.attrs.get("Created", ""), settings.test_timeout_s):
+                with contextlib.suppress(docker.errors.DockerException):
+                    container.remove(force=True)
+                    removed += 1
+    finally:
+        if own_client:
+            client.close()
+    return removed
+
+
+def _is_orphan(labels: dict[str, str], host: str, created: str, timeout_s: float) -> bool:
+    if labels.get(LABEL_HOST) == host:
+        try:
+            pid = int(labels.get(LABEL_PID, ""))
+        except ValueError:
+            return True
+        if not _pid_alive(pid):
+            return True
+    # Any container far older than a run may take is left over, whoever started it.
+    from datetime import UTC, datetime
+
+    try:
+        created_at = datetime.fromisoformat(created[:26].rstrip("Z") + "+00:00")
+    except ValueError:
+        return False
+    age = (datetime.now(UTC) - created_at).total_seconds()
+    return age > timeout_s * 2 + 300
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,134 @@
+"""A local git repository with a real bug (add() subtracts), and traces that try to fix it."""
+
+from __future__ import annotations
+
+import difflib
+import subprocess
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+CALC = """def add(a, b):
+    return a - b
+
+
+def sub(a, b):
+    return a - b
+
+
+def mul(a, b):
+    return a * b
+"""
+
+TESTS = """from calc import add, mul, sub
+
+
+def test_sub():
+    assert sub(5, 3) == 2
+
+
+def test_mul():
+    assert mul(2, 3) == 6
+"""
+
+NEW_TEST = (
+    TESTS
+    + """
+
+def test_add():
+    assert add(2, 3) == 5
+"""
+)
+
+FIXED = CALC.replace("def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b")
+WRONG_FIX = CALC.replace("def add(a, b):\n    return a - b", "def add(a, b):\n    return a * b")
+FIX_BREAKS_SUB = FIXED.replace("def sub(a, b):\n    return a - b", "def sub(a, b):\n    return a + b")
+
+
+def git(repo: Path, *args: str) -> str:
+    done = subprocess.run(
+        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
+        cwd=repo,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+@dataclass
+class BuggyRepo:
+    path: Path
+    base_commit: str
+
+    @property
+    def url(self) -> str:
+        return f"file://{self.path}"
+
+
+def make_buggy_repo(path: Path) -> BuggyRepo:
+    (path / "tests").mkdir(parents=True)
+    (path / "calc.py").write_text(CALC)
+    (path / "tests" / "test_calc.py").write_text(TESTS)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", ".")
+    git(path, "commit", "-qm", "calc with a bug in add")
+    return BuggyRepo(path, git(path, "rev-parse", "HEAD"))
+
+
+def diff(file: str, old: str, new: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{file}", f"b/{file}"))
+
+
+def edit_event(file: str, old: str, new: str, at: datetime, **extra: Any) -> dict[str, Any]:
+    details = {"file": file, "diff": diff(file, old, new), "change": "edit", **extra}
+    return {"event_id": str(uuid.uuid4()), "type": "edit", "timestamp": at.isoformat(), "details": details}
+
+
+def trace_body(
+    repo_url: str,
+    base_commit: str | None,
+    edits: list[tuple[str, str, str]],
+    test_command: str | None = None,
+    extra_events: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A trace: a hypothesis, then the given (file, old, new) edits in order, then an outcome note."""
+    start = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+    events: list[dict[str, Any]] = [
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": "reasoning",
+            "timestamp": start.isoformat(),
+            "details": {
+                "text": "add() looks like it subtracts; write a failing test first",
+                "reasoning_type": "hypothesis",
+                "confidence": "medium",
+            },
+        }
+    ]
+    for i, (file, old, new) in enumerate(edits, start=1):
+        events.append(edit_event(file, old, new, start + timedelta(minutes=i)))
+    events.extend(extra_events or [])
+    body: dict[str, Any] = {
+        "repo_url": repo_url,
+        "bug_description": "add(2, 3) returns -1 instead of 5",
+        "events": events,
+    }
+    if base_commit:
+        body["base_commit"] = base_commit
+    if test_command:
+        body["test_command"] = test_command
+    return body
+
+
+def good_fix(repo: BuggyRepo) -> dict[str, Any]:
+    return trace_body(
+        repo.url,
+        repo.base_commit,
+        [
+            ("tests/test_calc.py", TESTS, NEW_TEST),
+            ("calc.py", CALC, FIXED),
+        ],
+    )

@@ -1,0 +1,82 @@
+"""Fixtures for tests that need a Docker daemon and the runner image (marked `docker`).
+
+These run on SQLite only (the queue's dialect differences are covered by the queue tests on both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bugtrail.config import Settings
+from bugtrail.db.engine import Database
+from tests.docker.buggy_repo import BuggyRepo, make_buggy_repo
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture(scope="session")
+def runner_image() -> str:
+    """The runner image, built if missing (a cold build takes about a minute); skip without a daemon."""
+    from bugtrail.qa.docker_api import docker_available, docker_client
+    from bugtrail.qa.image import build_runner_image
+
+    problem = docker_available()
+    if problem:
+        pytest.skip(f"Docker is not available: {problem} (run scripts/setup-docker.sh)")
+    settings = Settings()
+    client = docker_client()
+    try:
+        client.images.get(settings.runner_image)
+    except Exception:
+        build_runner_image(settings)
+    finally:
+        client.close()
+    return settings.runner_image
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'data' / 'bugtrail.db'}"
+
+
+@pytest.fixture
+def repos_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "repos"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str, repos_dir: Path, runner_image: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        embedded_worker=False,
+        judge="heuristic",
+        repo_allowlist=f"file://{repos_dir}/",
+        runner_image=runner_image,
+        test_timeout_s=60,
+        job_retry_base_s=0.1,
+        worker_poll_s=0.1,
+        db_pool_size=5,
+    )
+
+
+@pytest.fixture
+def buggy_repo(repos_dir: Path) -> BuggyRepo:
+    return make_buggy_repo(repos_dir / "calc")
+
+
+@pytest.fixture
+def worker(settings: Settings, database: Database) -> Iterator[object]:
+    from bugtrail.jobs.worker import Worker
+
+    yield Worker(settings, database)

@@ -1,0 +1,189 @@
+"""Seed traces with events and QA results straight into the tables (export, dashboard and webhook tests)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from bugtrail.db.models import Event, Job, QaResult, Trace
+
+BASE_TIME = datetime(2026, 3, 1, 12, 0, 0)
+
+DIFF = (
+    "--- a/calc.py\n+++ b/calc.py\n@@ -1,3 +1,3 @@\n def add(a, b):\n-    return a - b\n+    return a + b\n"
+)
+
+
+def sample_events(i: int) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (
+            "reasoning",
+            {"text": f"add() subtracts? case {i}", "reasoning_type": "hypothesis", "confidence": "medium"},
+        ),
+        (
+            "command",
+            {
+                "command": "pytest -q",
+                "output": "1 failed\nE assert -1 == 3",
+                "exit_code": 1,
+                "working_directory": ".",
+                "duration_ms": 120,
+            },
+        ),
+        ("edit", {"file": "calc.py", "diff": DIFF, "change": "fix operator"}),
+        ("command", {"command": "pytest -q", "output": "1 passed", "exit_code": 0, "working_directory": "."}),
+        ("reasoning", {"text": "fixed: + instead of -", "reasoning_type": "outcome", "confidence": "high"}),
+    ]
+
+
+def qa_document(tests_passed: bool | None, resolved: bool | None, score: float | None) -> dict[str, Any]:
+    return {
+        "outcome": "completed",
+        "tests_passed": tests_passed,
+        "resolved": resolved,
+        "patch_applied": True,
+        "fail_to_pass": ["tests/test_calc.py::test_add"],
+        "pass_to_pass": ["tests/test_calc.py::test_sub"],
+        "failed_after": [] if tests_passed else ["tests/test_calc.py::test_add"],
+        "reasoning_score": score,
+        "judge_comments": "clear hypothesis, verified by a test run",
+        "judge": {
+            "judge": "heuristic",
+            "criteria": {
+                "hypothesis_quality": {"score": 4, "comment": "states a testable cause"},
+                "verification": {"score": 5, "comment": "re-ran the failing test"},
+            },
+        },
+        "error": None,
+    }
+
+
+def add_trace(
+    session: Session,
+    *,
+    index: int = 0,
+    developer_id: str = "alice",
+    repo_url: str = "https://github.com/example/calc",
+    status: str = "completed",
+    created_at: datetime | None = None,
+    tests_passed: bool | None = True,
+    resolved: bool | None = True,
+    reasoning_score: float | None = 4.0,
+    events: list[tuple[str, dict[str, Any]]] | None = None,
+    qa: dict[str, Any] | bool | None = True,
+    bug_description: str | None = None,
+) -> str:
+    """Insert one trace (+events, +newest qa_result unless qa is None/False); returns its trace_id."""
+    trace_id = str(uuid.uuid4())
+    created = created_at or BASE_TIME + timedelta(minutes=index)
+    event_specs = sample_events(index) if events is None else events
+    session.add(
+        Trace(
+            trace_id=trace_id,
+            developer_id=developer_id,
+            repo_url=repo_url,
+            bug_description=bug_description or f"add() returns the wrong result (#{index})",
+            base_commit="a" * 40,
+            test_command="pytest -q",
+            status=status,
+            content_hash="0" * 64,
+            event_count=len(event_specs),
+            created_at=created,
+            updated_at=created,
+            finalized_at=created + timedelta(minutes=5) if status != "pending" else None,
+            tests_passed=tests_passed,
+            resolved=resolved,
+            reasoning_score=reasoning_score,
+        )
+    )
+    session.flush()
+    rows = []
+    for seq, (event_type, details) in enumerate(event_specs):
+        ts = created + timedelta(seconds=seq)
+        rows.append(
+            {
+                "trace_id": trace_id,
+                "event_id": str(uuid.uuid4()),
+                "seq": seq,
+                "event_type": event_type,
+                "event_timestamp": ts.isoformat() + "+00:00",
+                "ts_utc": ts,
+                "details": details,
+                "content_hash": "0" * 64,
+                "redactions": 0,
+                "received_at": ts,
+            }
+        )
+    if rows:
+        session.execute(insert(Event), rows)
+    if qa:
+        document = qa if isinstance(qa, dict) else qa_document(tests_passed, resolved, reasoning_score)
+        result = QaResult(
+            trace_id=trace_id,
+            outcome=document.get("outcome", "completed"),
+            tests_passed=tests_passed,
+            resolved=resolved,
+            reasoning_score=reasoning_score,
+            judge_comments=document.get("judge_comments"),
+            error=document.get("error"),
+            qa_timestamp=created + timedelta(minutes=6),
+            result=document,
+        )
+        session.add(result)
+        session.flush()
+        trace = session.get(Trace, trace_id)
+        assert trace is not None
+        trace.latest_qa_result_id = result.id
+    session.flush()
+    return trace_id
+
+
+def add_job(
+    session: Session,
+    trace_id: str,
+    state: str = "queued",
+    created_at: datetime | None = None,
+    last_error: str | None = None,
+) -> None:
+    session.add(
+        Job(
+            trace_id=trace_id,
+            state=state,
+            created_at=created_at or BASE_TIME,
+            run_after=BASE_TIME,
+            last_error=last_error,
+        )
+    )
+    session.flush()
+
+
+@contextmanager
+def live_app_server(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn on 127.0.0.1 (a free port) in a thread; yields the base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -1,0 +1,105 @@
+"""Dashboard over HTTP (no browser): login cookie flags, CSRF, roles, escaping of untrusted trace content."""
+
+from __future__ import annotations
+
+import re
+
+from tests.integration.export_seed import add_job, add_trace
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def _login(client, key: str):
+    form = client.get("/dashboard/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    return client.post("/dashboard/login", data={"api_key": key, "csrf_token": token}, follow_redirects=False)
+
+
+def test_anonymous_is_sent_to_login(client):
+    response = client.get("/dashboard", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/dashboard/login"
+
+
+def test_login_sets_a_strict_httponly_cookie_and_shows_overview(client, keys, database):
+    with database.scope() as s:
+        trace_id = add_trace(s, index=0, developer_id="alice")
+        add_trace(s, index=1, developer_id="bob", tests_passed=False, resolved=False, reasoning_score=1.2)
+        add_job(s, trace_id, state="queued")
+    response = _login(client, keys.raw["reviewer"])
+    assert response.status_code == 303 and response.headers["location"] == "/dashboard"
+    cookie = next(
+        v for k, v in response.headers.multi_items() if k == "set-cookie" and "bugtrail_dashboard=" in v
+    )
+    assert (
+        "HttpOnly" in cookie
+        and "SameSite=strict" in cookie.replace("Strict", "strict")
+        and "Path=/dashboard" in cookie
+    )
+    page = client.get("/dashboard")
+    assert page.status_code == 200
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert 'id="total-traces">2<' in page.text
+    assert 'id="pass-rate">50.0%<' in page.text and 'id="queue-length">1<' in page.text
+    assert "tests failing after the fix" in page.text
+
+
+def test_developer_key_cannot_log_in_and_bad_csrf_is_refused(client, keys):
+    response = _login(client, keys.raw["alice"])
+    assert response.status_code == 403 and "bugtrail_dashboard=" not in response.headers.get("set-cookie", "")
+    assert _login(client, "btk_wrong").status_code == 401
+    client.get("/dashboard/login")
+    forged = client.post(
+        "/dashboard/login",
+        data={"api_key": keys.raw["admin"], "csrf_token": "forged"},
+        follow_redirects=False,
+    )
+    assert forged.status_code == 401 and "another site" in forged.text
+    cross = client.get("/dashboard/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', cross.text).group(1)
+    other_origin = client.post(
+        "/dashboard/login",
+        data={"api_key": keys.raw["admin"], "csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+        follow_redirects=False,
+    )
+    assert other_origin.status_code == 401
+
+
+def test_trace_page_escapes_untrusted_content(client, keys, database):
+    events = [
+        ("reasoning", {"text": XSS, "reasoning_type": "hypothesis", "confidence": "low"}),
+        ("command", {"command": f"echo '{XSS}'", "output": XSS, "exit_code": 0}),
+        ("edit", {"file": "a.py", "diff": f"--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-old\n+{XSS}\n"}),
+    ]
+    with database.scope() as s:
+        trace_id = add_trace(
+            s,
+            developer_id=XSS,
+            bug_description=XSS,
+            events=events,
+            tests_passed=False,
+            repo_url="https://github.com/x/<b>y</b>",
+        )
+    _login(client, keys.raw["admin"])
+    page = client.get(f"/dashboard/traces/{trace_id}")
+    assert page.status_code == 200
+    assert "<script>alert" not in page.text and "<img src=x" not in page.text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+    overview = client.get("/dashboard")
+    assert "<script>alert" not in overview.text and "<b>y</b>" not in overview.text
+
+
+def test_logout_clears_the_session(client, keys):
+    _login(client, keys.raw["admin"])
+    page = client.get("/dashboard/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = client.post("/dashboard/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303
+    assert client.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_static_files_are_served_from_a_fixed_listing(client):
+    assert client.get("/dashboard/static/chart.umd.min.js").status_code == 200
+    assert client.get("/dashboard/static/dashboard.js").headers["content-type"].startswith("text/javascript")
+    assert client.get("/dashboard/static/..%2F..%2Fconfig.py").status_code == 404
+    assert client.get("/dashboard/static/routes.py").status_code == 404

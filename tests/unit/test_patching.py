@@ -1,0 +1,117 @@
+"""Replaying edit events on a real git work tree."""
+
+import difflib
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bugtrail.qa.patching import EditSpec, apply_edits, is_test_file
+
+PATTERNS = ["tests/*", "test_*.py", "*/test_*.py", "conftest.py"]
+
+
+@pytest.fixture()
+def tree(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+    (repo / "calc.py").write_text("".join(f"line {i}\n" for i in range(20)))
+    (repo / "logo.bin").write_bytes(b"\x00\x01")
+    return repo
+
+
+def unified(old: str, new: str, name: str, prefix: bool = True) -> str:
+    a, b = (f"a/{name}", f"b/{name}") if prefix else (name, name)
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), a, b))
+
+
+def edit(i: int, details: dict) -> EditSpec:
+    return EditSpec(index=i, event_id=f"e{i}", details=details)
+
+
+def test_edits_apply_in_order_git_and_plain_headers(tree: Path):
+    old = (tree / "calc.py").read_text()
+    mid = old.replace("line 3\n", "line three\n")
+    new = mid.replace("line 15\n", "line fifteen\n")
+    test_new = "def test_x():\n    assert True\n"
+    reports = apply_edits(
+        tree,
+        [
+            edit(0, {"file": "calc.py", "diff": unified(old, mid, "calc.py")}),
+            edit(1, {"file": "calc.py", "diff": unified(mid, new, "calc.py", prefix=False)}),
+            edit(
+                2,
+                {
+                    "file": "tests/test_x.py",
+                    "diff": "".join(
+                        difflib.unified_diff([], test_new.splitlines(True), "/dev/null", "b/tests/test_x.py")
+                    ),
+                },
+            ),
+        ],
+        PATTERNS,
+    )
+    assert [r.applied for r in reports] == [True, True, True], reports
+    assert [r.is_test for r in reports] == [False, False, True]
+    assert (tree / "calc.py").read_text() == new
+    assert (tree / "tests/test_x.py").read_text() == test_new
+
+
+def test_fuzzy_fallback_applies_a_diff_with_drifted_context(tree: Path):
+    old = (tree / "calc.py").read_text()
+    diff = unified(old, old.replace("line 10\n", "line ten\n"), "calc.py")
+    (tree / "calc.py").write_text(old.replace("line 8\n", "line eight\n"))  # context no longer matches
+    [report] = apply_edits(tree, [edit(0, {"file": "calc.py", "diff": diff})], PATTERNS)
+    assert report.applied and report.method == "patch-fuzz", report
+    assert "line ten" in (tree / "calc.py").read_text()
+
+
+def test_diff_that_does_not_apply_is_reported_and_rolled_back(tree: Path):
+    before = (tree / "calc.py").read_text()
+    diff = "--- a/calc.py\n+++ b/calc.py\n@@ -1,3 +1,3 @@\n nothing\n-like\n+this\n here\n"
+    good = unified(before, before.replace("line 0\n", "zero\n"), "calc.py")
+    reports = apply_edits(
+        tree,
+        [edit(0, {"file": "calc.py", "diff": diff}), edit(1, {"file": "calc.py", "diff": good})],
+        PATTERNS,
+    )
+    assert not reports[0].applied and reports[0].error
+    assert len(reports[0].attempts) == 3
+    assert reports[1].applied
+    assert (tree / "calc.py").read_text() == before.replace("line 0\n", "zero\n")
+    assert not list(tree.glob("*.rej")) and not list(tree.glob("*.orig"))
+
+
+def test_binary_edit_without_diff_is_reported(tree: Path):
+    [report] = apply_edits(tree, [edit(0, {"file": "logo.bin", "diff": "", "binary": True})], PATTERNS)
+    assert not report.applied and "binary" in (report.error or "")
+
+
+def test_delete_and_rename_flags_without_diff(tree: Path):
+    reports = apply_edits(
+        tree,
+        [
+            edit(0, {"file": "calc2.py", "diff": "", "renamed_from": "calc.py"}),
+            edit(1, {"file": "logo.bin", "diff": "", "deleted": True}),
+        ],
+        PATTERNS,
+    )
+    assert [(r.applied, r.method) for r in reports] == [(True, "rename"), (True, "delete")]
+    assert (tree / "calc2.py").exists() and not (tree / "calc.py").exists()
+    assert not (tree / "logo.bin").exists()
+
+
+def test_paths_escaping_the_tree_are_refused(tree: Path, tmp_path: Path):
+    (tree / "link").symlink_to(tmp_path)
+    diff = "--- /dev/null\n+++ b/link/evil.py\n@@ -0,0 +1 @@\n+x\n"
+    [report] = apply_edits(tree, [edit(0, {"file": "link/evil.py", "diff": diff})], PATTERNS)
+    assert not report.applied and "outside" in (report.error or "")
+    assert not (tmp_path / "evil.py").exists()
+
+
+def test_test_file_patterns():
+    assert is_test_file("tests/unit/test_a.py", PATTERNS)
+    assert is_test_file("test_a.py", PATTERNS)
+    assert is_test_file("pkg/test_a.py", PATTERNS)
+    assert not is_test_file("src/calc.py", PATTERNS)

@@ -1,0 +1,47 @@
+"""The SDK and the recorder CLI must not drag in the server's dependencies (nor start slowly)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+# uvicorn and httpx are not server-only, but each costs ~100 ms at start-up of `bugtrail note`.
+FORBIDDEN = ("fastapi", "sqlalchemy", "starlette", "alembic", "docker", "openai", "uvicorn", "httpx")
+
+PROBE = """
+import json, sys
+import bugtrail
+client_cls = bugtrail.Client
+import bugtrail.sdk.client, bugtrail.sdk.session, bugtrail.sdk.snapshots, bugtrail.sdk.capture
+import bugtrail.sdk.spool, bugtrail.sdk.config, bugtrail.sdk.watch
+import bugtrail.cli.app, bugtrail.cli.recorder_cmd, bugtrail.cli.recorder_view
+print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))
+"""
+
+
+def test_sdk_and_recorder_cli_do_not_import_server_dependencies() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE], env={"PYTHONPATH": SRC}, capture_output=True, text=True, check=True
+    )
+    loaded = set(json.loads(proc.stdout))
+    assert "bugtrail" in loaded
+    assert not loaded & set(FORBIDDEN), f"server dependencies imported: {sorted(loaded & set(FORBIDDEN))}"
+
+
+def test_client_is_exposed_lazily_from_the_package() -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, bugtrail; print('bugtrail.sdk.client' in sys.modules);"
+            "from bugtrail import Client; print(Client.__module__)",
+        ],
+        env={"PYTHONPATH": SRC},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert proc.stdout.split() == ["False", "bugtrail.sdk.client"]
