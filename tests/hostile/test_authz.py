@@ -27,6 +27,8 @@ PUBLIC_ROUTES = {
     "/docs",
     "/docs/oauth2-redirect",
     "/redoc",
+    "/dashboard/login",  # the login form itself (POST checks the key and a CSRF token)
+    "/dashboard/logout",  # only clears the cookie; CSRF-checked
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")
@@ -70,8 +72,10 @@ def fill(path: str, values: dict[str, str]) -> str:
 
 def call(client, method: str, path: str, headers: dict[str, str], body: Any = None):  # type: ignore[no-untyped-def]
     if method in ("POST", "PUT", "PATCH"):
-        return client.request(method, path, headers=headers, json={} if body is None else body)
-    return client.request(method, path, headers=headers)
+        return client.request(
+            method, path, headers=headers, json={} if body is None else body, follow_redirects=False
+        )
+    return client.request(method, path, headers=headers, follow_redirects=False)
 
 
 def valid_event() -> dict[str, Any]:
