@@ -163,3 +163,23 @@ def test_nul_characters_never_cause_a_500(client, keys) -> None:  # type: ignore
     # The same event sent again is still recognised as a duplicate (hashes use the content as sent).
     again = lenient.post(f"/api/traces/{trace_id}/events", json=output, headers=keys.alice)
     assert again.status_code == 200 and again.json()["duplicates"] == 1
+
+
+def test_ids_beyond_64_bits_are_4xx_on_every_route(client, app, keys) -> None:  # type: ignore[no-untyped-def]
+    """SQLite raised OverflowError (a 500) for integer path ids >= 2**63."""
+    from fastapi.testclient import TestClient
+
+    from tests.hostile.test_authz import call, operations
+
+    lenient = TestClient(app, raise_server_exceptions=False)
+    failures = []
+    for method, template in operations(app):
+        if "_id}" not in template or "{trace_id}" in template:
+            continue
+        path = template.replace("{", "").replace("}", "")
+        for name in [part for part in template.split("/") if part.startswith("{")]:
+            path = path.replace(name.strip("{}"), str(2**63), 1)
+        response = call(lenient, method, path, keys.admin)
+        if response.status_code >= 500:
+            failures.append(f"{method} {template} -> {response.status_code}")
+    assert not failures, failures

@@ -123,6 +123,11 @@ def _data_handler(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, f"a value in the request cannot be stored: {reason}", None)
 
 
+def _overflow_handler(_request: Request, exc: Exception) -> JSONResponse:
+    # An id beyond 64 bits reaches the driver (SQLite raises OverflowError): no such object can exist.
+    return error_response(422, "a number in the request is out of range", {"max": 2**63 - 1})
+
+
 def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal error", None)
@@ -135,4 +140,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _storage_handler)
     app.add_exception_handler(IntegrityError, _integrity_handler)
     app.add_exception_handler(DataError, _data_handler)
+    app.add_exception_handler(OverflowError, _overflow_handler)
     app.add_exception_handler(Exception, _unexpected_handler)
