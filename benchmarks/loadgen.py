@@ -272,7 +272,7 @@ def drop_database(name: str) -> None:
 
 
 def create_keys(database_url: str, data_dir: Path, count: int) -> list[str]:
-    """Developer keys written straight into the database (10k key requests would be a benchmark of its own)."""
+    """Developer keys written straight into the database (10k key requests: a benchmark of their own)."""
     from bugtrail.auth.keys import create_key
     from bugtrail.config import Settings
     from bugtrail.db.engine import Database
