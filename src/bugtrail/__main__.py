@@ -1,3 +1,3 @@
-from bugtrail.cli.app import main
+from bugtrail.cli.entry import main
 
 main()

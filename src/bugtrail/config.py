@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     container_pids_limit: int = 256
     clone_cache_dir: Path | None = None
     extra_ca_bundle: Path | None = None
+    qa_parallel_phases: bool = Field(
+        default=True, description="run the before and after test runs at the same time (two containers)"
+    )
 
     # Job queue
     job_lease_s: float = 900.0

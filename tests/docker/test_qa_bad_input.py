@@ -236,3 +236,18 @@ def test_gigabytes_of_output_are_capped_in_bounded_memory(
     assert qa["after"]["output_truncated"] is True and qa["tests_passed"] is True
     assert len(qa["test_output"]) < cap + 200 and "bytes of output omitted" in qa["test_output"]
     assert peak[0] - baseline < 100 * 1024 * 1024, f"RSS grew by {(peak[0] - baseline) >> 20} MiB"
+
+
+def test_junit_symlink_cannot_make_the_host_read_its_files(
+    client, keys, worker, buggy_repo: BuggyRepo
+) -> None:
+    body = trace_body(
+        buggy_repo.url,
+        buggy_repo.base_commit,
+        [("calc.py", CALC, FIXED)],
+        test_command="ln -sf /etc/passwd /workspace/out/junit.xml",
+    )
+    qa = submit_and_run(client, keys, worker, body)["qa_results"]
+    assert qa["outcome"] == "completed" and qa["grading_method"] == "exit_code"
+    assert qa["after"]["junit"] is False
+    assert not (Path(qa["log_dir"]) / "after" / "junit.xml").exists()

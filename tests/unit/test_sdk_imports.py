@@ -18,6 +18,7 @@ client_cls = bugtrail.Client
 import bugtrail.sdk.client, bugtrail.sdk.session, bugtrail.sdk.snapshots, bugtrail.sdk.capture
 import bugtrail.sdk.spool, bugtrail.sdk.config, bugtrail.sdk.watch
 import bugtrail.cli.app, bugtrail.cli.recorder_cmd, bugtrail.cli.recorder_view
+import bugtrail.cli.entry, bugtrail.cli.recorder_verbs
 print(json.dumps(sorted(m.split(".")[0] for m in sys.modules)))
 """
 
@@ -45,3 +46,20 @@ def test_client_is_exposed_lazily_from_the_package() -> None:
         check=True,
     )
     assert proc.stdout.split() == ["False", "bugtrail.sdk.client"]
+
+
+def test_everyday_verbs_skip_the_typer_app(tmp_path: Path) -> None:
+    """`bugtrail note/run/snapshot` must not pay for Typer, Rich or the other commands' imports."""
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    env = {"PYTHONPATH": SRC, "BUGTRAIL_SERVER": "http://127.0.0.1:9", "HOME": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "bugtrail", "note", "hello"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1 and "bugtrail start" in proc.stderr  # no session: says what to do
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "bugtrail.cli.recorder_verbs" in imported
+    assert not imported & {"typer", "rich", "click", "pydantic", "bugtrail.cli.app"}, sorted(imported)

@@ -65,6 +65,61 @@ def test_random_edit_sessions_replay_to_the_work_tree(tmp_path: Path) -> None:
         rec.close()
 
 
+def test_editor_and_interpreter_droppings_are_not_edits(recorder: Recorder) -> None:
+    recorder.start("bug")
+    root = recorder.repo.root
+    for junk in (
+        "src/.m.py.swp",
+        "src/m.py~",
+        "src/.#m.py",
+        "src/__pycache__/m.cpython-311.pyc",
+        ".pytest_cache/v/cache/lastfailed",
+    ):
+        (root / junk).parent.mkdir(parents=True, exist_ok=True)
+        (root / junk).write_bytes(b"\0junk")
+    (root / "src" / "m.py").write_text("x = 2\n")
+    recorder.snapshot()
+    assert [e["details"]["file"] for e in spooled_events(recorder)] == ["src/m.py"]
+
+
+def test_git_gc_prune_now_cannot_break_the_next_snapshot(recorder: Recorder, tmp_path: Path) -> None:
+    recorder.start("bug")
+    root = recorder.repo.root
+    (root / "a.txt").write_text("uncommitted, only in the recorded tree\n")
+    recorder.snapshot()
+    subprocess.run(["git", "gc", "--prune=now", "-q"], cwd=root, check=True)
+    (root / "a.txt").write_text("edited again\n")
+    assert len(recorder.snapshot()) == 1
+    base = recorder.require().base_commit
+    assert base is not None
+    replayed = replay(root, base, spooled_events(recorder), tmp_path / "replay")
+    assert work_tree_files(replayed) == work_tree_files(root)
+
+
+def test_a_clock_stepping_back_cannot_reorder_events(
+    recorder: Recorder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bugtrail.sdk import events
+
+    recorder.start("bug")
+    root = recorder.repo.root
+    (root / "a.txt").write_text("first\n")
+    recorder.note("before the clock jump")
+    monkeypatch.setattr(events, "now_iso", lambda: "2001-01-01T00:00:00.000000+00:00")
+    (root / "a.txt").write_text("second\n")
+    (root / "b.txt").write_text("new\n")
+    recorder.run([sys.executable, "-c", "pass"], use_pty=False)
+    recorder.note("after it")
+    spooled = spooled_events(recorder)
+    stamps = [e["timestamp"] for e in spooled]
+    assert len(spooled) == 6 and stamps == sorted(stamps) and len(set(stamps)) == 6
+    # Replaying in timestamp order (as the server lists events) still rebuilds the tree.
+    base = recorder.require().base_commit
+    assert base is not None
+    by_time = sorted(spooled, key=lambda e: e["timestamp"])
+    assert work_tree_files(replay(root, base, by_time, tmp_path / "replay")) == work_tree_files(root)
+
+
 def test_uncommitted_changes_at_start_become_the_first_edits(recorder: Recorder) -> None:
     (recorder.repo.root / "a.txt").write_text("changed before start\n")
     _, edits = recorder.start("bug")

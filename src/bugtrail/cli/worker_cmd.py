@@ -22,6 +22,7 @@ def worker(
     import logging
     import signal
 
+    from bugtrail.cli.background import start_services
     from bugtrail.jobs.worker import Worker
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -36,11 +37,14 @@ def worker(
         signal.signal(signal.SIGTERM, drain)
         signal.signal(signal.SIGINT, drain)
         err_console.print(f"worker {runner.worker_id} started")
-        if once:
-            runner.startup_cleanup()
-            while not runner.stopping.is_set() and runner.run_once():
-                if max_jobs is not None and runner.jobs_done >= max_jobs:
-                    break
-        else:
-            runner.run(max_jobs=max_jobs)
+        # Webhook deliveries (qa.completed / qa.failed) go out from workers too, so a deployment whose API
+        # is down or scaled to zero still notifies.
+        with start_services(settings, database, qa_worker=False):
+            if once:
+                runner.startup_cleanup()
+                while not runner.stopping.is_set() and runner.run_once():
+                    if max_jobs is not None and runner.jobs_done >= max_jobs:
+                        break
+            else:
+                runner.run(max_jobs=max_jobs)
         err_console.print(f"worker {runner.worker_id} stopped after {runner.jobs_done} job(s)")

@@ -24,8 +24,10 @@ from bugtrail.db.models import utcnow
 from bugtrail.jobs import repository as jobs
 from bugtrail.qa import repository as qa_repo
 from bugtrail.qa.errors import QaInfraError
+from bugtrail.qa.judge import get_judge
 from bugtrail.qa.replay import ReplayResult, image_for, replay_trace, test_command_for
 from bugtrail.traces import repository as traces
+from bugtrail.webhooks import enqueue_event
 from bugtrail.wire import TraceRead
 
 log = logging.getLogger("bugtrail.qa")
@@ -113,11 +115,7 @@ def _error_replay(settings: Settings, trace: TraceRead, log_dir: Path, reason: s
 
 
 def run_judge(settings: Settings, trace: TraceRead, document: dict[str, Any]) -> dict[str, Any] | None:
-    """The judge's record, or None when no judge is installed; a judge failure is recorded, not raised."""
-    try:
-        from bugtrail.qa.judge import get_judge  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
+    """The judge's record; a judge failure is recorded, not raised."""
     try:
         record = get_judge(settings).judge(trace.model_copy(update={"qa_results": document}))
         return dict(record.model_dump(mode="json"))
@@ -150,6 +148,7 @@ def build_document(replay: ReplayResult, ticket: JobTicket, judge: dict[str, Any
         "test_command": replay.test_command,
         "runner_image": replay.image,
         "test_duration_s": replay.test_duration_s,
+        "tests_wall_s": replay.tests_wall_s,
         "setup_s": replay.setup_s,
         "before": _run_summary(replay, "before"),
         "after": _run_summary(replay, "after"),
@@ -187,7 +186,7 @@ def store_result(
                 document=document,
                 qa_timestamp=utcnow(),
             )
-            _notify(
+            enqueue_event(
                 session,
                 "qa.failed" if outcome == "error" else "qa.completed",
                 {
@@ -203,11 +202,3 @@ def store_result(
     except IntegrityError as exc:  # a result for this job already exists: someone else finished it
         raise LeaseLost(ticket.id) from exc
     return state
-
-
-def _notify(session: Any, event: str, payload: dict[str, Any]) -> None:
-    try:
-        from bugtrail.webhooks import enqueue_event  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return
-    enqueue_event(session, event, payload)

@@ -10,17 +10,18 @@ Log directory layout (fixed names, so a run can be re-graded from disk):
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
+import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bugtrail.config import Settings, split_csv
 from bugtrail.errors import Unavailable
+from bugtrail.qa import liveness
 from bugtrail.qa.docker_api import docker_client
 from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
 from bugtrail.qa.grading import Verdict, grade_logs
@@ -29,7 +30,8 @@ from bugtrail.qa.runner import OUTPUT_FILE, RunResult, run_phase
 from bugtrail.qa.workspace import check_repo_allowed, checkout, ensure_mirror
 from bugtrail.wire import TraceRead
 
-BEFORE_OUTPUT_KEEP = 64 * 1024  # the "before" run's output kept in the result document (tail)
+BEFORE_OUTPUT_KEEP = 64 * 1024
+PHASES = ("before", "after")  # the "before" run's output kept in the result document (tail)
 
 
 @dataclass
@@ -47,7 +49,8 @@ class ReplayResult:
     before_output: str | None = None
     error: str | None = None
     setup_s: float = 0.0
-    test_duration_s: float | None = None
+    test_duration_s: float | None = None  # the two runs' durations added up
+    tests_wall_s: float | None = None  # wall time of the test runs (less when they run in parallel)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,23 +109,27 @@ def _replay(
         raise QaSkipped("trace has no base_commit; the tests cannot be replayed")
     check_repo_allowed(trace.repo_url, settings)
     try:
-        client = docker_client(settings)
+        docker_client(settings).close()  # fail fast (and retry later) when no daemon answers
     except Unavailable as exc:
         raise QaInfraError("no Docker daemon is reachable", str(exc.detail)) from exc
 
     started = time.monotonic()
     log_dir.mkdir(parents=True, exist_ok=True)
-    scratch = scratch_root(settings) / f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    scratch = scratch_root(settings) / f"{liveness.current().encode()}-{uuid.uuid4().hex[:12]}"
+    workers = 2 if settings.qa_parallel_phases else 1
     try:
         mirror = ensure_mirror(settings, trace.repo_url, trace.base_commit)
         edits = edits_of(trace)
         patterns = split_csv(settings.test_file_patterns)
-        reports: dict[str, list[EditReport]] = {}
-        for phase in ("before", "after"):
+
+        def prepare(phase: str) -> list[EditReport]:
             tree = scratch / phase / "repo"
-            checkout(mirror, trace.base_commit, tree)
+            checkout(mirror, trace.base_commit or "", tree)
             chosen = [e for e in edits if phase == "after" or is_test_file(e.file, patterns)]
-            reports[phase] = apply_edits(tree, chosen, patterns)
+            return apply_edits(tree, chosen, patterns)
+
+        with ThreadPoolExecutor(workers, thread_name_prefix="qa-phase") as pool:
+            reports = dict(zip(PHASES, pool.map(prepare, PHASES), strict=True))
         result.patch_report = [report.as_dict() for report in reports["after"]]
         result.patch_applied = all(report.applied for report in reports["after"])
         (log_dir / "patch_report.json").write_text(json.dumps(result.patch_report, indent=2))
@@ -130,27 +137,33 @@ def _replay(
         if not result.patch_applied:
             failed = [r for r in reports["after"] if not r.applied]
             result.verdict = Verdict(tests_passed=False, resolved=False, grading_method="not-run")
-            result.error = None
             result.test_output = "edits did not apply; tests were not run:\n" + "\n".join(
                 f"  edit #{r.index} ({r.file}): {r.error}" for r in failed
             )
             _write_verdict(log_dir, result)
             return result
 
-        for phase in ("before", "after"):
-            run = run_phase(
-                settings,
-                client,
-                phase=phase,
-                scratch=scratch / phase,
-                command=result.test_command,
-                image=result.image,
-                log_dir=log_dir / phase,
-                readonly_mounts=[mirror],
-                worker_id=worker_id,
-            )
-            setattr(result, phase, run)
-        assert result.before is not None and result.after is not None
+        def run(phase: str) -> RunResult:
+            client = docker_client(settings)  # one client per thread: the SDK's session is not shared
+            try:
+                return run_phase(
+                    settings,
+                    client,
+                    phase=phase,
+                    scratch=scratch / phase,
+                    command=result.test_command,
+                    image=result.image,
+                    log_dir=log_dir / phase,
+                    readonly_mounts=[mirror],
+                    worker_id=worker_id,
+                )
+            finally:
+                client.close()
+
+        tests_started = time.monotonic()
+        with ThreadPoolExecutor(workers, thread_name_prefix="qa-phase") as pool:
+            result.before, result.after = pool.map(run, PHASES)
+        result.tests_wall_s = round(time.monotonic() - tests_started, 3)
         result.test_duration_s = round(result.before.duration_s + result.after.duration_s, 3)
         result.verdict = grade_logs(log_dir)
         result.test_output = _read_text(log_dir / "after" / OUTPUT_FILE)
@@ -159,8 +172,9 @@ def _replay(
         _write_verdict(log_dir, result)
         return result
     finally:
-        client.close()
-        shutil.rmtree(scratch, ignore_errors=True)
+        # Deleting thousands of files is not on the job's critical path; a crash leaves it to
+        # remove_orphan_scratch at the next worker start.
+        threading.Thread(target=shutil.rmtree, args=(scratch, True), daemon=True).start()
 
 
 def _read_text(path: Path) -> str:
@@ -177,26 +191,12 @@ def _write_verdict(log_dir: Path, result: ReplayResult) -> None:
 
 
 def remove_orphan_scratch(settings: Settings) -> int:
-    """Delete scratch dirs of dead worker processes on this host (names carry host and pid)."""
+    """Delete scratch dirs whose worker process is gone (their names carry its liveness tag)."""
     root = scratch_root(settings)
     removed = 0
-    host = socket.gethostname()
-    for path in root.glob(f"{host}-*-*") if root.is_dir() else []:
-        try:
-            pid = int(path.name[len(host) + 1 :].split("-", 1)[0])
-        except ValueError:
-            continue
-        if pid != os.getpid() and not _alive(pid):
+    for path in root.iterdir() if root.is_dir() else []:
+        tag = liveness.ProcessTag.decode(path.name.rsplit("-", 1)[0])
+        if liveness.owner_is_dead(tag):
             shutil.rmtree(path, ignore_errors=True)
             removed += 1
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import threading
 import time
 import uuid
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bugtrail.config import Settings
+from bugtrail.qa import liveness
 from bugtrail.qa.capped import CappedOutput
 from bugtrail.qa.docker_api import LABEL_ROLE, LABEL_RUN, LABEL_WORKER, ROLE_RUNNER, docker_client
 from bugtrail.qa.errors import QaInfraError
@@ -33,8 +33,9 @@ RUN_FILE = "run.json"
 CONTAINER_ROOT = "/workspace"  # the scratch dir: repo/ (the work tree) and out/ (junit)
 CONTAINER_UID = 1000  # the runner image's `runner` user
 MAX_FILE_BYTES = 1 << 30  # RLIMIT_FSIZE: one test cannot fill the host disk with one file
+MAX_JUNIT_BYTES = 32 * 1024 * 1024
 TMPFS_OPTIONS = "rw,exec,nosuid,nodev,size=512m"
-LABEL_HOST = "bugtrail.host"
+LABEL_OWNER = "bugtrail.owner"  # liveness.ProcessTag of the worker process that started the container
 LABEL_PID = "bugtrail.pid"
 
 
@@ -125,7 +126,7 @@ def run_phase(
             labels={
                 LABEL_ROLE: ROLE_RUNNER,
                 LABEL_WORKER: worker_id,
-                LABEL_HOST: socket.gethostname(),
+                LABEL_OWNER: liveness.current().encode(),
                 LABEL_PID: str(os.getpid()),
                 LABEL_RUN: f"{phase}-{uuid.uuid4().hex[:12]}",
             },
@@ -163,10 +164,7 @@ def run_phase(
             container.remove(force=True)
 
     (log_dir / OUTPUT_FILE).write_bytes(output.getvalue())
-    junit_source = scratch / "out" / JUNIT_FILE
-    has_junit = junit_source.is_file() and not junit_source.is_symlink()
-    if has_junit:
-        shutil.copyfile(junit_source, log_dir / JUNIT_FILE)
+    has_junit = _collect_junit(scratch, log_dir / JUNIT_FILE)
     result = RunResult(
         phase=phase,
         command=command,
@@ -183,6 +181,21 @@ def run_phase(
     return result
 
 
+def _collect_junit(scratch: Path, target: Path) -> bool:
+    """Copy the junit file out of the (untrusted) scratch dir: a regular file inside it, of sane size."""
+    source = scratch / "out" / JUNIT_FILE
+    try:
+        inside = source.resolve().is_relative_to(scratch.resolve())
+        if not inside or source.is_symlink() or not source.is_file():
+            return False
+        if source.stat().st_size > MAX_JUNIT_BYTES:
+            return False  # graded by exit code instead; parsing it would cost too much memory
+        shutil.copyfile(source, target, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
+
+
 def _drain(stream: Any, output: CappedOutput) -> None:
     with contextlib.suppress(Exception):  # the stream ends with an error when the container is killed
         for chunk in stream:
@@ -190,18 +203,19 @@ def _drain(stream: Any, output: CappedOutput) -> None:
 
 
 def remove_orphan_containers(settings: Settings, client: Any | None = None) -> int:
-    """Remove QA containers of dead worker processes on this host, and any older than the timeout allows."""
+    """Remove QA containers whose worker process is gone, and any older than a run can take."""
     import docker.errors
 
     own_client = client is None
     client = client or docker_client(settings)
     removed = 0
-    host = socket.gethostname()
     try:
         containers = client.containers.list(all=True, filters={"label": f"{LABEL_ROLE}={ROLE_RUNNER}"})
         for container in containers:
             labels = container.labels or {}
-            if _is_orphan(labels, host, container.attrs.get("Created", ""), settings.test_timeout_s):
+            owner = liveness.ProcessTag.decode(labels.get(LABEL_OWNER, ""))
+            too_old = _age_s(str(container.attrs.get("Created", ""))) > settings.test_timeout_s * 2 + 300
+            if liveness.owner_is_dead(owner) or too_old:
                 with contextlib.suppress(docker.errors.DockerException):
                     container.remove(force=True)
                     removed += 1
@@ -211,32 +225,12 @@ def remove_orphan_containers(settings: Settings, client: Any | None = None) -> i
     return removed
 
 
-def _is_orphan(labels: dict[str, str], host: str, created: str, timeout_s: float) -> bool:
-    if labels.get(LABEL_HOST) == host:
-        try:
-            pid = int(labels.get(LABEL_PID, ""))
-        except ValueError:
-            return True
-        if not _pid_alive(pid):
-            return True
-    # Any container far older than a run may take is left over, whoever started it.
+def _age_s(created: str) -> float:
+    """Seconds since Docker's `Created` timestamp (RFC 3339 with nanoseconds); 0 when unreadable."""
     from datetime import UTC, datetime
 
     try:
         created_at = datetime.fromisoformat(created[:26].rstrip("Z") + "+00:00")
     except ValueError:
-        return False
-    age = (datetime.now(UTC) - created_at).total_seconds()
-    return age > timeout_s * 2 + 300
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return 0.0
+    return (datetime.now(UTC) - created_at).total_seconds()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from bugtrail.sdk import events as event_format
 from bugtrail.sdk.capture import DEFAULT_MAX_OUTPUT_BYTES, CommandResult, run_command
 from bugtrail.sdk.client import Client, FlushReport
 from bugtrail.sdk.config import ClientConfig
@@ -24,6 +26,7 @@ from bugtrail.sdk.spool import Op, Spool
 
 SESSION_KEY = "session"
 TREE_KEY = "recorded_tree"
+LAST_TS_KEY = "last_timestamp"
 
 
 class SessionError(Exception):
@@ -86,12 +89,6 @@ class Recorder:
         self, bug_description: str, test_command: str | None = None, repo_url: str | None = None
     ) -> tuple[SessionInfo, list[str]]:
         """Create the trace (spooled: works offline) and record edits already in the work tree."""
-        existing = self.current()
-        if existing is not None:
-            raise SessionError(
-                f"a session is already recording here (trace {existing.trace_id}): "
-                "`bugtrail finish` or `bugtrail abort` it first"
-            )
         base_commit = self.repo.head_commit()
         op = Client.create_trace_op(
             repo_url=repo_url or self.repo.remote_url(),
@@ -112,6 +109,12 @@ class Recorder:
         # The baseline is the base commit, not the work tree: uncommitted changes present now become the
         # first edits, so replaying the trace on base_commit still rebuilds the work tree.
         with self.spool.transaction() as conn:
+            existing = conn.execute("SELECT value FROM meta WHERE key = ?", (SESSION_KEY,)).fetchone()
+            if existing is not None:
+                raise SessionError(
+                    f"a session is already recording here (trace {json.loads(existing[0])['trace_id']}): "
+                    "`bugtrail finish` or `bugtrail abort` it first"
+                )
             Spool.append_in(
                 conn,
                 [op],
@@ -139,11 +142,12 @@ class Recorder:
                     details: dict[str, Any] = {"file": change.path, "diff": change.diff, **change.details}
                     if change_note:
                         details["change"] = f"{details['change']} ({change_note})"
-                    ops.append(Client.event_op(session.trace_id, "edit", details))
+                    ops.append(Client.event_op(session.trace_id, "edit", details, timestamp=_stamp(conn)))
                 meta: dict[str, str | None] = {TREE_KEY: new_tree}
                 if ops:
                     meta["last_event:edit"] = ops[-1].event_id
                 Spool.append_in(conn, ops, meta)
+            self.repo.protect(new_tree)
         return [str(op.event_id) for op in ops]
 
     def run(
@@ -157,6 +161,7 @@ class Recorder:
         """Snapshot, run the command live, then record it. Returns the result and the edit event ids."""
         session = self.require()
         edits = self.snapshot()
+        floor = self.spool.get_meta(LAST_TS_KEY)
         # Send the edits while the command runs; the command event follows it in the spool anyway.
         flusher = _BackgroundFlush(self.client)
         cwd = Path(cwd or Path.cwd())
@@ -178,8 +183,11 @@ class Recorder:
             "duration_ms": result.duration_ms,
             **result.details,
         }
-        op = Client.event_op(session.trace_id, "command", details, timestamp=result.started_at)
-        self.spool.append([op], {"last_event:command": op.event_id})
+        with self.spool.transaction() as conn:
+            # Stamped when it started (edits saved while it ran come after it), yet after the edits before it.
+            stamp = _stamp(conn, result.started_at, floor)
+            op = Client.event_op(session.trace_id, "command", details, timestamp=stamp)
+            Spool.append_in(conn, [op], {"last_event:command": op.event_id})
         return result, edits
 
     def note(
@@ -197,8 +205,9 @@ class Recorder:
             details["confidence"] = confidence
         if resolved:
             details["refers_to"] = resolved
-        op = Client.event_op(session.trace_id, "reasoning", details)
-        self.spool.append([op], {"last_event:reasoning": op.event_id})
+        with self.spool.transaction() as conn:
+            op = Client.event_op(session.trace_id, "reasoning", details, timestamp=_stamp(conn))
+            Spool.append_in(conn, [op], {"last_event:reasoning": op.event_id})
         return str(op.event_id), edits
 
     def finish(self, flush_deadline: float = 20.0) -> tuple[SessionInfo, list[str], FlushReport]:
@@ -211,6 +220,7 @@ class Recorder:
                 [Op("finalize", session.trace_id, "{}")],
                 {SESSION_KEY: None, "last_session": session.to_json()},
             )
+        self.repo.protect(None)
         report = self.client.flush(deadline=flush_deadline)
         return session, edits, report
 
@@ -220,6 +230,7 @@ class Recorder:
         with FileLock(self.repo.state_dir / "snapshot.lock", timeout=120):
             dropped = self.spool.discard_trace(session.trace_id)
             self.spool.set_meta(SESSION_KEY, None)
+            self.repo.protect(None)
         return session, dropped
 
     def sync(self, deadline: float | None = 30.0, force: bool = True) -> FlushReport:
@@ -275,6 +286,30 @@ class _BackgroundFlush:
 
     def join(self) -> None:
         self._thread.join(timeout=5.0)
+
+
+def _stamp(conn: sqlite3.Connection, candidate: str | None = None, floor: str | None = None) -> str:
+    """A timestamp later than every event recorded before (or than `floor`), kept in the spool.
+
+    The server orders a trace's events by timestamp: a clock stepping back (NTP, suspend, a VM) must not
+    reorder edits, or replaying them breaks. All stamps are UTC with microseconds, so strings compare.
+    """
+    stamp = candidate or event_format.now_iso()
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (LAST_TS_KEY,)).fetchone()
+    last = str(row[0]) if row else None
+    bound = floor if floor is not None else last
+    if bound and stamp <= bound:
+        stamp = _one_microsecond_after(bound)
+    if last is None or stamp > last:
+        Spool.set_meta_in(conn, LAST_TS_KEY, stamp)
+    return stamp
+
+
+def _one_microsecond_after(stamp: str) -> str:
+    from datetime import datetime, timedelta
+
+    later = datetime.fromisoformat(stamp) + timedelta(microseconds=1)
+    return later.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _now() -> str:

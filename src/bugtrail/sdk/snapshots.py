@@ -17,13 +17,22 @@ from pathlib import Path
 from typing import Any
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+RECORDED_REF = "refs/worktree/bugtrail/recorded"
 # Diffs above this go out without their hunks (flagged), well under the server's per-diff limit.
 DEFAULT_MAX_DIFF_BYTES = 4 * 1024 * 1024
-# Bytecode and pytest's cache appear in nearly every debugging session and are never part of a fix.
-JUNK_PATHSPECS = (
-    ":(exclude,glob)**/__pycache__/**",
-    ":(exclude,glob)**/*.py[co]",
-    ":(exclude,glob)**/.pytest_cache/**",
+# Bytecode, pytest's cache and editors' swap/backup/lock files appear in nearly every debugging session
+# (whatever the repository's .gitignore says) and are never part of a fix.
+JUNK_PATHSPECS = tuple(
+    f":(exclude,glob){pattern}"
+    for pattern in (
+        "**/__pycache__/**",
+        "**/*.py[co]",
+        "**/.pytest_cache/**",
+        "**/*.sw[po]",
+        "**/*~",
+        "**/.#*",
+        "**/.DS_Store",
+    )
 )
 # Plumbing plus explicit flags: immune to the developer's diff/colour/prefix configuration.
 DIFF_ARGS = ("diff-tree", "-r", "-p", "-M", "--full-index", "--no-color", "--no-ext-diff", "--no-textconv")
@@ -86,6 +95,15 @@ class GitRepo:
             if remotes:
                 out = git(self.root, "remote", "get-url", remotes[0], check=False).decode().strip()
         return out or self.root.resolve().as_uri()
+
+    def protect(self, tree: str | None) -> None:
+        """Keep the last recorded tree (and its blobs) reachable so `git gc --prune=now` cannot break the
+        next diff. A per-worktree ref (git >= 2.25): never pushed by default, invisible to `git log --all`
+        (it is a tree, not a commit). None removes it."""
+        if tree is None:
+            git(self.root, "update-ref", "-d", RECORDED_REF, check=False)
+        else:
+            git(self.root, "update-ref", RECORDED_REF, tree, check=False)
 
     def work_tree_tree(self) -> str:
         """The work tree (respecting .gitignore) as a tree object, via the shadow index."""
