@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 EventType = Literal["edit", "command", "reasoning"]
 ReasoningType = Literal["hypothesis", "alternative", "rationale", "observation", "outcome", "plan"]
@@ -41,9 +41,32 @@ def check_repo_relative_path(path: str) -> str:
     return path
 
 
+MAX_DETAILS_DEPTH = 32
+
+
+def check_nesting(value: Any, limit: int = MAX_DETAILS_DEPTH) -> None:
+    """Iteratively (no recursion to exhaust) refuse JSON nested deeper than `limit`."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            raise ValueError(f"details are nested deeper than {limit} levels")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+
+
 class _Details(BaseModel):
     # Unknown keys inside details are kept (the recorder or a plugin may add context).
     model_config = ConfigDict(extra="allow")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_nesting(cls, value: Any) -> Any:
+        # Deeply nested extra keys made serialisation fail with a 500 (pydantic's depth limit).
+        check_nesting(value)
+        return value
 
 
 class EditDetails(_Details):

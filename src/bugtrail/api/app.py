@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from bugtrail import __version__
-from bugtrail.api.errors import error_response, install_error_handlers
+from bugtrail.api.errors import ERROR_RESPONSES, error_response, install_error_handlers
 from bugtrail.api.limits import BodySizeLimit
 from bugtrail.auth.routes import router as auth_router
 from bugtrail.config import Settings
@@ -41,9 +41,9 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     for router in (traces_router, auth_router, qa_router, export_router, webhooks_router, dashboard_router):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})
     def healthz() -> object:
         try:
             with database.engine.connect() as conn:

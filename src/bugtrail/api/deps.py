@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from bugtrail.api.db_gate import DbGate
 from bugtrail.auth.keys import Principal, find_active
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
@@ -27,7 +28,20 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-def _session(request: Request) -> Iterator[Session]:
+async def _db_gate(request: Request) -> AsyncIterator[None]:
+    """Admit the request to the database in the event loop (see api/db_gate.py for why)."""
+    gate: DbGate | None = getattr(request.app.state, "db_gate", None)
+    if gate is None:
+        database = get_database(request)
+        pool = database.engine.pool
+        slots = pool.size() + getattr(pool, "_max_overflow", 0) if hasattr(pool, "size") else 8
+        gate = request.app.state.db_gate = DbGate(slots, serialize_writes=database.dialect == "sqlite")
+    async with gate.admit(write=request.method not in ("GET", "HEAD")) as release:
+        request.state.release_db_gate = release
+        yield
+
+
+def _session(request: Request, _gate: None = Depends(_db_gate, scope="function")) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, before the response is sent.
     Reads (GET/HEAD) must not take SQLite's write lock."""
     with get_database(request).scope(read_only=request.method in ("GET", "HEAD")) as session:

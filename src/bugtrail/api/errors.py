@@ -8,12 +8,38 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError, OperationalError
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bugtrail.errors import BugtrailError
 
 log = logging.getLogger("bugtrail.api")
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns, whatever the status."""
+
+    error: str = Field(description="what went wrong, in one sentence")
+    detail: Any = Field(default=None, description="structured detail (field errors, limits, hints)")
+
+
+# Declared on every route so the OpenAPI schema says what the API really answers (FastAPI's default 422
+# schema describes its own error shape, which one handler below replaces).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "malformed request"),
+        (401, "missing, unknown or revoked API key"),
+        (403, "the key's role may not do this"),
+        (404, "not found (or not visible to this key)"),
+        (409, "conflicts with stored data"),
+        (413, "over a size limit; nothing stored"),
+        (422, "invalid payload; the detail names each field"),
+        (503, "database unavailable; retry later"),
+        (507, "storage full; retry later"),
+    )
+}
 
 
 def error_response(status: int, error: str, detail: Any = None) -> JSONResponse:
@@ -90,6 +116,18 @@ def _integrity_handler(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _data_handler(_request: Request, exc: Exception) -> JSONResponse:
+    # A value the database refuses (e.g. NUL in a PostgreSQL text column): the request's fault, not a 500.
+    assert isinstance(exc, DataError)
+    reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "invalid value"
+    return error_response(422, f"a value in the request cannot be stored: {reason}", None)
+
+
+def _overflow_handler(_request: Request, exc: Exception) -> JSONResponse:
+    # An id beyond 64 bits reaches the driver (SQLite raises OverflowError): no such object can exist.
+    return error_response(422, "a number in the request is out of range", {"max": 2**63 - 1})
+
+
 def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", exc_info=exc)
     return error_response(500, "internal error", None)
@@ -101,4 +139,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(OperationalError, _storage_handler)
     app.add_exception_handler(IntegrityError, _integrity_handler)
+    app.add_exception_handler(DataError, _data_handler)
+    app.add_exception_handler(OverflowError, _overflow_handler)
     app.add_exception_handler(Exception, _unexpected_handler)

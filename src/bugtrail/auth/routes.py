@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from bugtrail.api.deps import AdminPrincipal, CurrentPrincipal, DbSession
 from bugtrail.auth import keys
@@ -33,6 +33,12 @@ class KeyRead(BaseModel):
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+
+    @field_validator("created_at", "revoked_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        # Stored as naive UTC; say so, or the value is not an RFC 3339 date-time as the schema promises.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 class KeyCreated(KeyRead):

@@ -6,6 +6,8 @@ import typer
 
 from bugtrail.cli.common import err_console, load_settings, open_database
 
+MAX_HEADER_BYTES = 64 * 1024
+
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
 
@@ -41,7 +43,15 @@ def serve(
         app = create_app(settings, database)
         with background.start_services(settings, database):
             uvicorn.run(
-                app, host=settings.host, port=settings.port, log_level=log_level, timeout_graceful_shutdown=30
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level=log_level,
+                timeout_graceful_shutdown=30,
+                # h11, not httptools: httptools buffers request headers without a limit (measured: 200 MB
+                # of headers grew the server by 200 MB); h11 refuses a header block over this size.
+                http="h11",
+                h11_max_incomplete_event_size=MAX_HEADER_BYTES,
             )
 
 

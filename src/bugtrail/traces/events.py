@@ -74,7 +74,19 @@ def stored_details(event: EventIn, settings: Settings, index: int) -> tuple[dict
         kinds = find_secrets(details.get("diff", ""))
         if kinds:
             details["secret_flags"] = sorted(set(kinds))
-    return details, redactions
+    return without_nul(details), redactions
+
+
+def without_nul(value: Any) -> Any:
+    """NUL -> U+FFFD in every string and key: PostgreSQL's text and JSONB cannot hold NUL (it answered 500),
+    and terminal output sometimes carries it. Done on both databases so they store the same thing."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    return value
 
 
 def event_row(

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import TypeAdapter, ValidationError
 
 from bugtrail.api.deps import AppSettings, CurrentPrincipal, DbSession, get_database
+from bugtrail.auth.keys import Principal
+from bugtrail.db.engine import Database
 from bugtrail.errors import BadRequest
 from bugtrail.traces import repository as repo
 from bugtrail.traces import service
@@ -32,7 +36,12 @@ router = APIRouter(prefix="/api", tags=["traces"])
 TERMINAL = ("completed", "failed")
 
 
-@router.post("/traces", status_code=status.HTTP_201_CREATED, response_model=TraceCreated)
+@router.post(
+    "/traces",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TraceCreated,
+    responses={200: {"model": TraceCreated, "description": "an identical trace already existed (a retry)"}},
+)
 def create_trace(
     payload: TraceCreate,
     session: DbSession,
@@ -133,7 +142,7 @@ def append_events(
 @router.post(
     "/traces/{trace_id}/finalize", response_model=FinalizeResult, status_code=status.HTTP_202_ACCEPTED
 )
-def finalize_trace(
+async def finalize_trace(
     trace_id: uuid.UUID,
     request: Request,
     session: DbSession,
@@ -142,22 +151,39 @@ def finalize_trace(
     response: Response,
     wait: Annotated[float, Query(ge=0, le=3600, description="block up to this many seconds for QA")] = 0,
 ) -> FinalizeResult:
-    result = service.finalize_trace(session, settings, principal, trace_id)
+    # async, with the database work in the thread pool: a client waiting for QA costs a coroutine, not one
+    # of the pool's 40 threads (40 waiting clients used to freeze the whole server for up to an hour).
+    result = await run_in_threadpool(service.finalize_trace, session, settings, principal, trace_id)
     if wait <= 0:
         return result
     # The finalize must be visible to workers before we wait for them.
-    session.commit()
+    await run_in_threadpool(session.commit)
+    release = getattr(request.state, "release_db_gate", None)
+    if release is not None:
+        release()
     database = get_database(request)
     deadline = time.monotonic() + wait
+    interval = 0.25
     while True:
-        with database.scope(read_only=True) as poll:
-            current = service.get_trace(poll, principal, trace_id)
-        if current.status in TERMINAL:
+        current = await run_in_threadpool(_status, database, principal, trace_id)
+        if current in TERMINAL:
+            trace = await run_in_threadpool(_trace, database, principal, trace_id)
             response.status_code = status.HTTP_200_OK
-            return result.model_copy(update={"status": current.status, "qa_results": current.qa_results})
+            return result.model_copy(update={"status": trace.status, "qa_results": trace.qa_results})
         if time.monotonic() >= deadline:
-            return result.model_copy(update={"status": current.status})
-        time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+            return result.model_copy(update={"status": current})
+        await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
+        interval = min(interval * 1.5, 2.0)  # QA takes minutes; long waits poll less often
+
+
+def _status(database: Database, principal: Principal, trace_id: uuid.UUID) -> str:
+    with database.scope(read_only=True) as poll:
+        return service.trace_status(poll, principal, trace_id)
+
+
+def _trace(database: Database, principal: Principal, trace_id: uuid.UUID) -> TraceRead:
+    with database.scope(read_only=True) as poll:
+        return service.get_trace(poll, principal, trace_id)
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:

@@ -1,0 +1,406 @@
+"""Load generator (issue 7): N simulated developers recording sessions through the real recorder SDK.
+
+    python benchmarks/loadgen.py --developers 1000 --duration 90              # SQLite
+    python benchmarks/loadgen.py --developers 1000 --duration 90 --postgres   # scratch DB on 127.0.0.1:5432
+    python benchmarks/loadgen.py --find-max --ladder 500,1000,2000,4000,8000 --duration 45
+    python benchmarks/loadgen.py --developers 10000 --duration 90
+
+Each developer is a `bugtrail.sdk.Client` exactly as the recorder CLI uses it: one Client per action (every
+`bugtrail note` / `bugtrail run` is a new process), its own on-disk spool (SQLite, fsync per op), its own API
+key. A session: create a trace, then every 10-30 s (uniform; the think time of someone reading code and
+running tests) one event: a command (40%), a reasoning note (30%) or an edit (30%); 20% of edit moments are
+bursts of 3-6 edits sent as one batch (a save-all or a refactor); after 20-60 events, finalize and start a new
+session. That is ~0.06 events/s per developer. --speedup S divides think times by S (time compression: N
+developers at speedup S offer the load of N*S developers at the realistic rate, from fewer spools and keys).
+
+Bounded: --duration seconds of load (default 90) plus setup and the final check; developers are capped by
+--developers. Reports events/s sustained, HTTP p50/p99/max (each request the SDK's transport made), errors,
+schedule lag (how late actions started: a late client under-offers load, so a large lag means the load
+generator, not the server, was the bottleneck), server and generator CPU, and then checks every acknowledged
+event is stored exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import os
+import queue
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+
+from benchmarks.rawhttp import percentile
+from benchmarks.serverproc import BugtrailServer
+
+POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+THINK_S = (10.0, 30.0)
+SESSION_EVENTS = (20, 60)
+
+
+@dataclass
+class Developer:
+    index: int
+    key: str
+    spool: Path
+    trace_id: str | None = None
+    session_left: int = 0
+    acked: list[str] = field(default_factory=list)
+    sent: int = 0
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
+    actions: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def http(self, seconds: float, error: str | None, kind: str = "") -> None:
+        with self.lock:
+            self.latencies.append(seconds)
+            self.by_kind.setdefault(kind, []).append(seconds)
+            if error:
+                self.errors[error] += 1
+
+
+def timed_transport(client: Any, stats: Stats) -> None:
+    """Time every HTTP request the SDK's transport makes (retries included), and count failures."""
+    original = client.transport.request
+
+    def request(*args: Any, **kwargs: Any) -> Any:
+        method, path = ([*list(args), "", ""])[:2]
+        kind = f"{method} {str(path).rsplit('/', 1)[-1] if str(path).count('/') > 3 else path}"
+        started = time.perf_counter()
+        try:
+            response = original(*args, **kwargs)
+        except Exception as exc:
+            status = getattr(exc, "status", None)
+            stats.http(
+                time.perf_counter() - started, f"HTTP {status}" if status else type(exc).__name__, kind
+            )
+            raise
+        stats.http(time.perf_counter() - started, None, kind)
+        return response
+
+    client.transport.request = request
+
+
+def event_details(rng: random.Random, kind: str, n: int) -> dict[str, Any]:
+    if kind == "command":
+        return {
+            "command": f"python -m pytest -q tests/test_module_{n % 17}.py",
+            "output": f"collected {n % 40} items\n" + "." * rng.randint(10, 400) + "\n1 failed\n",
+            "exit_code": 1,
+            "working_directory": "/home/dev/project",
+        }
+    if kind == "reasoning":
+        return {
+            "text": f"hypothesis {n}: the cache key ignores the locale, so requests collide",
+            "reasoning_type": rng.choice(["hypothesis", "observation", "rationale", "plan"]),
+        }
+    return {
+        "file": f"src/pkg/module_{n % 23}.py",
+        "diff": f"--- a/src/pkg/module_{n % 23}.py\n+++ b/src/pkg/module_{n % 23}.py\n@@ -1,2 +1,2 @@\n"
+        f"-    key = (path,)\n+    key = (path, locale_{n})\n",
+    }
+
+
+def act(dev: Developer, base_url: str, stats: Stats, rng: random.Random) -> None:
+    """One moment of a developer's work, through a fresh SDK Client (like one CLI invocation)."""
+    from bugtrail.sdk.client import Client
+
+    with Client(base_url, api_key=dev.key, spool_path=dev.spool, timeout=30) as client:
+        timed_transport(client, stats)
+        if dev.trace_id is None:
+            dev.trace_id = client.create_trace(
+                repo_url="https://github.com/example/project",
+                bug_description=f"load test session of developer {dev.index}",
+            )
+            dev.session_left = rng.randint(*SESSION_EVENTS)
+            return
+        kind = rng.choices(["command", "reasoning", "edit"], weights=[4, 3, 3])[0]
+        count = rng.randint(3, 6) if kind == "edit" and rng.random() < 0.2 else 1
+        ids = [
+            client.append_event(dev.trace_id, kind, event_details(rng, kind, dev.sent + i))
+            for i in range(count)
+        ]
+        dev.sent += count
+        report = client.flush()
+        if report.rejected:
+            with stats.lock:
+                stats.errors["rejected"] += len(report.rejected)
+        if report.pending == 0 and not report.rejected:
+            dev.acked.extend(ids)
+        dev.session_left -= count
+        if dev.session_left <= 0:
+            client.finalize(dev.trace_id)
+            dev.trace_id = None
+
+
+def drain(dev: Developer, base_url: str) -> None:
+    """Send whatever a developer's spool still holds (after an error or the end of the run)."""
+    from bugtrail.sdk.client import Client
+
+    with Client(base_url, api_key=dev.key, spool_path=dev.spool, timeout=60) as client:
+        client.flush(deadline=60)
+
+
+def warm_up(base_url: str, key: str, spool: Path) -> None:
+    """A few requests of every kind first: the figures are about a running server, not its first imports."""
+    dev, stats, rng = Developer(-1, key, spool), Stats(), random.Random(0)
+    for _ in range(12):
+        act(dev, base_url, stats, rng)
+    from bugtrail.sdk.client import Client
+
+    with Client(base_url, api_key=key, spool_path=spool) as client:
+        if dev.trace_id:
+            client.finalize(dev.trace_id)
+
+
+def run_load(
+    developers: list[Developer], base_url: str, duration: float, speedup: float, threads: int, seed: int
+) -> Stats:
+    stats = Stats()
+    rng = random.Random(seed)
+    start = time.monotonic()
+    # Developers start at random moments of their first think time, so the load ramps in smoothly.
+    heap = [(start + rng.uniform(0, THINK_S[1] / speedup), dev.index) for dev in developers]
+    heapq.heapify(heap)
+    work: queue.Queue[tuple[float, Developer] | None] = queue.Queue()
+    end = start + duration
+
+    def worker() -> None:
+        local = random.Random(rng.random())
+        while True:
+            item = work.get()
+            if item is None:
+                return
+            due, dev = item
+            stats.lags.append(max(0.0, time.monotonic() - due))
+            try:
+                act(dev, base_url, stats, local)
+            except Exception as exc:  # an SDK error the recorder would surface; the spool keeps the data
+                with stats.lock:
+                    stats.errors[f"action: {type(exc).__name__}"] += 1
+            with stats.lock:
+                stats.actions += 1
+                heapq.heappush(heap, (time.monotonic() + local.uniform(*THINK_S) / speedup, dev.index))
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    while True:
+        now = time.monotonic()
+        if now >= end:
+            break
+        with stats.lock:
+            while heap and heap[0][0] <= now:
+                due, index = heapq.heappop(heap)
+                work.put((due, developers[index]))
+            wait = heap[0][0] - now if heap else 0.05
+        time.sleep(min(max(wait, 0.001), 0.05))
+    for _ in pool:
+        work.put(None)
+    for thread in pool:
+        thread.join(timeout=120)
+    return stats
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def verify(database_url: str, developers: list[Developer]) -> dict[str, int]:
+    from sqlalchemy import create_engine, func, select
+
+    from bugtrail.db.models import Event
+
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        stored = {
+            row.event_id: row.n
+            for row in conn.execute(select(Event.event_id, func.count().label("n")).group_by(Event.event_id))
+        }
+    engine.dispose()
+    acked = [event_id for dev in developers for event_id in dev.acked]
+    return {
+        "acked": len(acked),
+        "stored_once": sum(1 for event_id in acked if stored.get(event_id) == 1),
+        "missing": sum(1 for event_id in acked if event_id not in stored),
+        "duplicated": sum(1 for n in stored.values() if n > 1),
+        "stored_total": sum(stored.values()),
+    }
+
+
+def prepare_database(postgres: bool, root: Path) -> tuple[str, str | None]:
+    """(database URL, scratch PostgreSQL database name to drop afterwards)."""
+    if not postgres:
+        return f"sqlite:///{root / 'data' / 'bugtrail.db'}", None
+    from sqlalchemy import create_engine, text
+
+    name = f"bugtrail_load_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", name
+
+
+def drop_database(name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def create_keys(database_url: str, data_dir: Path, count: int) -> list[str]:
+    """Developer keys written straight into the database (10k key requests: a benchmark of their own)."""
+    from bugtrail.auth.keys import create_key
+    from bugtrail.config import Settings
+    from bugtrail.db.engine import Database
+    from bugtrail.db.migrate import upgrade
+
+    database = Database(Settings(data_dir=data_dir, database_url=database_url, embedded_worker=False))
+    upgrade(database.engine)
+    keys = []
+    with database.scope() as session:
+        create_key(session, "admin", "admin")  # so the server does not print a first-start key
+        for i in range(count):
+            keys.append(create_key(session, f"loaddev{i:05d}", "developer")[1])
+    database.dispose()
+    return keys
+
+
+def one_run(args: argparse.Namespace, developers_count: int) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="bugtrail-load-"))
+    database_url, scratch = prepare_database(args.postgres, root)
+    try:
+        keys = create_keys(database_url, root / "data", developers_count + 1)
+        warm_key = keys.pop()
+        developers = [
+            Developer(i, key, root / "spools" / f"dev{i:05d}" / "spool.sqlite3") for i, key in enumerate(keys)
+        ]
+        server = BugtrailServer(root / "data", database_url=database_url, log_path=root / "server.log")
+        server.start()
+        try:
+            assert server.process is not None
+            warm_up(server.url, warm_key, root / "spools" / "warm-up" / "spool.sqlite3")
+            server_cpu0, wall0 = cpu_seconds(server.process.pid), time.monotonic()
+            self_cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            stats = run_load(developers, server.url, args.duration, args.speedup, args.threads, args.seed)
+            wall = time.monotonic() - wall0
+            server_cpu = (cpu_seconds(server.process.pid) - server_cpu0) / wall
+            self_cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            load_cpu = (
+                self_cpu1.ru_utime + self_cpu1.ru_stime - self_cpu0.ru_utime - self_cpu0.ru_stime
+            ) / wall
+            drained = 0
+            for dev in developers:  # what the spools still hold goes out now, as the recorder would send it
+                if dev.trace_id is not None or dev.sent:
+                    drain(dev, server.url)
+                    drained += 1
+        finally:
+            server.stop()
+        figures = verify(database_url, developers)
+    finally:
+        if scratch:
+            drop_database(scratch)
+        shutil.rmtree(root, ignore_errors=True)
+    events = figures["acked"]
+    return {
+        "developers": developers_count,
+        "database": "postgresql" if args.postgres else "sqlite",
+        "seconds": wall,
+        "actions": stats.actions,
+        "requests": len(stats.latencies),
+        "events_per_s": events / wall,
+        "requests_per_s": len(stats.latencies) / wall,
+        "p50_ms": percentile(stats.latencies, 50) * 1000,
+        "p99_ms": percentile(stats.latencies, 99) * 1000,
+        "max_ms": max(stats.latencies, default=0.0) * 1000,
+        "lag_p99_ms": percentile(stats.lags, 99) * 1000,
+        "errors": dict(stats.errors),
+        "by_kind": {
+            kind: (len(v), percentile(v, 50) * 1000, percentile(v, 99) * 1000)
+            for kind, v in stats.by_kind.items()
+        },
+        "server_cpu": server_cpu,
+        "loadgen_cpu": load_cpu,
+        **figures,
+    }
+
+
+def describe(result: dict[str, Any]) -> str:
+    exact = result["stored_once"] == result["acked"] and not result["missing"] and not result["duplicated"]
+    return (
+        f"{result['developers']} developers on {result['database']}: {result['seconds']:.0f} s, "
+        f"{result['events_per_s']:.1f} acknowledged events/s, {result['requests_per_s']:.1f} requests/s; "
+        f"latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
+        f"max {result['max_ms']:.0f} ms; "
+        f"errors {sum(result['errors'].values())} {result['errors'] or ''}; schedule lag p99 "
+        f"{result['lag_p99_ms']:.0f} ms; CPU server {result['server_cpu']:.0%} of a core, generator "
+        f"{result['loadgen_cpu']:.0%}; acknowledged {result['acked']}, stored exactly once "
+        f"{result['stored_once']}, missing {result['missing']}, duplicated {result['duplicated']}: "
+        f"{'OK' if exact else 'DATA CHECK FAILED'}\n    per request kind (count, p50 ms, p99 ms): "
+        + "; ".join(
+            f"{k}: {n}, {p50:.1f}, {p99:.1f}" for k, (n, p50, p99) in sorted(result["by_kind"].items())
+        )
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--developers", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=90.0, help="seconds of load per run")
+    parser.add_argument("--speedup", type=float, default=1.0, help="time compression of think times")
+    parser.add_argument("--threads", type=int, default=64, help="generator threads executing due actions")
+    parser.add_argument("--postgres", action="store_true", help="scratch database on 127.0.0.1:5432")
+    parser.add_argument("--find-max", action="store_true", help="step through --ladder until p99 >= target")
+    parser.add_argument("--ladder", default="500,1000,2000,4000,8000")
+    parser.add_argument("--target-p99-ms", type=float, default=100.0)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    print(
+        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs; speedup {args.speedup}", flush=True
+    )
+    ok = True
+    if args.find_max:
+        best = None
+        for count in [int(n) for n in args.ladder.split(",")]:
+            result = one_run(args, count)
+            print(describe(result), flush=True)
+            meets = result["p99_ms"] < args.target_p99_ms and not result["errors"] and not result["missing"]
+            if not meets:
+                break
+            best = count
+        print(f"largest N meeting p99 < {args.target_p99_ms:.0f} ms with no errors: {best}", flush=True)
+    else:
+        result = one_run(args, args.developers)
+        print(describe(result), flush=True)
+        ok = result["stored_once"] == result["acked"] and not result["duplicated"]
+    print(f"load average {os.getloadavg()[0]:.2f}", flush=True)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

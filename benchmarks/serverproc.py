@@ -1,0 +1,161 @@
+"""Run a real `bugtrail serve` subprocess on 127.0.0.1 (used by the benchmarks and the fault/hostile tests).
+
+The server is started with `python -m bugtrail serve`, exactly as an operator would, so the figures and the
+crash tests cover uvicorn, the middleware, migrations at start and the first-start admin key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_json(
+    method: str, url: str, body: Any = None, key: str | None = None, timeout: float = 30.0
+) -> tuple[int, Any]:
+    """A tiny stdlib JSON request for setup steps (not for measured traffic)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("content-type", "application/json")
+    if key:
+        request.add_header("authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        try:
+            return exc.code, json.loads(raw) if raw else None
+        except ValueError:
+            return exc.code, raw.decode(errors="replace")
+
+
+class BugtrailServer:
+    """`bugtrail serve` in a subprocess; start() returns once /healthz answers. Restartable after kill()."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        database_url: str | None = None,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        worker: bool = False,
+        log_path: Path | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.database_url = database_url
+        self.port = port or free_port()
+        self.extra_env = env or {}
+        self.worker = worker
+        self.log_path = log_path or (self.data_dir.parent / f"server-{self.port}.log")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.admin_key: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
+        env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+        env["BUGTRAIL_DATA_DIR"] = str(self.data_dir)
+        if self.database_url:
+            env["BUGTRAIL_DATABASE_URL"] = self.database_url
+        env.update(self.extra_env)
+        return env
+
+    def start(self, timeout: float = 60.0) -> BugtrailServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "bugtrail",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--worker" if self.worker else "--no-worker",
+            "--log-level",
+            "warning",
+        ]
+        log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess for its lifetime
+        self.process = subprocess.Popen(
+            command, env=self.environment(), stdout=subprocess.PIPE, stderr=log, cwd=str(ROOT)
+        )
+        log.close()
+        self._wait_ready(timeout)
+        return self
+
+    def _wait_ready(self, timeout: float) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        deadline = time.monotonic() + timeout
+        os.set_blocking(self.process.stdout.fileno(), False)
+        buffered = b""
+        while time.monotonic() < deadline:
+            chunk = self.process.stdout.read()
+            if chunk:
+                buffered += chunk
+                for line in buffered.decode(errors="replace").splitlines():
+                    if line.startswith("btk_") and self.admin_key is None:
+                        self.admin_key = line.strip()
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"bugtrail serve exited with {self.process.returncode}; see {self.log_path}"
+                )
+            try:
+                status, _ = http_json("GET", self.url + "/healthz", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"bugtrail serve did not become ready in {timeout}s; see {self.log_path}")
+
+    def create_key(self, developer_id: str, role: str = "developer") -> str:
+        status, body = http_json(
+            "POST", self.url + "/api/keys", {"developer_id": developer_id, "role": role}, key=self.admin_key
+        )
+        if status != 201:
+            raise RuntimeError(f"creating a key failed: {status} {body}")
+        return str(body["key"])
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown handlers, no flush; what a power cut or OOM kill looks like to the process."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if self.process is not None and self.process.stdout is not None:
+            self.process.stdout.close()
+
+    def __enter__(self) -> BugtrailServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
