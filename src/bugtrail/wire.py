@@ -46,6 +46,8 @@ MAX_DETAILS_DEPTH = 32
 
 def check_nesting(value: Any, limit: int = MAX_DETAILS_DEPTH) -> None:
     """Iteratively (no recursion to exhaust) refuse JSON nested deeper than `limit`."""
+    if isinstance(value, dict) and not any(isinstance(v, (dict, list)) for v in value.values()):
+        return  # the usual flat details: nothing to walk
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()

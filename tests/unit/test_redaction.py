@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bugtrail.traces.redaction import find_secrets, redact_text
+from bugtrail.traces.redaction import find_secrets, find_secrets_many, redact_many, redact_text
 
 # Fake but well-formed credentials (the shapes real ones have; none of them is valid anywhere).
 AWS_KEY_ID = "AKIAIOSFODNN7EXAMPLE"
@@ -198,6 +198,30 @@ def test_redaction_is_idempotent_for_glued_secrets(text: str) -> None:
 def test_redaction_is_idempotent_on_mixed_text(text: str) -> None:
     once, _ = redact_text(text)
     assert redact_text(once) == (once, 0)
+
+
+_PIECES = [s[0] for s in SECRETS] + INNOCUOUS + [PEM_BODY, "-----BEGIN RSA PRIVATE KEY-----", "[REDACTED:jwt]"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([" ", "\n", ""]),
+            st.lists(st.sampled_from(_PIECES) | st.text(max_size=40), max_size=4),
+        ).map(lambda sep_parts: sep_parts[0].join(sep_parts[1])),
+        max_size=8,
+    )
+)
+def test_batch_redaction_equals_one_by_one(texts: list[str]) -> None:
+    # The ingestion path redacts a whole batch in one scan; it must agree with redacting each text.
+    assert redact_many(texts) == [redact_text(text) for text in texts]
+    assert find_secrets_many(texts) == [find_secrets(text) for text in texts]
+
+
+def test_batch_redaction_falls_back_when_a_secret_spans_texts() -> None:
+    texts = ["-----BEGIN RSA PRIVATE KEY-----\n" + PEM_BODY, "the next text", f"key {AWS_KEY_ID}"]
+    assert redact_many(texts) == [redact_text(text) for text in texts]
 
 
 def test_non_ascii_text_around_secrets_is_preserved() -> None:

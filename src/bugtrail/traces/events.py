@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
 
 from bugtrail.config import Settings
 from bugtrail.errors import TooLarge
-from bugtrail.traces.redaction import find_secrets, redact_text
-from bugtrail.wire import CommandEvent, EditEvent, EventIn, ReasoningEvent
+from bugtrail.traces.redaction import find_secrets_many, redact_many
+from bugtrail.wire import CommandEvent, EventIn, ReasoningEvent
 
 TRUNCATION_MARKER = "\n…[bugtrail: {omitted} of {total} bytes omitted from the middle]…\n"
 
@@ -50,31 +51,52 @@ def _check_size(name: str, text: str, limit: int, index: int) -> None:
         )
 
 
-def stored_details(event: EventIn, settings: Settings, index: int) -> tuple[dict[str, Any], int]:
-    """The details as stored: (details, number of secrets redacted)."""
-    details = event.details.model_dump(mode="json", exclude_none=True)
-    redactions = 0
-    if isinstance(event, CommandEvent):
-        _check_size("command", details["command"], settings.max_text_bytes, index)
-        details["command"], found = redact_text(details["command"])
-        redactions += found
-        # Redact before trimming so a secret that straddles the cut is never left half visible.
-        output, found = redact_text(details.get("output", ""))
-        redactions += found
-        details["output"], original = cap_head_tail(output, settings.max_command_output_bytes)
-        if original is not None:
-            details["output_truncated"] = True
-            details["output_original_bytes"] = original
-    elif isinstance(event, ReasoningEvent):
-        _check_size("text", details["text"], settings.max_text_bytes, index)
-        details["text"], redactions = redact_text(details["text"])
-    elif isinstance(event, EditEvent):
-        # Diffs are never rewritten (QA must apply them), only flagged.
-        _check_size("diff", details.get("diff", ""), settings.max_diff_bytes, index)
-        kinds = find_secrets(details.get("diff", ""))
+def stored_details(
+    events: Sequence[tuple[int, EventIn]], settings: Settings
+) -> list[tuple[dict[str, Any], int]]:
+    """The details as stored, with the number of secrets redacted, for (request index, event) pairs.
+
+    Texts of the whole batch are redacted in one scan (redact_many); command output is redacted before it
+    is trimmed, so a secret that straddles the cut is never left half visible."""
+    stored: list[dict[str, Any]] = []
+    texts: list[str] = []
+    text_slots: list[tuple[int, str]] = []
+    diffs: list[str] = []
+    diff_slots: list[int] = []
+    for position, (index, event) in enumerate(events):
+        details = event.details.model_dump(mode="json", exclude_none=True)
+        if isinstance(event, CommandEvent):
+            _check_size("command", details["command"], settings.max_text_bytes, index)
+            details.setdefault("output", "")
+            keys: tuple[str, ...] = ("command", "output")
+        elif isinstance(event, ReasoningEvent):
+            _check_size("text", details["text"], settings.max_text_bytes, index)
+            keys = ("text",)
+        else:
+            # Diffs are never rewritten (QA must apply them), only flagged.
+            _check_size("diff", details.get("diff", ""), settings.max_diff_bytes, index)
+            diffs.append(details.get("diff", ""))
+            diff_slots.append(position)
+            keys = ()
+        for key in keys:
+            texts.append(details[key])
+            text_slots.append((position, key))
+        stored.append(details)
+
+    redactions = [0] * len(stored)
+    for (position, key), (text, found) in zip(text_slots, redact_many(texts), strict=True):
+        stored[position][key] = text
+        redactions[position] += found
+    for position, kinds in zip(diff_slots, find_secrets_many(diffs), strict=True):
         if kinds:
-            details["secret_flags"] = sorted(set(kinds))
-    return without_nul(details), redactions
+            stored[position]["secret_flags"] = kinds
+    for details, (_, event) in zip(stored, events, strict=True):
+        if isinstance(event, CommandEvent):
+            details["output"], original = cap_head_tail(details["output"], settings.max_command_output_bytes)
+            if original is not None:
+                details["output_truncated"] = True
+                details["output_original_bytes"] = original
+    return [(without_nul(details), count) for details, count in zip(stored, redactions, strict=True)]
 
 
 def without_nul(value: Any) -> Any:
@@ -89,21 +111,27 @@ def without_nul(value: Any) -> Any:
     return value
 
 
-def event_row(
-    event: EventIn, trace_id: str, seq: int, event_id: str, content_hash: str, settings: Settings, index: int
-) -> dict[str, Any]:
-    details, redactions = stored_details(event, settings, index)
-    return {
-        "trace_id": trace_id,
-        "event_id": event_id,
-        "seq": seq,
-        "event_type": event.type,
-        "event_timestamp": event.timestamp.isoformat(),
-        "ts_utc": event.timestamp.astimezone(UTC).replace(tzinfo=None),
-        "details": details,
-        "content_hash": content_hash,
-        "redactions": redactions,
-    }
+def event_rows(
+    trace_id: str, first_seq: int, events: Sequence[tuple[int, EventIn, str, str]], settings: Settings
+) -> list[dict[str, Any]]:
+    """Rows for new events (request index, event, event_id, content hash), numbered from first_seq."""
+    stored = stored_details([(index, event) for index, event, _, _ in events], settings)
+    return [
+        {
+            "trace_id": trace_id,
+            "event_id": event_id,
+            "seq": first_seq + offset,
+            "event_type": event.type,
+            "event_timestamp": event.timestamp.isoformat(),
+            "ts_utc": event.timestamp.astimezone(UTC).replace(tzinfo=None),
+            "details": details,
+            "content_hash": content_hash,
+            "redactions": redactions,
+        }
+        for offset, ((_, event, event_id, content_hash), (details, redactions)) in enumerate(
+            zip(events, stored, strict=True)
+        )
+    ]
 
 
 def new_event_id() -> str:

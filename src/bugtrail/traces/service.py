@@ -169,12 +169,7 @@ def _append(
             detail={"status": trace.status},
         )
     _check_event_count(settings, trace.event_count, len(fresh))
-    rows = [
-        event_rows.event_row(
-            event, trace.trace_id, trace.event_count + offset + 1, event_id, content_hash, settings, index
-        )
-        for offset, (index, event, event_id, content_hash) in enumerate(fresh)
-    ]
+    rows = event_rows.event_rows(trace.trace_id, trace.event_count + 1, fresh, settings)
     repo.insert_events(session, rows)
     if rows:
         trace.event_count += len(rows)
