@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,6 +17,14 @@ from bugtrail.config import Settings
 # which must not take the write lock. Everything else starts with BEGIN IMMEDIATE so two writers never
 # deadlock upgrading a shared lock.
 SQLITE_READ_ONLY = {"sqlite_begin": "DEFERRED"}
+
+
+def json_serializer(value: Any) -> str:
+    """JSON columns: orjson (several times faster on the ingestion path), json for what it refuses."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # lone surrogates or exotic types
+        return json.dumps(value, ensure_ascii=False)
 
 
 def make_engine(settings: Settings) -> Engine:
@@ -27,6 +37,7 @@ def make_engine(settings: Settings) -> Engine:
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
         pool_recycle=1800,
+        json_serializer=json_serializer,
     )
 
 
@@ -38,6 +49,7 @@ def _sqlite_engine(url: str, settings: Settings) -> Engine:
         connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size * 4,
+        json_serializer=json_serializer,
     )
     busy_timeout = int(settings.sqlite_busy_timeout_ms)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Sequence
 from datetime import UTC
 from typing import Any
+
+import orjson
 
 from bugtrail.config import Settings
 from bugtrail.errors import TooLarge
@@ -18,8 +19,12 @@ TRUNCATION_MARKER = "\n…[bugtrail: {omitted} of {total} bytes omitted from the
 
 
 def canonical_hash(value: Any) -> str:
-    encoded = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    try:
+        encoded = orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)
+    except TypeError:  # lone surrogates (from JSON escapes), which orjson refuses: the slow, exact path
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        encoded = text.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(encoded).hexdigest()
 
 
 def event_content(event: EventIn) -> dict[str, Any]:
@@ -132,7 +137,3 @@ def event_rows(
             zip(events, stored, strict=True)
         )
     ]
-
-
-def new_event_id() -> str:
-    return str(uuid.uuid4())

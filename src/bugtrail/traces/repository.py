@@ -12,7 +12,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bugtrail.db.models import Event, QaResult, Trace
+from bugtrail.db.engine import json_serializer
+from bugtrail.db.models import Event, QaResult, Trace, utcnow
 from bugtrail.wire import EventRead, TraceRead, TraceSummary
 
 _EVENT_TABLE = Event.metadata.tables["event"]
@@ -54,11 +55,58 @@ def event_hashes(session: Session, trace_id: str, event_ids: Sequence[str]) -> d
     return found
 
 
+_EVENT_COLUMNS = (
+    "trace_id",
+    "event_id",
+    "seq",
+    "event_type",
+    "event_timestamp",
+    "ts_utc",
+    "details",
+    "content_hash",
+    "redactions",
+    "received_at",
+)
+_SQLITE_INSERT_EVENT = (
+    f"INSERT INTO event ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+)
+
+
+def _sqlite_datetime(value: datetime) -> str:
+    # The exact text SQLAlchemy's SQLite DATETIME type stores, so ORM reads and comparisons see no difference.
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
+        f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
+    )
+
+
 def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        # Core executemany on the session's connection: one round trip per batch, and about half the CPU
-        # of the ORM bulk-insert path (measured: 3 ms vs 6 ms per 100 events).
-        session.connection().execute(_EVENT_TABLE.insert(), rows)
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        # Core executemany: one round trip per batch, about half the CPU of the ORM bulk-insert path.
+        connection.execute(_EVENT_TABLE.insert(), rows)
+        return
+    # SQLite is one writer, so the CPU spent here holds every other writer back: bind plain values straight
+    # to the driver instead of through SQLAlchemy's per-parameter processing (a third of the insert cost).
+    received_at = _sqlite_datetime(utcnow())
+    params = [
+        (
+            row["trace_id"],
+            row["event_id"],
+            row["seq"],
+            row["event_type"],
+            row["event_timestamp"],
+            _sqlite_datetime(row["ts_utc"]),
+            json_serializer(row["details"]),
+            row["content_hash"],
+            row["redactions"],
+            received_at,
+        )
+        for row in rows
+    ]
+    connection.exec_driver_sql(_SQLITE_INSERT_EVENT, params)
 
 
 def load_events(session: Session, trace_id: str) -> list[Event]:

@@ -130,16 +130,17 @@ def _append(
     planned: list[tuple[int, EventIn, str, str]] = []
     seen_in_batch: dict[str, str] = {}
     duplicates = 0
-    event_ids: list[str] = []
+    event_uuids: list[uuid.UUID] = []  # kept as UUIDs: re-parsing them from strings was a hot spot
     for index, event in enumerate(events):
         content_hash = event_rows.canonical_hash(event_rows.event_content(event))
         if event.event_id:
-            event_id = str(event.event_id)
+            event_uuid = event.event_id
         elif derive_ids_in is not None:
-            event_id = str(uuid.uuid5(derive_ids_in, f"{index}:{content_hash}"))
+            event_uuid = uuid.uuid5(derive_ids_in, f"{index}:{content_hash}")
         else:
-            event_id = event_rows.new_event_id()
-        event_ids.append(event_id)
+            event_uuid = uuid.uuid4()
+        event_uuids.append(event_uuid)
+        event_id = str(event_uuid)
         if event_id in seen_in_batch:
             if seen_in_batch[event_id] != content_hash:
                 raise Conflict(
@@ -179,7 +180,7 @@ def _append(
         trace_id=uuid.UUID(trace.trace_id),
         accepted=len(rows),
         duplicates=duplicates,
-        event_ids=[uuid.UUID(event_id) for event_id in event_ids],
+        event_ids=event_uuids,
         event_count=trace.event_count,
     )
 
