@@ -200,7 +200,9 @@ def test_redaction_is_idempotent_on_mixed_text(text: str) -> None:
     assert redact_text(once) == (once, 0)
 
 
-_PIECES = [s[0] for s in SECRETS] + INNOCUOUS + [PEM_BODY, "-----BEGIN RSA PRIVATE KEY-----", "[REDACTED:jwt]"]
+_PIECES = (
+    [s[0] for s in SECRETS] + INNOCUOUS + [PEM_BODY, "-----BEGIN RSA PRIVATE KEY-----", "[REDACTED:jwt]"]
+)
 
 
 @settings(max_examples=300, deadline=None)
