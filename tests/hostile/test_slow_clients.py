@@ -51,7 +51,9 @@ def test_many_concurrent_writers_all_succeed(live_server, live_key) -> None:  # 
 
         return await asyncio.gather(*(one(conn) for conn in conns))
 
-    results = asyncio.run(run())
+    # A thread of its own: a session-scoped Playwright fixture may keep an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as loop_thread:
+        results = loop_thread.submit(asyncio.run, run()).result()
     assert [status for status, _ in results] == [201] * 120
     assert max(seconds for _, seconds in results) < 20
 
