@@ -138,6 +138,20 @@ class BugtrailServer:
             raise RuntimeError(f"creating a key failed: {status} {body}")
         return str(body["key"])
 
+    def create_trace(
+        self, key: str, repo_url: str = "https://github.com/m/p", bug_description: str = "x"
+    ) -> str:
+        """A new pending trace owned by `key`'s developer; its trace_id."""
+        status, body = http_json(
+            "POST",
+            self.url + "/api/traces",
+            {"repo_url": repo_url, "bug_description": bug_description},
+            key=key,
+        )
+        if status != 201:
+            raise RuntimeError(f"creating a trace failed: {status} {body}")
+        return str(body["trace_id"])
+
     def kill(self) -> None:
         """SIGKILL: no shutdown handlers, no flush; what a power cut or OOM kill looks like to the process."""
         if self.process is not None and self.process.poll() is None:

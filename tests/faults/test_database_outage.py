@@ -27,14 +27,7 @@ def test_postgres_outage_is_503_and_the_api_recovers(private_postgres, tmp_path)
     server = BugtrailServer(tmp_path / "data", database_url=url, log_path=tmp_path / "server.log").start()
     try:
         key = server.create_key("alice")
-        status, body = http_json(
-            "POST",
-            server.url + "/api/traces",
-            {"repo_url": "https://github.com/a/b", "bug_description": "x"},
-            key=key,
-        )
-        assert status == 201, body
-        trace_id = body["trace_id"]
+        trace_id = server.create_trace(key, repo_url="https://github.com/a/b")
         assert http_json("POST", f"{server.url}/api/traces/{trace_id}/events", event(), key=key)[0] == 200
 
         private_postgres.stop("immediate")

@@ -31,14 +31,7 @@ def test_disk_full_answers_507_and_recovers(small_filesystem, tmp_path) -> None:
     server = BugtrailServer(small_filesystem.path / "data", log_path=tmp_path / "server.log").start()
     try:
         key = server.create_key("alice")
-        status, body = http_json(
-            "POST",
-            server.url + "/api/traces",
-            {"repo_url": "https://github.com/a/b", "bug_description": "x"},
-            key=key,
-        )
-        assert status == 201, body
-        trace_id = body["trace_id"]
+        trace_id = server.create_trace(key, repo_url="https://github.com/a/b")
         acknowledged = 0
         refused = None
         for _ in range(400):  # 6 MiB fills after a few dozen batches

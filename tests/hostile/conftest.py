@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.serverproc import BugtrailServer, http_json
+from benchmarks.serverproc import BugtrailServer
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +56,4 @@ def status_of(response: bytes) -> int:
 
 
 def new_trace(server: BugtrailServer, key: str) -> str:
-    status, body = http_json(
-        "POST",
-        server.url + "/api/traces",
-        {"repo_url": "https://github.com/m/p", "bug_description": "x"},
-        key=key,
-    )
-    assert status == 201, body
-    return str(body["trace_id"])
+    return server.create_trace(key)
