@@ -129,6 +129,35 @@ class EventBatch(BaseModel):
     events: list[EventIn] = Field(min_length=1)
 
 
+MAX_ENV_PACKAGES = 5_000
+MAX_ENV_ENTRY_CHARS = 1_000
+
+
+class RecordedEnvironment(BaseModel):
+    """The developer's Python environment when they debugged, captured by the recorder (`bugtrail start`).
+
+    QA prefers it to detection: the packages the developer's own commands ran with, pinned the way `pip freeze`
+    prints them. Lines naming local paths or VCS URLs are kept verbatim and never fetched blindly.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    python_version: str | None = Field(default=None, max_length=40, description='e.g. "3.11.7"')
+    implementation: str | None = Field(default=None, max_length=40, description='e.g. "CPython"')
+    platform: str | None = Field(default=None, max_length=200, description="platform.platform() of the interpreter")
+    packages: list[Annotated[str, Field(max_length=MAX_ENV_ENTRY_CHARS)]] = Field(
+        default_factory=list,
+        max_length=MAX_ENV_PACKAGES,
+        description="`pip freeze` lines of the interpreter the developer's commands use, minus the project itself",
+    )
+    project: list[Annotated[str, Field(max_length=200)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="distribution names of the project under test (installed from the work tree; left out of packages)",
+    )
+    captured_by: str | None = Field(default=None, max_length=200, description="recorder name and version")
+
+
 class TraceCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -140,6 +169,9 @@ class TraceCreate(BaseModel):
     bug_description: str = Field(min_length=1)
     base_commit: str | None = Field(default=None, description="40-hex git sha")
     test_command: str | None = Field(default=None, max_length=4000)
+    environment: RecordedEnvironment | None = Field(
+        default=None, description="the developer's Python environment, as the recorder captured it"
+    )
     events: list[EventIn] = Field(default_factory=list)
     qa_results: None = Field(default=None, description="always null on create; filled by QA")
 
@@ -181,6 +213,7 @@ class TraceSummary(BaseModel):
 
 
 class TraceRead(TraceSummary):
+    environment: RecordedEnvironment | None = None
     events: list[EventRead]
     qa_results: dict[str, Any] | None = None
 
