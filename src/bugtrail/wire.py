@@ -136,24 +136,24 @@ MAX_ENV_ENTRY_CHARS = 1_000
 class RecordedEnvironment(BaseModel):
     """The developer's Python environment when they debugged, captured by the recorder (`bugtrail start`).
 
-    QA prefers it to detection: the packages the developer's own commands ran with, pinned the way `pip freeze`
-    prints them. Lines naming local paths or VCS URLs are kept verbatim and never fetched blindly.
+    QA prefers it to detection: the packages the developer's own commands ran with, pinned the way
+    `pip freeze` prints them. Local paths and VCS URLs are kept verbatim and never fetched blindly.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     python_version: str | None = Field(default=None, max_length=40, description='e.g. "3.11.7"')
     implementation: str | None = Field(default=None, max_length=40, description='e.g. "CPython"')
-    platform: str | None = Field(default=None, max_length=200, description="platform.platform() of the interpreter")
+    platform: str | None = Field(default=None, max_length=200, description="platform.platform()")
     packages: list[Annotated[str, Field(max_length=MAX_ENV_ENTRY_CHARS)]] = Field(
         default_factory=list,
         max_length=MAX_ENV_PACKAGES,
-        description="`pip freeze` lines of the interpreter the developer's commands use, minus the project itself",
+        description="`pip freeze` lines of the interpreter the developer's commands use, minus the project",
     )
     project: list[Annotated[str, Field(max_length=200)]] = Field(
         default_factory=list,
         max_length=50,
-        description="distribution names of the project under test (installed from the work tree; left out of packages)",
+        description="distribution names of the project under test (left out of packages)",
     )
     captured_by: str | None = Field(default=None, max_length=200, description="recorder name and version")
 

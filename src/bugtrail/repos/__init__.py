@@ -1,1 +1,1 @@
-"""Per-repository QA configuration registered by an admin (install commands, Python version, test command...)."""
+"""Per-repository QA configuration registered by an admin (install commands, Python, test command)."""

@@ -1,1 +1,1 @@
-"""Test environments for QA: choose a plan (recorded | configured | detected | default), build and cache its image."""
+"""QA test environments: choose a plan (recorded | configured | detected | default), build and cache it."""

@@ -15,10 +15,10 @@ class EnvironmentPlan(BaseModel):
     source: EnvironmentSource
     python_version: str = Field(description='the Python minor version the image provides, e.g. "3.11"')
     base_image: str = Field(description="the runner base image the environment is built on")
-    packages: list[str] = Field(default_factory=list, description="requirement lines installed from the registry")
+    packages: list[str] = Field(default_factory=list, description="requirement lines to install")
     commands: list[str] = Field(default_factory=list, description="install commands run in the checkout")
     install_project: bool = Field(default=True, description="pip install the checkout itself")
-    notes: list[str] = Field(default_factory=list, description="why this plan: files read, plugins implied, ...")
+    notes: list[str] = Field(default_factory=list, description="why this plan: files read, plugins implied")
 
 
 class EnvironmentInfo(BaseModel):
@@ -29,7 +29,9 @@ class EnvironmentInfo(BaseModel):
     image_digest: str | None = None
     python_version: str | None = None
     python_version_requested: str | None = None
-    python_version_note: str | None = Field(default=None, description="set when the requested version was not had")
+    python_version_note: str | None = Field(
+        default=None, description="set when the requested version could not be had"
+    )
     plan: EnvironmentPlan | None = None
     build_s: float | None = None
     cache_hit: bool | None = None
