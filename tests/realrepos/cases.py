@@ -1,0 +1,139 @@
+"""Real public bug fixes kept as QA test cases: metadata only (repository, commits, files, test ids).
+
+No code of these repositories is stored here. The tests rebuild each trace at test time from the fix commit
+in a local mirror of the repository (`fetch github:<repo>` brings it to $BUGTRAIL_TEST_MIRROR_DIR, by default
+/work/.mirror/<owner>+<name>/repo). Each case was verified on a host virtualenv (Python 3.11): at the base
+commit with only the fix's test edit the fail-to-pass test fails, with the source edit too it passes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+MIRROR_ROOT = Path(os.environ.get("BUGTRAIL_TEST_MIRROR_DIR", "/work/.mirror"))
+
+
+@dataclass(frozen=True)
+class RealCase:
+    name: str
+    repo: str  # owner/name on GitHub
+    fix_commit: str
+    base_commit: str  # the fix commit's parent
+    test_files: tuple[str, ...]  # edited first (one edit event each), as the developer wrote the test first
+    source_files: tuple[str, ...]  # then these, non-code files (changelogs) included
+    test_command: str
+    fail_to_pass: tuple[str, ...]
+    developer_install: tuple[str, ...]  # `pip install` arguments of the developer's own virtualenv
+    bug: str
+    needs: str  # what the tests need, for the docs and failure messages
+
+    @property
+    def mirror(self) -> Path:
+        owner, name = self.repo.split("/")
+        return MIRROR_ROOT / f"{owner}+{name}" / "repo"
+
+    @property
+    def repo_url(self) -> str:
+        return self.mirror.as_uri()
+
+
+CASES: tuple[RealCase, ...] = (
+    RealCase(
+        name="humanize",
+        repo="python-humanize/humanize",
+        fix_commit="a47a89ea9111a5eaba138c391e8a564134a15c60",
+        base_commit="b172d67eac6a623db14020653cb311d29338d01f",
+        test_files=("tests/test_time.py",),
+        source_files=("src/humanize/time.py",),
+        test_command="python -m pytest -q tests/test_time.py",
+        fail_to_pass=("tests/test_time.py::test_naturaldate_tz_aware",),
+        developer_install=("-e", ".[tests]"),
+        bug="naturalday/naturaldate compare a tz-aware datetime with a naive date and crash",
+        needs="src/ layout whose _version.py hatch-vcs generates at install; freezegun (extra `tests`); "
+        "addopts --color=yes, filterwarnings=error",
+    ),
+    RealCase(
+        name="arrow",
+        repo="arrow-py/arrow",
+        fix_commit="403c29fd48b1a5f306f6523b6c82faf0f78d22b2",
+        base_commit="6321d81485566cfe5878834e01b5e17cbe4a815b",
+        test_files=("tests/test_arrow.py",),
+        source_files=("arrow/arrow.py",),
+        test_command="python -m pytest -q tests/test_arrow.py",
+        fail_to_pass=("tests/test_arrow.py::TestArrowShift::test_shift_without_imaginary_check",),
+        developer_install=(
+            "-e",
+            ".",
+            "pytest",
+            "pytest-cov",
+            "pytest-mock",
+            "pytz==2021.1",
+            "simplejson==3.*",
+            "dateparser==1.*",
+        ),
+        bug="shift() with imaginary=False still resolves imaginary local times",
+        needs="tox.ini addopts demand pytest-cov (--cov... --cov-fail-under=99: a narrow run exits 1 with "
+        "all tests passed; -v overrides -q); runtime dependency python-dateutil; pytz, simplejson, "
+        "dateparser",
+    ),
+    RealCase(
+        name="freezegun",
+        repo="spulec/freezegun",
+        fix_commit="10c93f2d6c98f82e54470b05144cd0f17d3e1b46",
+        base_commit="d2e0a00addb0653b0cf3be65f8fa7137c7e3bda1",
+        test_files=("tests/test_class_decorator.py",),
+        source_files=("freezegun/api.py",),
+        test_command="python -m pytest -q tests/test_class_decorator.py",
+        fail_to_pass=(
+            "tests/test_class_decorator.py::TestClassDecoratorWithFixture::test_with_yield_fixture",
+        ),
+        developer_install=("-e", ".", "pytest"),
+        bug="freeze_time on a class breaks pytest yield fixtures of its methods",
+        needs="runtime dependency python-dateutil (setup.py install_requires, requirements.txt)",
+    ),
+    RealCase(
+        name="cachetools",
+        repo="tkem/cachetools",
+        fix_commit="57d2e4813d9801f97034559e22428bac6f7c6c9b",
+        base_commit="8011b71949e8d8d81a71359cca9477d67a2c9c0b",
+        test_files=("tests/test_cachedmethod.py",),
+        source_files=("src/cachetools/_cachedmethod.py",),
+        test_command="python -m pytest -q tests/test_cachedmethod.py",
+        fail_to_pass=("tests/test_cachedmethod.py::AutospecTest::test_autospec_no_warnings",),
+        developer_install=("-e", ".", "pytest"),
+        bug="inspecting a @cachedmethod on the class (obj=None), as mock's autospec does, warns",
+        needs="only pytest (src/ layout, setuptools)",
+    ),
+    RealCase(
+        name="structlog",
+        repo="hynek/structlog",
+        fix_commit="c44431c544095e61163598372737c1c76a91790f",
+        base_commit="99bd5a909079c7e8966c2be74db9149b4f17d54c",
+        test_files=("tests/processors/test_renderers.py",),
+        source_files=("CHANGELOG.md", "src/structlog/processors.py"),
+        test_command="python -m pytest -q tests/processors/test_renderers.py",
+        fail_to_pass=("tests/processors/test_renderers.py::TestMaybeTimeStamper::test_overwrite_custom_key",),
+        developer_install=("-e", ".", "pytest", "pytest-asyncio", "time-machine", "pretend", "simplejson"),
+        bug="MaybeTimeStamper overwrites an existing custom timestamp key",
+        needs="PEP 735 dependency group `tests` (pytest-asyncio, time-machine, pretend, simplejson); "
+        "--strict-config with asyncio_mode needs pytest-asyncio; hatch-vcs version, src/ layout",
+    ),
+    RealCase(
+        name="pluggy",
+        repo="pytest-dev/pluggy",
+        fix_commit="20d8143f127a4d7526dbbea441857b4b80ec8bdd",
+        base_commit="6e1d0f13a259776bbf137f90bd7ab8b4474f68e7",
+        test_files=("testing/test_pluginmanager.py",),
+        source_files=("changelog/431.bugfix.rst", "src/pluggy/_hooks.py", "src/pluggy/_manager.py"),
+        test_command="python -m pytest -q testing/test_pluginmanager.py",
+        fail_to_pass=("testing/test_pluginmanager.py::test_get_hookcallers_no_duplicates",),
+        developer_install=("-e", ".", "pytest", "pytest-benchmark"),
+        bug="get_hookcallers returns duplicates and _remove_plugin leaves hookimpls behind",
+        needs="pytest >= 8 (minversion), PEP 735 group `testing` (pytest-benchmark); setuptools_scm, "
+        "src/ layout",
+    ),
+)
+
+CASES_BY_NAME = {case.name: case for case in CASES}

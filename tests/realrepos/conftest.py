@@ -1,0 +1,86 @@
+"""Fixtures for QA on real repositories: one real `bugtrail serve` (embedded worker, real Docker) per session.
+
+Every test here is marked `docker` and `slow`: environments are built with real installs from the package
+registries (cached as images across tests and sessions by the environment cache).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.realrepos.cases import MIRROR_ROOT, RealCase
+from tests.support.real_traces import MirrorMissing, require_mirror
+from tests.support.recorder import developer_key
+from tests.support.server import ServerProcess
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.docker)
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def scratch_repos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Allowlisted too: bare clones of mirrors under their own URL, for traces that get a repo config."""
+    return tmp_path_factory.mktemp("scratch-repos")
+
+
+@pytest.fixture(scope="session")
+def qa_server(
+    tmp_path_factory: pytest.TempPathFactory, runner_image: str, scratch_repos: Path
+) -> Iterator[ServerProcess]:
+    server = ServerProcess(
+        tmp_path_factory.mktemp("server") / "data",
+        env={
+            "BUGTRAIL_EMBEDDED_WORKER": "true",
+            "BUGTRAIL_REPO_ALLOWLIST": f"{MIRROR_ROOT.as_uri()}/,{scratch_repos.as_uri()}/",
+            "BUGTRAIL_RUNNER_IMAGE": runner_image,
+            "BUGTRAIL_JUDGE": "heuristic",
+            "BUGTRAIL_TEST_TIMEOUT_S": "300",
+            "BUGTRAIL_WORKER_POLL_S": "0.2",
+        },
+    ).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def dev_key(qa_server: ServerProcess) -> str:
+    return developer_key(qa_server, "dana")
+
+
+@pytest.fixture(scope="session")
+def admin_key(qa_server: ServerProcess) -> str:
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.recorder import SRC
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
+    env.update(BUGTRAIL_DATA_DIR=str(qa_server.data_dir), PYTHONPATH=SRC)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bugtrail", "keys", "create", "--developer", "ops", "--role", "admin"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return proc.stdout.strip()
+
+
+def mirror_or_fail(case: RealCase) -> Path:
+    """The case's mirror; a missing one FAILS the test (never skips), naming the repository to fetch."""
+    try:
+        return require_mirror(case)
+    except MirrorMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
