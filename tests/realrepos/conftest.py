@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.realrepos.cases import MIRROR_ROOT, RealCase
-from tests.support.real_traces import MirrorMissing, require_mirror
+from tests.realrepos.cases import MIRROR_ROOT
 from tests.support.recorder import developer_key
 from tests.support.server import ServerProcess
 
@@ -76,11 +75,3 @@ def admin_key(qa_server: ServerProcess) -> str:
         timeout=60,
     )
     return proc.stdout.strip()
-
-
-def mirror_or_fail(case: RealCase) -> Path:
-    """The case's mirror; a missing one FAILS the test (never skips), naming the repository to fetch."""
-    try:
-        return require_mirror(case)
-    except MirrorMissing as exc:
-        pytest.fail(str(exc), pytrace=False)

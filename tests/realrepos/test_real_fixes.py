@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from tests.realrepos.cases import CASES, CASES_BY_NAME, RealCase
-from tests.realrepos.conftest import mirror_or_fail
 from tests.support.real_traces import (
     describe,
     developer_checkout,
     developer_venv,
+    mirror_or_fail,
     record_fix,
     recorder_env,
     submit,

@@ -47,6 +47,16 @@ def require_mirror(case: RealCase) -> Path:
     return case.mirror
 
 
+def mirror_or_fail(case: RealCase) -> Path:
+    """The case's mirror; a missing one FAILS the test (never skips), naming the repository to fetch."""
+    import pytest
+
+    try:
+        return require_mirror(case)
+    except MirrorMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 def file_diff(case: RealCase, path: str) -> str:
     """The fix commit's diff of one file, as git prints it (a/ b/ prefixes), read from the mirror."""
     out = subprocess.run(
