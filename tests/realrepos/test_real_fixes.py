@@ -38,9 +38,12 @@ def qa_of(server: ServerProcess, key: str, body: dict[str, Any]) -> dict[str, An
 def assert_resolved(case: RealCase, trace: dict[str, Any], source: str) -> dict[str, Any]:
     qa: dict[str, Any] = trace["qa_results"]
     assert qa["outcome"] == "completed", describe(qa)
-    assert qa["resolved"] is True and qa["tests_passed"] is True, describe(qa)
+    assert qa["resolved"] is True, describe(qa)
     assert qa["fail_to_pass"] == list(case.fail_to_pass), describe(qa)
     assert qa["pass_to_fail"] == [], describe(qa)
+    # arrow's test_anchorage_dst fails before and after with python-dateutil 2.9+: not the fix's doing.
+    assert qa["failed_after"] == list(case.failing_both), describe(qa)
+    assert qa["tests_passed"] is (not case.failing_both), describe(qa)
     env = qa["environment"]
     assert env["source"] == source, describe(qa)
     assert env["image"] and env["plan"]["source"] == source, env
