@@ -36,6 +36,7 @@ from tests.support.real_traces import (  # noqa: E402
     developer_venv,
     file_diff,
     require_mirror,
+    start_qa_server,
     submit,
     trace_from_history,
     wait_for_qa,
@@ -91,17 +92,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="env-bench-") as tmp:
         work = Path(tmp)
-        server = ServerProcess(
-            work / "data",
-            env={
-                "BUGTRAIL_EMBEDDED_WORKER": "true",
-                "BUGTRAIL_REPO_ALLOWLIST": f"{MIRROR_ROOT.as_uri()}/",
-                "BUGTRAIL_RUNNER_IMAGE": runner_image,
-                "BUGTRAIL_JUDGE": "heuristic",
-                "BUGTRAIL_TEST_TIMEOUT_S": "600",
-                "BUGTRAIL_WORKER_POLL_S": "0.1",
-            },
-        ).start()
+        server = start_qa_server(work / "data", [f"{MIRROR_ROOT.as_uri()}/"], runner_image, 600)
         try:
             key = developer_key(server, "bench")
             # Find the image this plan maps to, then remove it so the next trace builds it cold.

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.realrepos.cases import MIRROR_ROOT
+from tests.support.real_traces import start_qa_server
 from tests.support.recorder import developer_key
 from tests.support.server import ServerProcess
 
@@ -34,17 +35,8 @@ def scratch_repos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def qa_server(
     tmp_path_factory: pytest.TempPathFactory, runner_image: str, scratch_repos: Path
 ) -> Iterator[ServerProcess]:
-    server = ServerProcess(
-        tmp_path_factory.mktemp("server") / "data",
-        env={
-            "BUGTRAIL_EMBEDDED_WORKER": "true",
-            "BUGTRAIL_REPO_ALLOWLIST": f"{MIRROR_ROOT.as_uri()}/,{scratch_repos.as_uri()}/",
-            "BUGTRAIL_RUNNER_IMAGE": runner_image,
-            "BUGTRAIL_JUDGE": "heuristic",
-            "BUGTRAIL_TEST_TIMEOUT_S": "300",
-            "BUGTRAIL_WORKER_POLL_S": "0.2",
-        },
-    ).start()
+    allowlist = [f"{MIRROR_ROOT.as_uri()}/", f"{scratch_repos.as_uri()}/"]
+    server = start_qa_server(tmp_path_factory.mktemp("server") / "data", allowlist, runner_image, 300)
     try:
         yield server
     finally:

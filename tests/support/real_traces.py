@@ -19,6 +19,7 @@ import httpx
 
 from tests.realrepos.cases import RealCase
 from tests.support.recorder import SRC, bugtrail, session_trace_id
+from tests.support.server import ServerProcess
 
 TERMINAL_STATUSES = ("completed", "failed")
 
@@ -45,6 +46,21 @@ def require_mirror(case: RealCase) -> Path:
             f"the mirror of {case.repo} lacks {case.fix_commit}: fetch github:{case.repo} again"
         )
     return case.mirror
+
+
+def start_qa_server(data_dir: Path, allowlist: list[str], runner_image: str, timeout_s: int) -> ServerProcess:
+    """A real `bugtrail serve` whose embedded worker runs QA (heuristic judge) on the allowlisted URLs."""
+    return ServerProcess(
+        data_dir,
+        env={
+            "BUGTRAIL_EMBEDDED_WORKER": "true",
+            "BUGTRAIL_REPO_ALLOWLIST": ",".join(allowlist),
+            "BUGTRAIL_RUNNER_IMAGE": runner_image,
+            "BUGTRAIL_JUDGE": "heuristic",
+            "BUGTRAIL_TEST_TIMEOUT_S": str(timeout_s),
+            "BUGTRAIL_WORKER_POLL_S": "0.2",
+        },
+    ).start()
 
 
 def mirror_or_fail(case: RealCase) -> Path:
