@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     qa_parallel_phases: bool = Field(
         default=True, description="run the before and after test runs at the same time (two containers)"
     )
+    qa_reruns: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="extra runs of each phase; tests whose outcome differs between runs are listed as flaky",
+    )
 
     # Job queue
     job_lease_s: float = 900.0

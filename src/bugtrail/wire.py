@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+# Pydantic only, like this module (the recorder path imports wire).
+from bugtrail.qa.result import QaResult
+
 EventType = Literal["edit", "command", "reasoning"]
 ReasoningType = Literal["hypothesis", "alternative", "rationale", "observation", "outcome", "plan"]
 Confidence = Literal["low", "medium", "high"]
@@ -215,7 +218,7 @@ class TraceSummary(BaseModel):
 class TraceRead(TraceSummary):
     environment: RecordedEnvironment | None = None
     events: list[EventRead]
-    qa_results: dict[str, Any] | None = None
+    qa_results: QaResult | None = None
 
 
 class TraceCreated(BaseModel):
@@ -238,7 +241,7 @@ class FinalizeResult(BaseModel):
     status: TraceStatus
     job_id: int | None = None
     already_finalized: bool = False
-    qa_results: dict[str, Any] | None = None
+    qa_results: QaResult | None = None
 
 
 class TraceList(BaseModel):
