@@ -85,8 +85,16 @@ def recent_traces(session: Session, limit: int = 20) -> list[Any]:
         Trace.tests_passed,
         Trace.resolved,
         Trace.reasoning_score,
+        QaResult.outcome.label("qa_outcome"),
+        QaResult.result["error_kind"].as_string().label("error_kind"),
+        QaResult.error.label("qa_error"),
     )
-    query = select(*columns).order_by(Trace.created_at.desc(), Trace.trace_id.desc()).limit(limit)
+    query = (
+        select(*columns)
+        .outerjoin(QaResult, QaResult.id == Trace.latest_qa_result_id)
+        .order_by(Trace.created_at.desc(), Trace.trace_id.desc())
+        .limit(limit)
+    )
     return list(session.execute(query))
 
 
@@ -117,7 +125,7 @@ def recent_failures(session: Session, limit: int = 15) -> list[dict[str, Any]]:
             "developer_id": developer,
             "repo_url": repo,
             "at": qa.qa_timestamp,
-            "kind": qa.outcome,
+            "kind": failure_kind(qa),
             "reason": failure_reason(qa),
         }
         for qa, developer, repo in rows
@@ -142,6 +150,12 @@ def recent_failures(session: Session, limit: int = 15) -> list[dict[str, Any]]:
     ]
     failures.sort(key=lambda item: item["at"] or datetime.min, reverse=True)
     return failures[:limit]
+
+
+def failure_kind(qa: QaResult) -> str:
+    """`error (environment)`: the tests could not run, which is not a failed fix."""
+    error_kind = (qa.result or {}).get("error_kind")
+    return f"{qa.outcome} ({error_kind})" if qa.outcome == "error" and error_kind else qa.outcome
 
 
 def failure_reason(qa: QaResult) -> str:

@@ -142,7 +142,7 @@ def trace_page(trace_id: str, request: Request, session: DbSession) -> Response:
         hidden_events=max(0, len(trace.events) - views.MAX_EVENTS_SHOWN),
         qa=qa,
         criteria=views.criteria_rows(qa),
-        tests={key: views.test_list(qa, key) for key in ("fail_to_pass", "pass_to_pass", "failed_after")},
+        tests={key: views.test_list(qa, key) for key in views.TEST_LISTS},
     )
 
 

@@ -13,4 +13,4 @@ def trace_read(bundle: TraceBundle) -> TraceRead:
 
 def encode_batch(batch: list[TraceBundle]) -> bytes:
     """One chunk per batch: fewer, larger writes than one per line."""
-    return b"".join(trace_read(bundle).model_dump_json(by_alias=True).encode() + b"\n" for bundle in batch)
+    return b"".join(trace_read(bundle).model_dump_json().encode() + b"\n" for bundle in batch)

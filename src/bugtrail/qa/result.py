@@ -16,6 +16,7 @@ from bugtrail.qa.environments.schemas import EnvironmentInfo
 RESULT_SCHEMA = 2
 ErrorKind = Literal["environment", "infrastructure", "input"]
 ERROR_KINDS: tuple[str, ...] = ("environment", "infrastructure", "input")
+QA_OUTCOMES: tuple[str, ...] = ("completed", "skipped", "error", "judged_only")
 # Edit-application methods that reproduce the recorded diff exactly (anything else needed fuzz or --reject).
 EXACT_METHODS = frozenset({"git-apply", "delete", "rename", "empty"})
 
@@ -42,7 +43,10 @@ class RunSummary(BaseModel):
 class QaResult(BaseModel):
     """The qa_results document. Seed-plan fields first, then the verdict's detail."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # Stored and served as `schema` (a field of that name would shadow BaseModel.schema).
+    model_config = ConfigDict(
+        extra="allow", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
 
     schema_version: int = Field(default=RESULT_SCHEMA, alias="schema")
     outcome: str = Field(description="completed | skipped | error | judged_only")
@@ -94,7 +98,7 @@ class QaResult(BaseModel):
 
     def document(self) -> dict[str, Any]:
         """JSON-ready, with the stored key names (`schema`)."""
-        return self.model_dump(mode="json", by_alias=True)
+        return self.model_dump(mode="json")
 
 
 def patch_exact_of(report: list[dict[str, Any]]) -> bool | None:
