@@ -68,7 +68,16 @@ def settings(settings: Settings, repos_dir: Path, cov_image: str) -> Settings:
     return settings.model_copy(update={"runner_image_map": f"file://{repos_dir}/covered={cov_image}"})
 
 
-def test_missing_module_in_both_runs_is_an_environment_error(client, keys, worker, buggy_repo) -> None:
+def test_missing_module_in_both_runs_is_an_environment_error(
+    client, keys, worker, buggy_repo, database
+) -> None:
+    from bugtrail.db.models import WebhookDelivery
+    from bugtrail.webhooks import repository as hooks
+
+    with database.scope() as session:
+        hooks.add_webhook(
+            session, "https://hooks.example.com/qa", "s" * 20, ["qa.completed", "qa.failed"], "t"
+        )
     needs_dependency = "import missing_dependency_for_bugtrail\n" + NEW_TEST
     body = trace_body(
         buggy_repo.url,
@@ -84,6 +93,11 @@ def test_missing_module_in_both_runs_is_an_environment_error(client, keys, worke
     assert qa["fail_to_pass"] == [] and qa["patch_exact"] is True and qa["schema"] == 2
     assert "ModuleNotFoundError" in qa["test_output"]  # the log tail comes with the reason
     assert qa["environment"]["image"] == qa["runner_image"]
+
+    with database.scope() as session:  # the webhook says what kind of error it was
+        payloads = [(d.event, d.payload) for d in session.query(WebhookDelivery).all()]
+    assert [event for event, _ in payloads] == ["qa.failed"]
+    assert payloads[0][1]["error_kind"] == "environment" and payloads[0][1]["resolved"] is None
 
     # Shown as such: the export filter finds it, the dashboard says it is no verdict on the fix.
     export = client.get(

@@ -103,3 +103,34 @@ def test_static_files_are_served_from_a_fixed_listing(client):
     assert client.get("/dashboard/static/dashboard.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/dashboard/static/..%2F..%2Fconfig.py").status_code == 404
     assert client.get("/dashboard/static/routes.py").status_code == 404
+
+
+def test_environment_error_is_shown_as_such_not_as_a_failed_fix(client, keys, database):
+    reason = "test files failed to collect in both runs:\n  tests/test_core.py: No module named 'dateutil'"
+    with database.scope() as s:
+        trace_id = add_trace(
+            s,
+            index=0,
+            status="failed",
+            tests_passed=None,
+            resolved=None,
+            qa={
+                "schema": 2,
+                "outcome": "error",
+                "error_kind": "environment",
+                "error": reason,
+                "test_output": "E   ModuleNotFoundError: No module named 'dateutil'",
+                "patch_exact": False,
+                "flaky": ["tests/test_core.py::test_clock"],
+            },
+        )
+    assert _login(client, keys.raw["reviewer"]).status_code == 303
+    overview = client.get("/dashboard").text
+    assert "error (environment)" in overview and "environment error" in overview
+    assert "tests failing after the fix" not in overview
+    page = client.get(f"/dashboard/traces/{trace_id}").text
+    assert 'id="qa-environment-error"' in page and "the tests could not run" in page
+    assert 'id="qa-error-kind">environment<' in page
+    assert "No module named &#39;dateutil&#39;" in page  # the reason, escaped
+    assert 'id="qa-patch-exact">no (fuzzy apply)<' in page
+    assert "tests/test_core.py::test_clock" in page  # the flaky list
