@@ -133,6 +133,23 @@ def test_untouched_test_file_failing_to_import_before_is_an_environment_error(tm
     assert "tests/test_time.py" in (verdict.error or "") and "freezegun" in (verdict.error or "")
 
 
+def test_before_run_broken_by_the_edited_conftest_is_a_verdict(tmp_path: Path) -> None:
+    # The test edit makes conftest.py import a helper the fix adds: before cannot start, after passes.
+    crash = (
+        "ImportError while loading conftest '/workspace/repo/tests/conftest.py'.\n"
+        "E   ImportError: cannot import name 'make_clock'\n"
+    )
+    phase(tmp_path / "before", 4, None, crash)
+    phase(tmp_path / "after", 0, junit(case("tests/test_a.py::test_clock")))
+    patch_report(tmp_path, "tests/conftest.py", "tests/test_a.py")
+    verdict = grade_logs(tmp_path)
+    assert verdict.error_kind is None and verdict.resolved is True
+    assert verdict.fail_to_pass == ["tests/test_a.py::test_clock"]
+    # The same crash in a conftest the edits do not touch is the environment's.
+    patch_report(tmp_path, "tests/test_a.py")
+    assert grade_logs(tmp_path).error_kind == "environment"
+
+
 def test_no_tests_collected_after_is_an_environment_error(tmp_path: Path) -> None:
     phase(tmp_path / "before", 1, junit(case("tests/test_a.py::test_a", "failed")))
     phase(tmp_path / "after", 5, junit(), "no tests ran in 0.01s\n")

@@ -183,8 +183,11 @@ def environment_problem(
     for name, phase in (("before", before), ("after", after)):
         if phase.oom_killed:
             return INFRASTRUCTURE, f"the {name} run's container was killed for running out of memory"
+    # A before run broken by the test edit itself (a conftest.py importing what the fix adds) while the
+    # after run has outcomes is the ordinary fail-before case, not the environment.
+    before_broken_by_edit = bool(after.tests) and _names_any(before.output, edited_test_files)
     for name, phase in (("before", before), ("after", after)):
-        if phase.timed_out or not _looks_like_pytest(phase):
+        if phase.timed_out or not _looks_like_pytest(phase) or (phase is before and before_broken_by_edit):
             continue
         if phase.exit_code == PYTEST_USAGE_ERROR:
             detail = _excerpt(phase.output, ("ERROR:", "error:"))
@@ -212,9 +215,13 @@ def environment_problem(
     ):
         return ENVIRONMENT, "no tests were collected in the after run (pytest exit 5)"
     before_ran_nothing = not before.tests and not before.collection_errors and not before.timed_out
-    if after.tests is not None and before_ran_nothing:
+    if after.tests is not None and before_ran_nothing and not before_broken_by_edit:
         return ENVIRONMENT, f"the before run produced no test outcomes (exit code {before.exit_code})"
     return None
+
+
+def _names_any(output: str, paths: frozenset[str]) -> bool:
+    return any(path and path in output for path in paths)
 
 
 def flaky_tests(phase: PhaseLog) -> set[str]:
