@@ -1,7 +1,8 @@
 """Parquet: one row per trace with nested events (list<struct>), or one row per event.
 
 Event `details`, the trace's recorded `environment` and the `qa_results` document are JSON strings: their
-keys vary by event type and by QA outcome, and a JSON column round-trips them exactly in pandas, pyarrow, duckdb and datasets.
+keys vary by event type and by QA outcome, and a JSON column round-trips them exactly in pandas, pyarrow,
+duckdb and datasets.
 Row groups are written incrementally with ParquetWriter, one per batch, so memory stays one batch.
 """
 
