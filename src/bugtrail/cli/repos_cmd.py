@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database
@@ -60,7 +61,8 @@ def add(
             where = [str(part) for part in error["loc"]]
             name = options.get(where[0], f"--{where[0].replace('_', '-')}") if where else "input"
             index = f" #{int(where[1]) + 1}" if len(where) > 1 and where[1].isdigit() else ""
-            err_console.print(f"[bold red]error:[/] {name}{index}: {error['msg']}")
+            message = str(error["msg"]).removeprefix("Value error, ")
+            err_console.print(f"[bold red]error:[/] {escape(f'{name}{index}: {message}')}")
         raise fail("nothing was saved", "fix the values above and run `bugtrail repos add` again") from None
     with bugtrail_errors(), open_database(load_settings()) as database, database.scope() as session:
         saved = service.save(session, config, created_by="cli")
@@ -78,7 +80,7 @@ def list_() -> None:
         configs = service.list_configs(session)
     table = Table("id", "url_prefix", "python", "install", "test command", "patterns", "image")
     for config in configs:
-        table.add_row(
+        cells = (
             str(config.id),
             config.url_prefix,
             config.python_version or "",
@@ -87,6 +89,7 @@ def list_() -> None:
             ", ".join(config.test_file_patterns),
             config.image or "",
         )
+        table.add_row(*(escape(cell) for cell in cells))  # "pip install .[test]" is not Rich markup
     Console().print(table)
     if not configs:
         err_console.print("no repository configured yet → `bugtrail repos add URL_PREFIX --install ...`")
@@ -124,15 +127,19 @@ def _print(config: RepoConfig, title: str) -> None:
     table = Table(title=title, show_header=False)
     for name, value in config.model_dump().items():
         shown = "\n".join(value) if isinstance(value, list) else ("" if value is None else str(value))
-        table.add_row(name, shown)
+        table.add_row(name, escape(shown))
     Console().print(table)
 
 
 @repos_app.command("remove")
 def remove(ref: str = typer.Argument(..., help="id or url_prefix from `bugtrail repos list`")) -> None:
     """Remove a configuration; its repositories fall back to detection (and the deprecated maps)."""
+    from bugtrail.errors import NotFound
     from bugtrail.repos import service
 
     with bugtrail_errors(), open_database(load_settings()) as database, database.scope() as session:
-        removed = service.remove(session, ref)
+        try:
+            removed = service.remove(session, ref)
+        except NotFound as exc:
+            raise fail(exc.message, "use an id or url_prefix from `bugtrail repos list`") from None
     err_console.print(f"removed repository configuration {removed.id} for {removed.url_prefix}")
