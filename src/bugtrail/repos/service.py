@@ -22,7 +22,7 @@ def list_configs(session: Session) -> list[RepoConfigRead]:
 
 def _find(session: Session, ref: str) -> repo.RepoConfigRow:
     """`ref` is a numeric id or a url_prefix exactly as stored (a trailing slash does not matter)."""
-    row = repo.get_by_id(session, int(ref)) if ref.isdigit() else None
+    row = repo.get_by_id(session, int(ref)) if ref.isascii() and ref.isdigit() and len(ref) < 19 else None
     if row is None:
         stripped = ref.rstrip("/")
         row = repo.get_by_prefix(session, ref) or repo.get_by_prefix(session, stripped or ref)
