@@ -124,11 +124,13 @@ def show(
 
 
 def _print(config: RepoConfig, title: str) -> None:
-    table = Table(title=title, show_header=False)
+    console = Console()
+    console.print(escape(title), soft_wrap=True)
+    table = Table(show_header=False)
     for name, value in config.model_dump().items():
         shown = "\n".join(value) if isinstance(value, list) else ("" if value is None else str(value))
         table.add_row(name, escape(shown))
-    Console().print(table)
+    console.print(table)
 
 
 @repos_app.command("remove")
