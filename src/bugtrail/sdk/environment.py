@@ -31,6 +31,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 # Runs in the developer's interpreter (any Python 3.8+): facts about it, and each distribution as
 # [name, version, direct_url.json text or null], first one on sys.path winning as it does for pip.
+# Name and Version come from the metadata's header lines: email-parsing every METADATA file (what
+# dist.metadata does) took three quarters of the time.
 _PROBE = r"""
 import json, platform, re, sys
 out = {"python_version": platform.python_version(), "implementation": platform.python_implementation(),
@@ -39,18 +41,30 @@ try:
     from importlib import metadata
 except ImportError:
     metadata = None
+
+def header(dist):
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    found = {}
+    for line in text.partition("\n\n")[0].splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key in ("Name", "Version") and key not in found:
+            found[key] = value.strip()
+    if "Name" not in found or "Version" not in found:
+        found = {"Name": dist.metadata["Name"], "Version": dist.version}
+    return found["Name"], found["Version"]
+
 if metadata is not None:
     seen = set()
     for dist in metadata.distributions():
         try:
-            name = dist.metadata["Name"]
+            name, version = header(dist)
             if not name:
                 continue
             key = re.sub(r"[-_.]+", "-", name).lower()
             if key in seen:
                 continue
             seen.add(key)
-            out["dists"].append([name, dist.version, dist.read_text("direct_url.json")])
+            out["dists"].append([name, version, dist.read_text("direct_url.json")])
         except Exception as exc:
             out.setdefault("errors", []).append(repr(exc)[:200])
 sys.stdout.write(json.dumps(out))
