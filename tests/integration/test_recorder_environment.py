@@ -177,3 +177,21 @@ def test_interpreter_search_order(tmp_path: Path) -> None:
     environ = {"PATH": str(tmp_path / "bin"), "VIRTUAL_ENV": str(tmp_path / "active")}
     assert find_interpreter(tree, environ) == str(active)
     assert find_interpreter(None, {"PATH": str(tmp_path / "empty")}) is None
+
+
+def test_sdk_client_sends_a_captured_environment(
+    server: ServerProcess, project: Path, tmp_path: Path
+) -> None:
+    from bugtrail import Client
+    from bugtrail import capture_environment as exported
+
+    key = developer_key(server, "hana")
+    environment = exported(python=str(project / ".venv" / "bin" / "python"), work_tree=project)
+    with Client(server.url, api_key=key, spool_path=tmp_path / "spool.sqlite3") as client:
+        trace_id = client.create_trace(
+            repo_url="https://github.com/org/tinyproj", bug_description="VALUE", environment=environment
+        )
+        assert client.pending() == 0
+        stored = client.get_trace(trace_id)["environment"]
+    assert stored["packages"] == environment["packages"] and "six==1.16.0" in stored["packages"]
+    assert stored["captured_by"].startswith("bugtrail ")
