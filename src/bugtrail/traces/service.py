@@ -48,12 +48,13 @@ def _header(payload: TraceCreate, developer_id: str) -> dict[str, Any]:
     }
 
 
-def _header_hash(header: dict[str, Any], environment: dict[str, Any] | None) -> str:
-    """The create payload's identity. The environment counts only when sent, so the hashes of traces
-    stored before it existed do not change (their resends stay no-ops)."""
-    return event_rows.canonical_hash(
-        header if environment is None else {**header, "environment": environment}
-    )
+def _header_hash(header: dict[str, Any], payload: TraceCreate) -> str:
+    """The create payload's identity. The environment counts only when sent (the hashes of traces stored
+    before it existed do not change), and without its defaults (a field added later changes no hash)."""
+    if payload.environment is None:
+        return event_rows.canonical_hash(header)
+    sent = payload.environment.model_dump(mode="json", exclude_defaults=True)
+    return event_rows.canonical_hash({**header, "environment": sent})
 
 
 def create_trace(
@@ -67,8 +68,8 @@ def create_trace(
         )
     _check_event_count(settings, 0, len(payload.events))
     trace_id = str(payload.trace_id or uuid.uuid4())
-    environment = payload.environment.model_dump(mode="json") if payload.environment else None
-    header_hash = _header_hash(_header(payload, developer_id), environment)
+    environment = payload.environment.model_dump(mode="json") if payload.environment is not None else None
+    header_hash = _header_hash(_header(payload, developer_id), payload)
     existing = repo.get_trace(session, trace_id, for_update=True)
     if existing is None:
         trace = Trace(
