@@ -10,6 +10,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Job, QaResult, Trace, utcnow
+from bugtrail.qa.tasks import QA_RUN
 
 TOP_N = 12
 HISTOGRAM_BINS = (1, 2, 3, 4, 5)
@@ -65,8 +66,9 @@ def overview(session: Session, days: int = 90) -> Overview:
     )
     data.score_histogram = {b: int(counts.get(b, 0)) for b in HISTOGRAM_BINS}
 
+    # The QA queue: webhook deliveries share the job table but are not QA waiting time.
     queued = session.execute(
-        select(func.count(), func.min(Job.created_at)).where(Job.state == "queued")
+        select(func.count(), func.min(Job.created_at)).where(Job.state == "queued", Job.kind == QA_RUN)
     ).one()
     data.queue_length, data.oldest_queued_at = int(queued[0] or 0), queued[1]
     data.recent_failures = recent_failures(session)
