@@ -13,8 +13,8 @@ from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.db.models import Job, QaResult, Trace
 from bugtrail.jobs import repository as jobs
-from bugtrail.jobs.queue import enqueue_qa_job
-from bugtrail.jobs.worker import Worker
+from bugtrail.qa.tasks import enqueue_qa_job
+from bugtrail.tasks import build_worker
 
 
 def add_trace(database: Database, **fields: object) -> str:
@@ -113,7 +113,7 @@ def test_infrastructure_errors_retry_with_backoff_then_fail_the_trace(
     settings: Settings, database: Database, no_docker: None
 ) -> None:
     trace_id = add_trace(database, max_attempts=2)
-    worker = Worker(settings.model_copy(update={"job_retry_base_s": 0.5}), database)
+    worker = build_worker(settings.model_copy(update={"job_retry_base_s": 0.5}), database)
     assert worker.run_once()
     with database.scope() as session:
         job = session.query(Job).one()
@@ -140,7 +140,7 @@ def test_a_job_whose_workers_keep_dying_is_given_up(settings: Settings, database
         with database.scope() as session:
             assert jobs.claim_next_job(session, f"doomed-{uuid.uuid4()}", lease_s=0.01) is not None
         time.sleep(0.05)
-    assert Worker(settings, database).run_once()
+    assert build_worker(settings, database).run_once()
     with database.scope() as session:
         result = session.query(QaResult).one()
         assert result.outcome == "error" and "gave up" in (result.error or "")
@@ -149,7 +149,7 @@ def test_a_job_whose_workers_keep_dying_is_given_up(settings: Settings, database
 
 def test_skipped_trace_is_a_result_not_a_retry(settings: Settings, database: Database) -> None:
     trace_id = add_trace(database, repo_url="https://example.org/not/allowed")
-    assert Worker(settings, database).run_once()
+    assert build_worker(settings, database).run_once()
     with database.scope() as session:
         result = session.query(QaResult).one()
         assert result.outcome == "skipped" and "allowlist" in (result.error or "")
