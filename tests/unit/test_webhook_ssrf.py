@@ -112,7 +112,9 @@ def test_embedded_ipv4_is_unwrapped(address: str, inner: str | None) -> None:
 
 
 def test_explicitly_allowed_private_address_passes_in_either_form() -> None:
-    policy = DestinationPolicy([], ["127.0.0.1", "10.0.0.0/8"], resolver=lambda host, port: ["::ffff:127.0.0.1"])
+    policy = DestinationPolicy(
+        [], ["127.0.0.1", "10.0.0.0/8"], resolver=lambda host, port: ["::ffff:127.0.0.1"]
+    )
     assert policy.resolve("http://localhost:9/h").ip == "::ffff:127.0.0.1"
     assert policy.is_allowed_address("x", ipaddress.ip_address("::ffff:10.2.3.4"))
     # Allowing 10/8 does not open NAT64 or 6to4 wrappers of it (another hop decides where they go).

@@ -101,7 +101,9 @@ class Worker:
         try:
             kind.handler(context)
         except LeaseLost:
-            log.warning("worker %s: lost the lease on job %s; its result was discarded", self.worker_id, job.id)
+            log.warning(
+                "worker %s: lost the lease on job %s; its result was discarded", self.worker_id, job.id
+            )
         except Exception as exc:  # a handler bug or a database blip: retry with backoff, then fail
             log.exception("worker %s: %s job %s raised", self.worker_id, job.kind, job.id)
             self._settle_after_crash(context, f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT])

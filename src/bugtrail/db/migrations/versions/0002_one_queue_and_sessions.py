@@ -62,12 +62,28 @@ def upgrade() -> None:
     bind = op.get_bind()
     bind.execute(job.update().where(job.c.kind == OLD_QA_KIND).values(kind=QA_KIND))
 
+    delivery = sa.table(
+        "webhook_delivery",
+        sa.column("id", sa.Integer),
+        sa.column("webhook_id", sa.Integer),
+        sa.column("state", sa.String),
+        sa.column("attempts", sa.Integer),
+        sa.column("next_attempt_at", sa.DateTime),
+        sa.column("created_at", sa.DateTime),
+    )
+    webhook = sa.table("webhook", sa.column("id", sa.Integer), sa.column("url", sa.String))
+    # Typed columns, so SQLite hands back datetimes rather than strings.
     pending = bind.execute(
-        sa.text(
-            "SELECT d.id, d.attempts, d.next_attempt_at, d.created_at, w.url "
-            "FROM webhook_delivery d JOIN webhook w ON w.id = d.webhook_id "
-            "WHERE d.state = 'pending' ORDER BY d.id"
+        sa.select(
+            delivery.c.id,
+            delivery.c.attempts,
+            delivery.c.next_attempt_at,
+            delivery.c.created_at,
+            webhook.c.url,
         )
+        .select_from(delivery.join(webhook, webhook.c.id == delivery.c.webhook_id))
+        .where(delivery.c.state == "pending")
+        .order_by(delivery.c.id)
     ).fetchall()
     rows = [
         {
