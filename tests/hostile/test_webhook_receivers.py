@@ -7,7 +7,6 @@ deliveries to others.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -108,7 +107,7 @@ def test_a_400_mib_answer_is_not_read_and_the_delivery_completes(database: Datab
 def test_a_drip_fed_answer_is_cut_off_at_the_deadline(
     database: Database, prefix: bytes, drip: bytes, status: int | None
 ) -> None:
-    # One byte every 0.2 s: each read succeeds well within any per-read timeout; only a total deadline ends it.
+    # One byte every 0.2 s: every read beats any per-read timeout; only a total deadline ends it.
     with RawReceiver(drip_answer(prefix, drip, 0.2)) as receiver:
         webhook_id = register(database, receiver.url)
         enqueue(database)

@@ -191,7 +191,7 @@ def test_a_kind_registered_by_its_domain_runs_in_the_one_loop(settings: Settings
         assert session.query(Job).filter(Job.trace_id == qa_trace).one().state == "queued"
     with pytest.raises(ValueError, match="already registered"):
         registry.register("test.echo", handler, _test_policy)
-    with pytest.raises(KeyError, match="no handler registered for task kind 'test.nope'"):
+    with pytest.raises(KeyError, match=r"no handler registered for task kind 'test\.nope'"):
         Worker(settings, database, registry, kinds=["test.nope"])
 
 

@@ -18,7 +18,6 @@ from bugtrail.tasks import build_worker
 from tests.support.judge_traces import TRACE_DIR
 from tests.support.openai_stub import Answer, Content, OpenAIStub
 
-
 START = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
 

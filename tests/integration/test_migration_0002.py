@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,20 @@ from bugtrail.db.models import Job, WebhookDelivery, utcnow
 from bugtrail.tasks import DELIVERY_KINDS, build_worker
 from tests.conftest import POSTGRES_ADMIN_URL
 from tests.support.receivers import RawReceiver, ok_answer
+
+SEED_0001 = [
+    "INSERT INTO trace (trace_id, developer_id, repo_url, bug_description, status, content_hash,"
+    " event_count, created_at, updated_at)"
+    " VALUES ('t-1', 'alice', 'https://github.com/a/b', 'bug', 'queued', :h, 0, :now, :now)",
+    "INSERT INTO job (kind, trace_id, state, attempts, max_attempts, run_after, created_at)"
+    " VALUES ('qa', 't-1', 'queued', 0, 3, :now, :now)",
+    "INSERT INTO webhook (id, url, secret, events, active, created_at)"
+    " VALUES (1, :url, 'whsec_0123456789abcdef', '[\"qa.completed\"]', true, :now)",
+]
+DELIVERY_0001 = (
+    "INSERT INTO webhook_delivery (id, webhook_id, event, payload, state, attempts, next_attempt_at,"
+    " created_at) VALUES (:id, 1, 'qa.completed', '{\"trace_id\": \"t-1\"}', :state, :attempts, :now, :now)"
+)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -52,46 +65,16 @@ def test_upgrade_moves_pending_deliveries_into_the_queue(fresh_url: str, tmp_pat
         with RawReceiver(ok_answer) as receiver:
             now = utcnow()
             with database.engine.begin() as conn:  # rows as 0001's code wrote them
-                conn.execute(
-                    text(
-                        "INSERT INTO trace (trace_id, developer_id, repo_url, bug_description, status,"
-                        " content_hash, event_count, created_at, updated_at)"
-                        " VALUES ('t-1', 'alice', 'https://github.com/a/b', 'bug', 'queued', :h, 0, :now, :now)"
-                    ),
-                    {"h": "0" * 64, "now": now},
-                )
-                conn.execute(
-                    text(
-                        "INSERT INTO job (kind, trace_id, state, attempts, max_attempts, run_after, created_at)"
-                        " VALUES ('qa', 't-1', 'queued', 0, 3, :now, :now)"
-                    ),
-                    {"now": now},
-                )
-                conn.execute(
-                    text(
-                        "INSERT INTO webhook (id, url, secret, events, active, created_at)"
-                        " VALUES (1, :url, 'whsec_0123456789abcdef', '[\"qa.completed\"]', true, :now)"
-                    ),
-                    {"url": receiver.url, "now": now},
-                )
+                for statement in SEED_0001:
+                    conn.execute(text(statement), {"h": "0" * 64, "now": now, "url": receiver.url})
                 for delivery_id, state, attempts in (
                     (1, "pending", 2),
                     (2, "delivered", 1),
                     (3, "failed", 8),
                 ):
                     conn.execute(
-                        text(
-                            "INSERT INTO webhook_delivery (id, webhook_id, event, payload, state, attempts,"
-                            " next_attempt_at, created_at) VALUES (:id, 1, 'qa.completed', '{\"trace_id\": \"t-1\"}',"
-                            " :state, :attempts, :due, :now)"
-                        ),
-                        {
-                            "id": delivery_id,
-                            "state": state,
-                            "attempts": attempts,
-                            "due": now - timedelta(seconds=1),
-                            "now": now,
-                        },
+                        text(DELIVERY_0001),
+                        {"id": delivery_id, "state": state, "attempts": attempts, "now": now},
                     )
             upgrade(database.engine)
             assert current_revision(database.engine) == "0002"

@@ -90,9 +90,8 @@ def huge_answer(statuses: list[int], size: int = 400 * MiB) -> Answer:
 
     def answer(conn: socket.socket, stopping: threading.Event) -> None:
         status = statuses.pop(0) if statuses else 200
-        conn.sendall(
-            f"HTTP/1.1 {status} Whatever\r\nContent-Type: text/plain\r\nContent-Length: {size}\r\n\r\n".encode()
-        )
+        head = f"HTTP/1.1 {status} Whatever\r\nContent-Type: text/plain\r\nContent-Length: {size}\r\n\r\n"
+        conn.sendall(head.encode())
         sent = 0
         while sent < size and not stopping.is_set():
             conn.sendall(block[: min(MiB, size - sent)])  # raises once the sender hangs up

@@ -1,4 +1,4 @@
-"""`bugtrail worker`: a standalone worker process for every task kind (scale out: many against one PostgreSQL)."""
+"""`bugtrail worker`: a standalone worker for every task kind (scale out: many against one PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def worker(
     ),
     log_level: str = typer.Option("info", help="logging level"),
 ) -> None:
-    """Run queued jobs: QA runs and webhook deliveries. SIGTERM/Ctrl-C finishes the current jobs, then exits."""
+    """Run queued jobs (QA runs, webhook deliveries). SIGTERM/Ctrl-C finishes the current jobs, then exits."""
     import logging
     import signal
 

@@ -190,7 +190,7 @@ class _Heartbeat:
 
 
 class EmbeddedWorker:
-    """The worker loop in a thread (inside `bugtrail serve`); .stop() drains the current jobs, then returns."""
+    """The worker loop in a thread (inside `bugtrail serve`); .stop() drains the current jobs."""
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker

@@ -12,8 +12,8 @@ from bugtrail.db.models import Webhook
 from bugtrail.errors import InvalidInput, NotFound
 from bugtrail.jobs import queue
 from bugtrail.webhooks import repository
-from bugtrail.webhooks.tasks import DELIVER, receiver_key
 from bugtrail.webhooks.ssrf import DestinationPolicy, Resolver
+from bugtrail.webhooks.tasks import DELIVER, receiver_key
 
 WEBHOOK_EVENTS: tuple[str, ...] = ("trace.finalized", "qa.completed", "qa.failed")
 DEFAULT_MAX_ATTEMPTS = Settings.model_fields["webhook_max_attempts"].default
