@@ -1,4 +1,4 @@
-"""Task policies from settings: the queue's settings drive every kind; the dispatcher's old names still work."""
+"""Task policies from settings: queue settings drive every kind; the dispatcher's old names still work."""
 
 from __future__ import annotations
 
