@@ -254,3 +254,19 @@ def test_signature_rejects_stale_timestamps():
         verify_signature(SECRET, header, body, tolerance_s=300, now=1_000_400)
     with pytest.raises(SignatureError):
         verify_signature(SECRET, "garbage", body)
+
+
+def test_a_removed_webhooks_queued_deliveries_are_dropped_unsent(db, receiver):
+    from bugtrail.db.models import Job
+    from bugtrail.webhooks.service import remove_webhook
+
+    webhook_id = _register(db, receiver.url)
+    with db.scope() as s:
+        enqueue_event(s, "trace.finalized", {"trace_id": "t-7"})
+    with db.scope() as s:
+        remove_webhook(s, webhook_id)
+    assert deliverer(db).run_pending() == 1
+    assert receiver.requests == []
+    with db.scope(read_only=True) as s:
+        [job] = s.query(Job).all()
+        assert (job.kind, job.state, job.last_error) == ("webhook.deliver", "done", "delivery no longer pending")

@@ -73,21 +73,8 @@ class DeliverWebhook:
         self.verify = verify
 
     def __call__(self, context: JobContext) -> None:
-        delivery_id = int(context.job.payload.get("delivery_id", 0))
-        with context.database.scope(read_only=True) as session:
-            loaded = repository.load_delivery(session, delivery_id)
-            if loaded is not None:
-                delivery, webhook = loaded
-                attempt = Attempt(
-                    delivery_id=delivery.id,
-                    event=delivery.event,
-                    url=webhook.url,
-                    secret=webhook.secret,
-                    body=delivery_body(
-                        delivery.id, delivery.event, delivery.created_at.isoformat() + "Z", delivery.payload
-                    ),
-                )
-        if loaded is None or loaded[0].state != "pending":
+        attempt = self.load(context)
+        if attempt is None:
             # The webhook was removed (its deliveries with it), or the row was settled already.
             with context.database.scope() as session:
                 context.finish(session, jobs.DONE, "delivery no longer pending")
@@ -100,6 +87,23 @@ class DeliverWebhook:
             self.verify,
         )
         self.record(context, outcome)
+
+    @staticmethod
+    def load(context: JobContext) -> Attempt | None:
+        delivery_id = int(context.job.payload.get("delivery_id", 0))
+        with context.database.scope(read_only=True) as session:
+            loaded = repository.load_delivery(session, delivery_id)
+            if loaded is None or loaded[0].state != "pending":
+                return None
+            delivery, webhook = loaded
+            created = delivery.created_at.isoformat() + "Z"
+            return Attempt(
+                delivery_id=delivery.id,
+                event=delivery.event,
+                url=webhook.url,
+                secret=webhook.secret,
+                body=delivery_body(delivery.id, delivery.event, created, delivery.payload),
+            )
 
     @staticmethod
     def record(context: JobContext, outcome: Outcome) -> None:
