@@ -269,4 +269,5 @@ def test_a_removed_webhooks_queued_deliveries_are_dropped_unsent(db, receiver):
     assert receiver.requests == []
     with db.scope(read_only=True) as s:
         [job] = s.query(Job).all()
-        assert (job.kind, job.state, job.last_error) == ("webhook.deliver", "done", "delivery no longer pending")
+        assert (job.kind, job.state) == ("webhook.deliver", "done")
+        assert job.last_error == "delivery no longer pending"

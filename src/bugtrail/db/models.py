@@ -93,9 +93,7 @@ class Job(Base):
     # A task kind registered by its domain ("qa.run", "webhook.deliver", ...).
     kind: Mapped[str] = mapped_column(String(32), default="qa.run")
     # The trace the job is about, when it is about one (QA runs); a deleted trace takes its jobs with it.
-    trace_id: Mapped[str | None] = mapped_column(
-        ForeignKey("trace.trace_id", ondelete="CASCADE"), index=True
-    )
+    trace_id: Mapped[str | None] = mapped_column(ForeignKey("trace.trace_id", ondelete="CASCADE"), index=True)
     # Jobs sharing a key (e.g. one webhook receiver) are limited in how many run at once.
     concurrency_key: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16), default="queued")
