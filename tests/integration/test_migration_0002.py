@@ -76,8 +76,9 @@ def test_upgrade_moves_pending_deliveries_into_the_queue(fresh_url: str, tmp_pat
                         text(DELIVERY_0001),
                         {"id": delivery_id, "state": state, "attempts": attempts, "now": now},
                     )
-            upgrade(database.engine)
+            upgrade(database.engine, "0002")
             assert current_revision(database.engine) == "0002"
+            upgrade(database.engine)  # and on to head: the chain stays linear
             with database.scope(read_only=True) as session:
                 jobs = {job.kind: job for job in session.query(Job)}
                 assert set(jobs) == {"qa.run", "webhook.deliver"}

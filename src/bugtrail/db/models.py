@@ -45,6 +45,8 @@ class Trace(Base):
     bug_description: Mapped[str] = mapped_column(Text)
     base_commit: Mapped[str | None] = mapped_column(String(40))
     test_command: Mapped[str | None] = mapped_column(Text)
+    # The developer's Python environment as the recorder captured it (wire.RecordedEnvironment), or null.
+    environment: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     # sha256 of the create payload's header fields: an identical re-create is a no-op, a different one 409.
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -208,3 +210,20 @@ class ExportRecord(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class RepoConfigRow(Base):
+    """An admin's QA configuration for the repositories under one URL prefix (repos.schemas.RepoConfig)."""
+
+    __tablename__ = "repo_configs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    url_prefix: Mapped[str] = mapped_column(String(2000), unique=True)
+    install_commands: Mapped[list[str]] = mapped_column(JSONType)
+    python_version: Mapped[str | None] = mapped_column(String(16))
+    test_command: Mapped[str | None] = mapped_column(Text)
+    test_file_patterns: Mapped[list[str]] = mapped_column(JSONType)
+    image: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

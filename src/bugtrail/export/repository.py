@@ -65,7 +65,7 @@ def iter_bundles(
     """
     after: tuple[datetime, str] | None = None
     while True:
-        query = _filtered(select(*Trace.__table__.c), filters)
+        query = _filtered(select(*_columns(Trace, json_as_text, "environment")), filters)
         if after is not None:
             created_at, trace_id = after
             query = query.where(
