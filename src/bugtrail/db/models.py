@@ -87,13 +87,17 @@ class Event(Base):
 
 
 class Job(Base):
-    """Durable queue row: queued -> running -> done | failed."""
+    """Durable queue row for every kind of background work: queued -> running -> done | failed."""
 
     __tablename__ = "job"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(32), default="qa")
-    trace_id: Mapped[str] = mapped_column(ForeignKey("trace.trace_id", ondelete="CASCADE"), index=True)
+    # A task kind registered by its domain ("qa.run", "webhook.deliver", ...).
+    kind: Mapped[str] = mapped_column(String(32), default="qa.run")
+    # The trace the job is about, when it is about one (QA runs); a deleted trace takes its jobs with it.
+    trace_id: Mapped[str | None] = mapped_column(ForeignKey("trace.trace_id", ondelete="CASCADE"), index=True)
+    # Jobs sharing a key (e.g. one webhook receiver) are limited in how many run at once.
+    concurrency_key: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
@@ -106,7 +110,10 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    __table_args__ = (Index("ix_job_claim", "state", "run_after"),)
+    __table_args__ = (
+        Index("ix_job_claim", "state", "run_after"),
+        Index("ix_job_running_key", "state", "concurrency_key"),
+    )
 
 
 class QaResult(Base):
@@ -146,6 +153,18 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class DashboardSession(Base):
+    """A dashboard login: the cookie holds a random token, the table its sha256 (revocable, expiring)."""
+
+    __tablename__ = "dashboard_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class Webhook(Base):
     __tablename__ = "webhook"
 
@@ -166,6 +185,7 @@ class WebhookDelivery(Base):
     event: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    # A record of the job queue's attempts (the "webhook.deliver" job drives the retries).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_status_code: Mapped[int | None] = mapped_column(Integer)

@@ -24,6 +24,7 @@ from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.db.models import utcnow
 from bugtrail.jobs import repository as jobs
+from bugtrail.jobs.backoff import retry_delay_s
 from bugtrail.qa import environment_adapter as environments
 from bugtrail.qa import repository as qa_repo
 from bugtrail.qa.errors import QaInfraError
@@ -93,7 +94,7 @@ def run_qa_job(settings: Settings, database: Database, ticket: JobTicket, worker
             if not isinstance(exc, QaInfraError):
                 log.error("QA job %s crashed:\n%s", ticket.id, traceback.format_exc())
             if ticket.attempts < ticket.max_attempts:
-                delay = settings.job_retry_base_s * 2 ** (ticket.attempts - 1)
+                delay = retry_delay_s(settings.job_retry_base_s, settings.job_retry_max_s, ticket.attempts)
                 with database.scope() as session:
                     if not jobs.retry_job(session, ticket.id, worker_id, reason, delay):
                         raise LeaseLost(ticket.id) from exc

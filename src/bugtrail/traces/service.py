@@ -15,7 +15,7 @@ from bugtrail.auth.keys import Principal
 from bugtrail.config import Settings
 from bugtrail.db.models import Trace, utcnow
 from bugtrail.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
-from bugtrail.jobs.queue import enqueue_qa_job
+from bugtrail.qa.tasks import enqueue_qa_job
 from bugtrail.traces import events as event_rows
 from bugtrail.traces import repository as repo
 from bugtrail.webhooks import enqueue_event

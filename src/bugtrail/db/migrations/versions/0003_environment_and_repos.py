@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-DOWN_REVISION = "0001"
+DOWN_REVISION = "0002"
 
 revision: str = "0003"
 down_revision: str | None = DOWN_REVISION
