@@ -134,6 +134,8 @@ def test_environment_error_is_shown_as_such_not_as_a_failed_fix(client, keys, da
     assert "No module named &#39;dateutil&#39;" in page  # the reason, escaped
     assert 'id="qa-patch-exact">no (fuzzy apply)<' in page
     assert "tests/test_core.py::test_clock" in page  # the flaky list
+
+
 def _session_cookie(response) -> str:  # type: ignore[no-untyped-def]
     header = next(
         v for k, v in response.headers.multi_items() if k == "set-cookie" and "bugtrail_dashboard=" in v
