@@ -52,6 +52,20 @@ def assert_resolved(case: RealCase, trace: dict[str, Any], source: str) -> dict[
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_case_matches_the_repository_history(case: RealCase) -> None:
+    mirror = mirror_or_fail(case)
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "--git-dir", str(mirror), *args], capture_output=True, text=True, check=True
+        ).stdout
+
+    assert git("rev-parse", f"{case.fix_commit}^").strip() == case.base_commit
+    changed = set(git("diff", "--name-only", case.base_commit, case.fix_commit).split())
+    assert changed == {*case.test_files, *case.source_files}
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_fix_submitted_without_environment_is_resolved(
     case: RealCase, qa_server: ServerProcess, dev_key: str
 ) -> None:
