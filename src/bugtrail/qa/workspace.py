@@ -30,6 +30,27 @@ _GIT_ENV = {
     "GIT_CONFIG_NOSYSTEM": "1",
     "LC_ALL": "C",
 }
+# For git run on a tree an edit may have shaped: no user/system config, no attributes file, no hooks, no
+# fsmonitor. Repository config is neutralised by the caller (a clean --git-dir outside the tree).
+_ISOLATED_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_ATTR_NOSYSTEM": "1",
+    "XDG_CONFIG_HOME": "/nonexistent",
+    "GIT_PROTOCOL_FROM_USER": "0",
+}
+ISOLATED_CONFIG = [
+    "-c",
+    "core.hooksPath=/dev/null",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "core.attributesFile=/dev/null",
+    "-c",
+    "core.symlinks=true",
+    "-c",
+    "protocol.allow=never",
+]
 
 
 def repo_allowed(repo_url: str, allowlist: str) -> bool:
@@ -59,8 +80,14 @@ def git(
     timeout: float = GIT_LOCAL_TIMEOUT_S,
     input_text: str | None = None,
     allow_protocols: str | None = None,
+    isolated: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **_GIT_ENV}
+    if isolated:
+        # Inherited GIT_* (GIT_DIR, GIT_CONFIG_COUNT/KEY/VALUE, ...) could re-enable what we switch off.
+        env = {key: value for key, value in env.items() if not key.startswith("GIT_")}
+        env.update({**_GIT_ENV, **_ISOLATED_ENV})
+        args = [*ISOLATED_CONFIG, *args]
     if allow_protocols is not None:
         env["GIT_ALLOW_PROTOCOL"] = allow_protocols
     return subprocess.run(
@@ -146,7 +173,9 @@ def checkout(mirror: Path, commit: str, dest: Path) -> None:
     done = git(["clone", "--shared", "--no-checkout", "--quiet", "--", str(mirror), str(dest)])
     if done.returncode != 0:
         raise QaInfraError("could not create the scratch clone", _tail(done.stderr))
-    done = git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit], cwd=dest)
+    # Isolated: the user's config (filters such as git-lfs, hooks) has no say over what the tests see.
+    checkout_args = ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit]
+    done = git(checkout_args, cwd=dest, isolated=True)
     if done.returncode != 0:
         raise QaInfraError("could not check out base_commit", _tail(done.stderr))
 
