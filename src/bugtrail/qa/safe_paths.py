@@ -63,6 +63,8 @@ def _open_child_dir(parent_fd: int, name: str, make: bool, replace_links: bool, 
             reason = "goes through a symlink or a file (it could lead outside the work tree)"
             raise UnsafePath(f"path {shown!r} {reason}") from exc
         os.unlink(name, dir_fd=parent_fd)  # the link itself (inside the tree), never its target
+        if not make:
+            return None
     os.mkdir(name, 0o755, dir_fd=parent_fd)
     return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
 
