@@ -19,7 +19,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bugtrail.config import Settings, split_csv
+from bugtrail.qa.allowlist import allowlist_problem, repo_allowed
 from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
+
+__all__ = ["check_repo_allowed", "checkout", "ensure_mirror", "git", "mirror_path", "repo_allowed"]
 
 GIT_NETWORK_TIMEOUT_S = 900.0
 GIT_LOCAL_TIMEOUT_S = 300.0
@@ -53,24 +56,12 @@ ISOLATED_CONFIG = [
 ]
 
 
-def repo_allowed(repo_url: str, allowlist: str) -> bool:
-    """True when repo_url starts with one of the comma-separated prefixes (at a path boundary)."""
-    url = repo_url.strip()
-    if not url or url.startswith("-") or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        return False
-    for prefix in split_csv(allowlist):
-        if url == prefix.rstrip("/"):
-            return True
-        if url.startswith(prefix) and (prefix.endswith("/") or url[len(prefix)] in "/:?#"):
-            return True
-    return False
-
-
 def check_repo_allowed(repo_url: str, settings: Settings) -> None:
-    if not repo_allowed(repo_url, settings.repo_allowlist):
+    problem = allowlist_problem(repo_url, settings.repo_allowlist)
+    if problem is not None:
         raise QaSkipped(
             "repo_url is not in the allowlist",
-            f"{repo_url!r} matches none of BUGTRAIL_REPO_ALLOWLIST ({settings.repo_allowlist})",
+            f"{repo_url!r}: {problem} (BUGTRAIL_REPO_ALLOWLIST={settings.repo_allowlist})",
         )
 
 
