@@ -28,6 +28,7 @@ from bugtrail.qa.grading import Verdict, grade_logs
 from bugtrail.qa.patching import EditReport, EditSpec, apply_edits, is_test_file
 from bugtrail.qa.runner import OUTPUT_FILE, RunResult, run_phase
 from bugtrail.qa.workspace import check_repo_allowed, checkout, ensure_mirror
+from bugtrail.traces.redaction import redact_text
 from bugtrail.wire import TraceRead
 
 BEFORE_OUTPUT_KEEP = 64 * 1024
@@ -166,15 +167,23 @@ def _replay(
         result.tests_wall_s = round(time.monotonic() - tests_started, 3)
         result.test_duration_s = round(result.before.duration_s + result.after.duration_s, 3)
         result.verdict = grade_logs(log_dir)
-        result.test_output = _read_text(log_dir / "after" / OUTPUT_FILE)
-        before_output = _read_text(log_dir / "before" / OUTPUT_FILE)
-        result.before_output = before_output[-BEFORE_OUTPUT_KEEP:]
+        result.test_output = stored_output(log_dir / "after" / OUTPUT_FILE)
+        result.before_output = stored_output(log_dir / "before" / OUTPUT_FILE, keep=BEFORE_OUTPUT_KEEP)
         _write_verdict(log_dir, result)
         return result
     finally:
         # Deleting thousands of files is not on the job's critical path; a crash leaves it to
         # remove_orphan_scratch at the next worker start.
         threading.Thread(target=shutil.rmtree, args=(scratch, True), daemon=True).start()
+
+
+def stored_output(path: Path, keep: int | None = None) -> str:
+    """A phase's output as it goes into the result: capped first (the runner capped the file at
+    test_output_cap_bytes; `keep` trims to a tail), then redacted, since tests print tokens too."""
+    text = _read_text(path)
+    if keep is not None:
+        text = text[-keep:]
+    return redact_text(text)[0]
 
 
 def _read_text(path: Path) -> str:
