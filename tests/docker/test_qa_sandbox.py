@@ -62,6 +62,7 @@ def test_git_filter_chain_never_runs_on_the_worker_host(
     ]
     trace = submit_and_run(client, keys, worker, body)
     qa = trace["qa_results"]
+    assert len(qa["patch_report"]) == 2, (qa["error"], qa["outcome"])
     first, second = qa["patch_report"]
     assert first["applied"] is False and first["refused"] is True, first
     assert ".git" in first["error"] and "edits may not touch the .git directory" in first["error"]

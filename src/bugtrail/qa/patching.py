@@ -25,8 +25,8 @@ from typing import Any
 
 from bugtrail.qa import safe_paths
 from bugtrail.qa.diff_vetting import DiffRefused, git_paths, header_paths, hunks_for_patch
+from bugtrail.qa.gitcmd import git
 from bugtrail.qa.safe_paths import UnsafePath
-from bugtrail.qa.workspace import git
 
 PATCH_FUZZ = 3
 # Keys a recorder may put in edit details for a renamed file's old path.

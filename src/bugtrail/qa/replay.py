@@ -22,10 +22,11 @@ from typing import Any
 from bugtrail.config import Settings, split_csv
 from bugtrail.errors import Unavailable
 from bugtrail.qa import liveness
+from bugtrail.qa.apply_container import apply_in_container
 from bugtrail.qa.docker_api import docker_client
 from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
 from bugtrail.qa.grading import Verdict, grade_logs
-from bugtrail.qa.patching import EditReport, EditSpec, apply_edits, is_test_file
+from bugtrail.qa.patching import EditReport, EditSpec, is_test_file
 from bugtrail.qa.runner import OUTPUT_FILE, RunResult, run_phase
 from bugtrail.qa.workspace import check_repo_allowed, checkout, ensure_mirror
 from bugtrail.traces.redaction import redact_text
@@ -127,7 +128,20 @@ def _replay(
             tree = scratch / phase / "repo"
             checkout(mirror, trace.base_commit or "", tree)
             chosen = [e for e in edits if phase == "after" or is_test_file(e.file, patterns)]
-            return apply_edits(tree, chosen, patterns)
+            # In a container, like the tests: no host git or patch ever runs on an attacker-shaped tree.
+            client = docker_client(settings)
+            try:
+                return apply_in_container(
+                    settings,
+                    client,
+                    phase=phase,
+                    scratch=scratch / phase,
+                    edits=chosen,
+                    patterns=patterns,
+                    worker_id=worker_id,
+                )
+            finally:
+                client.close()
 
         with ThreadPoolExecutor(workers, thread_name_prefix="qa-phase") as pool:
             reports = dict(zip(PHASES, pool.map(prepare, PHASES), strict=True))
