@@ -31,6 +31,8 @@ STDERR_KEEP = 8 * 1024
 METHODS = {"git-apply", "git-apply-reject", "patch-fuzz", "delete", "rename", "empty"}
 MAX_ERROR_CHARS = 2000
 MAX_ATTEMPTS = 5
+# Applying edits is quick; a separate bound from the tests' timeout (which may be tuned to seconds).
+APPLY_TIMEOUT_S = 120.0
 
 
 def apply_in_container(
@@ -127,7 +129,7 @@ def _run_applier(
         reader = threading.Thread(target=_drain, args=(stream, stdout, stderr), daemon=True)
         container.start()
         reader.start()
-        reader.join(settings.test_timeout_s)
+        reader.join(APPLY_TIMEOUT_S)
         timed_out = reader.is_alive()
         if timed_out:
             with contextlib.suppress(docker.errors.DockerException):
@@ -143,7 +145,7 @@ def _run_applier(
     if exit_code in (126, 127):  # the image cannot run the applier at all: an operator problem
         raise QaInfraError("the runner image cannot run the edit applier (python3 missing?)", detail)
     if timed_out:
-        raise QaInputError(f"applying the edits took longer than {settings.test_timeout_s} s", detail)
+        raise QaInputError(f"applying the edits took longer than {APPLY_TIMEOUT_S:.0f} s", detail)
     if exit_code != 0:
         raise QaInputError(f"applying the edits failed (exit {exit_code})", detail)
     if stdout.truncated:
