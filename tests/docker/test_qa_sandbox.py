@@ -67,7 +67,9 @@ def test_git_filter_chain_never_runs_on_the_worker_host(
     assert first["applied"] is False and first["refused"] is True, first
     assert ".git" in first["error"] and "edits may not touch the .git directory" in first["error"]
     assert second["applied"] is True, second
-    assert qa["patch_applied"] is False and ".git directory" in qa["test_output"]
+    # A refused edit makes the trace bad input: no verdict on the fix, and the reason is kept.
+    assert qa["patch_applied"] is False and qa["outcome"] == "error", qa
+    assert qa["error_kind"] == "input" and ".git directory" in qa["error"], qa["error"]
     assert not marker.exists() and not list(markers.iterdir())
 
 
