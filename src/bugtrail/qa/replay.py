@@ -25,22 +25,22 @@ from bugtrail.config import Settings, split_csv
 from bugtrail.errors import Unavailable
 from bugtrail.qa import environment_adapter as environments
 from bugtrail.qa import liveness
+from bugtrail.qa.apply_container import apply_in_container
 from bugtrail.qa.docker_api import docker_client
 from bugtrail.qa.environments.schemas import EnvironmentInfo
 from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
 from bugtrail.qa.grading import RERUN_PREFIX, Verdict, grade_logs
-from bugtrail.qa.patching import EditReport, EditSpec, apply_edits, is_test_file
+from bugtrail.qa.patching import EditReport, EditSpec, is_test_file
 from bugtrail.qa.result import ErrorKind, patch_exact_of
 from bugtrail.qa.runner import OUTPUT_FILE, RunResult, run_phase
 from bugtrail.qa.workspace import check_repo_allowed, checkout, ensure_mirror
 from bugtrail.repos.schemas import RepoConfig
+from bugtrail.traces.redaction import redact_text
 from bugtrail.wire import TraceRead
 
 BEFORE_OUTPUT_KEEP = 64 * 1024  # the "before" run's output kept in the result document (tail)
 ERROR_OUTPUT_KEEP = 64 * 1024  # the log tail kept with an environment error
 PHASES = ("before", "after")
-# patching's messages for edits it refuses (paths outside the tree): a bad trace, not a failed fix.
-REFUSED_EDIT_MARKERS = ("unsafe path", "leads outside the work tree")
 
 
 @dataclass
@@ -139,7 +139,20 @@ def _replay(
 
         def apply(phase: str) -> list[EditReport]:
             chosen = [e for e in edits if phase == "after" or is_test_file(e.file, patterns)]
-            return apply_edits(scratch / phase / "repo", chosen, patterns)
+            # In a container, like the tests: no host git or patch ever runs on an attacker-shaped tree.
+            client = docker_client(settings)
+            try:
+                return apply_in_container(
+                    settings,
+                    client,
+                    phase=phase,
+                    scratch=scratch / phase,
+                    edits=chosen,
+                    patterns=patterns,
+                    worker_id=worker_id,
+                )
+            finally:
+                client.close()
 
         with ThreadPoolExecutor(workers, thread_name_prefix="qa-phase") as pool:
             list(pool.map(check_out, PHASES))
@@ -158,7 +171,7 @@ def _replay(
         result.patch_exact = patch_exact_of(result.patch_report)
         (log_dir / "patch_report.json").write_text(json.dumps(result.patch_report, indent=2))
         result.setup_s = round(time.monotonic() - started, 3)
-        refused = [r for r in reports["after"] if r.error and any(m in r.error for m in REFUSED_EDIT_MARKERS)]
+        refused = [r for r in reports["after"] if r.refused]  # unsafe paths: a bad trace, not a failed fix
         if refused:
             raise QaInputError(
                 "the trace's edits were refused as unsafe",
@@ -207,9 +220,8 @@ def _replay(
         result.test_duration_s = round(result.before.duration_s + result.after.duration_s, 3)
         result.reruns = settings.qa_reruns
         result.verdict = grade_logs(log_dir)
-        result.test_output = _read_text(log_dir / "after" / OUTPUT_FILE)
-        before_output = _read_text(log_dir / "before" / OUTPUT_FILE)
-        result.before_output = before_output[-BEFORE_OUTPUT_KEEP:]
+        result.test_output = stored_output(log_dir / "after" / OUTPUT_FILE)
+        result.before_output = stored_output(log_dir / "before" / OUTPUT_FILE, keep=BEFORE_OUTPUT_KEEP)
         if result.verdict.error_kind is not None:  # the tests could not run: not a verdict on the fix
             result.outcome, result.error_kind = "error", cast(ErrorKind, result.verdict.error_kind)
             result.error = result.verdict.error
@@ -228,9 +240,18 @@ def _environment_failed(
 ) -> ReplayResult:
     """The environment could not be built: an error of kind environment, with the build log's tail."""
     result.outcome, result.error_kind, result.error = "error", "environment", reason
-    result.test_output = (log_tail or "")[-ERROR_OUTPUT_KEEP:] or None
+    result.test_output = redact_text((log_tail or "")[-ERROR_OUTPUT_KEEP:])[0] or None
     _write_verdict(log_dir, result)
     return result
+
+
+def stored_output(path: Path, keep: int | None = None) -> str:
+    """A phase's output as it goes into the result: capped first (the runner capped the file at
+    test_output_cap_bytes; `keep` trims to a tail), then redacted, since tests print tokens too."""
+    text = _read_text(path)
+    if keep is not None:
+        text = text[-keep:]
+    return redact_text(text)[0]
 
 
 def _read_text(path: Path) -> str:
