@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bugtrail.config import Settings  # noqa: E402
-from tests.realrepos.cases import CASES_BY_NAME, MIRROR_ROOT, RealCase  # noqa: E402
+from tests.realrepos.cases import CASES_BY_NAME, MIRROR_ROOT, RealCase, file_url  # noqa: E402
 from tests.support.real_traces import (  # noqa: E402
     apply_diff,
     describe,
@@ -92,7 +92,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="env-bench-") as tmp:
         work = Path(tmp)
-        server = start_qa_server(work / "data", [f"{MIRROR_ROOT.as_uri()}/"], runner_image, 600)
+        server = start_qa_server(work / "data", [f"{file_url(MIRROR_ROOT)}/"], runner_image, 600)
         try:
             key = developer_key(server, "bench")
             # Find the image this plan maps to, then remove it so the next trace builds it cold.

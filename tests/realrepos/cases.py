@@ -15,6 +15,12 @@ from pathlib import Path
 MIRROR_ROOT = Path(os.environ.get("BUGTRAIL_TEST_MIRROR_DIR", "/work/.mirror"))
 
 
+def file_url(path: Path) -> str:
+    """file:// URL of an absolute path, unescaped: QA's allowlist refuses percent-escapes, and Path.as_uri()
+    escapes the '+' of the mirrors' <owner>+<name> directories."""
+    return f"file://{path.resolve()}"
+
+
 @dataclass(frozen=True)
 class RealCase:
     name: str
@@ -39,7 +45,7 @@ class RealCase:
 
     @property
     def repo_url(self) -> str:
-        return self.mirror.as_uri()
+        return file_url(self.mirror)
 
 
 CASES: tuple[RealCase, ...] = (

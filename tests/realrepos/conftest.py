@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.realrepos.cases import MIRROR_ROOT
+from tests.realrepos.cases import MIRROR_ROOT, file_url
 from tests.support.real_traces import start_qa_server
 from tests.support.recorder import developer_key
 from tests.support.server import ServerProcess
@@ -35,7 +35,7 @@ def scratch_repos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def qa_server(
     tmp_path_factory: pytest.TempPathFactory, runner_image: str, scratch_repos: Path
 ) -> Iterator[ServerProcess]:
-    allowlist = [f"{MIRROR_ROOT.as_uri()}/", f"{scratch_repos.as_uri()}/"]
+    allowlist = [f"{file_url(MIRROR_ROOT)}/", f"{file_url(scratch_repos)}/"]
     server = start_qa_server(tmp_path_factory.mktemp("server") / "data", allowlist, runner_image, 300)
     try:
         yield server

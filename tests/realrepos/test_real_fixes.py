@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.realrepos.cases import CASES, CASES_BY_NAME, RealCase
+from tests.realrepos.cases import CASES, CASES_BY_NAME, RealCase, file_url
 from tests.support.real_traces import (
     describe,
     developer_checkout,
@@ -119,7 +119,7 @@ def scratch_clone(case: RealCase, scratch_repos: Path, label: str) -> str:
     target = scratch_repos / f"{case.name}-{label}.git"
     if not target.exists():
         subprocess.run(["git", "clone", "-q", "--bare", str(case.mirror), str(target)], check=True)
-    return target.as_uri()
+    return file_url(target)
 
 
 def configure(server: ServerProcess, admin_key: str, config: dict[str, Any]) -> None:
