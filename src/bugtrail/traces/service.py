@@ -6,6 +6,7 @@ import base64
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from bugtrail.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from bugtrail.jobs.queue import enqueue_qa_job
 from bugtrail.traces import events as event_rows
 from bugtrail.traces import repository as repo
+from bugtrail.traces.redaction import redact_many
 from bugtrail.webhooks import enqueue_event
 from bugtrail.wire import (
     AppendResult,
@@ -48,9 +50,22 @@ def _header(payload: TraceCreate, developer_id: str) -> dict[str, Any]:
     }
 
 
-def create_trace(
-    session: Session, settings: Settings, principal: Principal, payload: TraceCreate, finalize: bool = False
-) -> TraceCreated:
+# Header fields a person typed: stored redacted (repo_url too: `https://user:token@host/...`).
+_REDACTED_HEADER_FIELDS = ("repo_url", "bug_description", "test_command")
+
+
+@dataclass(frozen=True)
+class PreparedTrace:
+    """A create request with its CPU-heavy work done (see events.prepare_events); no database used."""
+
+    trace_id: str
+    developer_id: str
+    header: dict[str, Any]  # as stored: redacted
+    header_hash: str  # of the header as sent (idempotency compares what the client sent)
+    events: list[event_rows.PreparedEvent]
+
+
+def prepare_trace(settings: Settings, principal: Principal, payload: TraceCreate) -> PreparedTrace:
     developer_id = payload.developer_id or principal.developer_id
     if developer_id != principal.developer_id and not principal.is_admin:
         raise Forbidden(
@@ -58,16 +73,42 @@ def create_trace(
             detail={"key_developer_id": principal.developer_id, "body_developer_id": developer_id},
         )
     _check_event_count(settings, 0, len(payload.events))
-    trace_id = str(payload.trace_id or uuid.uuid4())
-    header_hash = event_rows.canonical_hash(_header(payload, developer_id))
+    trace_uuid = payload.trace_id or uuid.uuid4()
+    header = _header(payload, developer_id)
+    header_hash = event_rows.canonical_hash(header)
+    fields = [name for name in _REDACTED_HEADER_FIELDS if header[name]]
+    for name, (text, _found) in zip(fields, redact_many([header[name] for name in fields]), strict=True):
+        header[name] = text
+    return PreparedTrace(
+        trace_id=str(trace_uuid),
+        developer_id=developer_id,
+        header=event_rows.without_nul(header),
+        header_hash=header_hash,
+        # Events without an event_id get one derived from the trace and their position and content, so
+        # resending the same complete trace is a no-op instead of a duplicate of every event.
+        events=event_rows.prepare_events(payload.events, settings, derive_ids_in=trace_uuid),
+    )
+
+
+def create_trace(
+    session: Session, settings: Settings, principal: Principal, payload: TraceCreate, finalize: bool = False
+) -> TraceCreated:
+    return store_trace(session, settings, principal, prepare_trace(settings, principal, payload), finalize)
+
+
+def store_trace(
+    session: Session, settings: Settings, principal: Principal, prepared: PreparedTrace, finalize: bool = False
+) -> TraceCreated:
+    """The database half of a create: short, so it holds the writer only briefly."""
+    trace_id = prepared.trace_id
     existing = repo.get_trace(session, trace_id, for_update=True)
     if existing is None:
         trace = Trace(
             trace_id=trace_id,
             status="pending",
-            content_hash=header_hash,
+            content_hash=prepared.header_hash,
             event_count=0,
-            **_header(payload, developer_id),
+            **prepared.header,
         )
         if not repo.add_trace_if_absent(session, trace):
             # Lost a race with an identical retry: continue as the idempotent path on the winner's row.
@@ -75,17 +116,16 @@ def create_trace(
     created = existing is None
     if existing is not None:
         if existing.developer_id != principal.developer_id and not principal.is_admin:
-            raise Conflict(f"trace_id {trace_id} is already taken")
-        if existing.content_hash != header_hash:
+            # Someone else's trace id: answered exactly as an unknown trace is (no existence oracle).
+            raise NotFound(f"trace {trace_id} not found")
+        if existing.content_hash != prepared.header_hash:
             raise Conflict(
                 f"trace {trace_id} already exists with different content",
                 detail={"hint": "use a new trace_id, or resend exactly the original trace"},
             )
         trace = existing
-    if payload.events:
-        # Events without an event_id get one derived from the trace and their position and content, so
-        # resending the same complete trace is a no-op instead of a duplicate of every event.
-        _append(session, settings, trace, payload.events, derive_ids_in=uuid.UUID(trace.trace_id))
+    if prepared.events:
+        _append(session, settings, trace, prepared.events)
     if finalize:
         _finalize(session, settings, trace)
     return TraceCreated(
@@ -96,13 +136,28 @@ def create_trace(
     )
 
 
+def prepare_append(settings: Settings, events: Sequence[EventIn]) -> list[event_rows.PreparedEvent]:
+    _check_event_count(settings, 0, len(events))
+    return event_rows.prepare_events(events, settings)
+
+
 def append_events(
     session: Session, settings: Settings, principal: Principal, trace_id: uuid.UUID, events: Sequence[EventIn]
+) -> AppendResult:
+    return store_events(session, settings, principal, trace_id, prepare_append(settings, events))
+
+
+def store_events(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    trace_id: uuid.UUID,
+    prepared: Sequence[event_rows.PreparedEvent],
 ) -> AppendResult:
     trace = _visible_trace(session, principal, trace_id, lock=True)
     if trace.developer_id != principal.developer_id and not principal.is_admin:
         raise Forbidden("only the trace's developer may append events to it")
-    return _append(session, settings, trace, events)
+    return _append(session, settings, trace, prepared)
 
 
 def _check_event_count(settings: Settings, current: int, new: int) -> None:
@@ -120,49 +175,37 @@ def _check_event_count(settings: Settings, current: int, new: int) -> None:
 
 
 def _append(
-    session: Session,
-    settings: Settings,
-    trace: Trace,
-    events: Sequence[EventIn],
-    derive_ids_in: uuid.UUID | None = None,
+    session: Session, settings: Settings, trace: Trace, events: Sequence[event_rows.PreparedEvent]
 ) -> AppendResult:
-    # Resolve ids and content hashes first, so the whole batch is checked before anything is written.
-    planned: list[tuple[int, EventIn, str, str]] = []
-    seen_in_batch: dict[str, str] = {}
+    # Check the whole batch against itself and the stored events before anything is written.
+    planned: list[event_rows.PreparedEvent] = []
+    seen_in_batch: dict[uuid.UUID, str] = {}
     duplicates = 0
-    event_uuids: list[uuid.UUID] = []  # kept as UUIDs: re-parsing them from strings was a hot spot
-    for index, event in enumerate(events):
-        content_hash = event_rows.canonical_hash(event_rows.event_content(event))
-        if event.event_id:
-            event_uuid = event.event_id
-        elif derive_ids_in is not None:
-            event_uuid = uuid.uuid5(derive_ids_in, f"{index}:{content_hash}")
-        else:
-            event_uuid = uuid.uuid4()
-        event_uuids.append(event_uuid)
-        event_id = str(event_uuid)
-        if event_id in seen_in_batch:
-            if seen_in_batch[event_id] != content_hash:
+    for event in events:
+        if event.event_id in seen_in_batch:
+            if seen_in_batch[event.event_id] != event.content_hash:
                 raise Conflict(
-                    f"events[{index}]: event_id {event_id} appears twice in the batch with different content"
+                    f"events[{event.index}]: event_id {event.event_id} appears twice in the batch "
+                    "with different content"
                 )
             duplicates += 1
             continue
-        seen_in_batch[event_id] = content_hash
-        planned.append((index, event, event_id, content_hash))
+        seen_in_batch[event.event_id] = event.content_hash
+        planned.append(event)
 
-    stored = repo.event_hashes(session, trace.trace_id, [event_id for _, _, event_id, _ in planned])
-    fresh: list[tuple[int, EventIn, str, str]] = []
-    for index, event, event_id, content_hash in planned:
-        if event_id in stored:
-            if stored[event_id] != content_hash:
-                raise Conflict(
-                    f"events[{index}]: event_id {event_id} was already stored with different content",
-                    detail={"event_index": index, "event_id": event_id},
-                )
-            duplicates += 1
-        else:
-            fresh.append((index, event, event_id, content_hash))
+    stored = repo.event_hashes(session, trace.trace_id, [str(event.event_id) for event in planned])
+    fresh: list[event_rows.PreparedEvent] = []
+    for event in planned:
+        stored_hash = stored.get(str(event.event_id))
+        if stored_hash is None:
+            fresh.append(event)
+            continue
+        if stored_hash != event.content_hash:
+            raise Conflict(
+                f"events[{event.index}]: event_id {event.event_id} was already stored with different content",
+                detail={"event_index": event.index, "event_id": str(event.event_id)},
+            )
+        duplicates += 1
 
     if fresh and trace.status != "pending":
         raise Conflict(
@@ -170,7 +213,7 @@ def _append(
             detail={"status": trace.status},
         )
     _check_event_count(settings, trace.event_count, len(fresh))
-    rows = event_rows.event_rows(trace.trace_id, trace.event_count + 1, fresh, settings)
+    rows = event_rows.event_rows(trace.trace_id, trace.event_count + 1, fresh)
     repo.insert_events(session, rows)
     if rows:
         trace.event_count += len(rows)
@@ -180,7 +223,7 @@ def _append(
         trace_id=uuid.UUID(trace.trace_id),
         accepted=len(rows),
         duplicates=duplicates,
-        event_ids=event_uuids,
+        event_ids=[event.event_id for event in events],
         event_count=trace.event_count,
     )
 
