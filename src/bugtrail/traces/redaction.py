@@ -26,7 +26,6 @@ from detect_secrets.plugins.github_token import GitHubTokenDetector
 from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
 from detect_secrets.plugins.jwt import JwtTokenDetector
 from detect_secrets.plugins.mailchimp import MailchimpDetector
-from detect_secrets.plugins.openai import OpenAIDetector
 from detect_secrets.plugins.pypi_token import PypiTokenDetector
 from detect_secrets.plugins.sendgrid import SendGridDetector
 from detect_secrets.plugins.slack import SlackDetector
@@ -229,7 +228,7 @@ def _aws_secret_span(match: re.Match[bytes]) -> Span | None:
 
 
 def _on_line_with(data: bytes, at: int, words: tuple[bytes, ...]) -> bool:
-    """Whether one of `words` comes earlier on the line of `at` (within _LINE_WINDOW bytes): rfind, no copies."""
+    """Whether one of `words` is earlier on the line of `at` (within _LINE_WINDOW bytes); no copies."""
     low = max(0, at - _LINE_WINDOW)
     low = max(low, data.rfind(b"\n", low, at) + 1)
     return any(data.rfind(word, low, at) != -1 for word in words)
@@ -244,8 +243,6 @@ def _curl_password_span(match: re.Match[bytes]) -> Span | None:
     if quote and match.string.endswith(quote, start, end):
         end -= 1
     return (start, end) if end > start else None
-
-
 
 
 def _mysql_password_span(match: re.Match[bytes]) -> Span | None:
@@ -331,13 +328,18 @@ _DETECTORS: tuple[_Detector, ...] = (
     ),
     _Detector(
         "slack-token",
-        _find(r"x(?:ox[abposr]|app)-" + r"(?<![a-z0-9_\-]x(?:ox[abposr]|app)-)\d", r"hooks\.slack\.com/services/t"),
+        _find(
+            r"x(?:ox[abposr]|app)-" + r"(?<![a-z0-9_\-]x(?:ox[abposr]|app)-)\d",
+            r"hooks\.slack\.com/services/t",
+        ),
         _either(_plugin(SlackDetector), _rx(_EDGE_L + r"xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+")),
         lowered=True,
     ),
     _Detector(
         "stripe-key",
-        _find(r"k_(?:live|test)_(?<![A-Za-z0-9_\-][sr]k_(?:live|test)_)(?<=[sr]k_(?:live|test)_)[0-9a-zA-Z]{24}"),
+        _find(
+            r"k_(?:live|test)_(?<![A-Za-z0-9_\-][sr]k_(?:live|test)_)(?<=[sr]k_(?:live|test)_)[0-9a-zA-Z]{24}"
+        ),
         _either(_plugin(StripeDetector), _rx(_EDGE_L + r"[sr]k_test_[0-9a-zA-Z]{24,99}" + _EDGE_R)),
         back=1,
     ),
@@ -365,8 +367,11 @@ _DETECTORS: tuple[_Detector, ...] = (
         _plugin(MailchimpDetector),
         back=32,
     ),
-    _Detector("npm-token", _find("npm_" + _edge_after("npm_") + r"[A-Za-z0-9]{36}" + _EDGE_R),
-              _rx(_EDGE_L + r"npm_[A-Za-z0-9]{36}" + _EDGE_R)),
+    _Detector(
+        "npm-token",
+        _find("npm_" + _edge_after("npm_") + r"[A-Za-z0-9]{36}" + _EDGE_R),
+        _rx(_EDGE_L + r"npm_[A-Za-z0-9]{36}" + _EDGE_R),
+    ),
     _Detector(
         "huggingface-token",
         _find("hf_" + _edge_after("hf_") + r"[A-Za-z0-9]{34}"),
@@ -375,7 +380,10 @@ _DETECTORS: tuple[_Detector, ...] = (
     # Twilio API key SIDs (SK...) and account SIDs (AC...): 32 lowercase hex digits.
     _Detector(
         "twilio-key",
-        _find(r"SK" + _edge_after("SK") + r"[0-9a-f]{32}" + _EDGE_R, r"AC" + _edge_after("AC") + r"[0-9a-f]{32}" + _EDGE_R),
+        _find(
+            r"SK" + _edge_after("SK") + r"[0-9a-f]{32}" + _EDGE_R,
+            r"AC" + _edge_after("AC") + r"[0-9a-f]{32}" + _EDGE_R,
+        ),
         _rx(_EDGE_L + r"(?:SK|AC)[0-9a-f]{32}" + _EDGE_R),
     ),
     _Detector(
@@ -443,8 +451,17 @@ _DETECTORS: tuple[_Detector, ...] = (
             *(
                 qualifier + r"[_\-]?(?P<at>key)" + _NAME_SUFFIX + _ASSIGNMENT_SHAPE
                 for qualifier in (
-                    "api", "auth", "access", "private", "secret", "storage", "account", "signing", "master",
-                    "encryption", "client",
+                    "api",
+                    "auth",
+                    "access",
+                    "private",
+                    "secret",
+                    "storage",
+                    "account",
+                    "signing",
+                    "master",
+                    "encryption",
+                    "client",
                 )
             ),
         ),

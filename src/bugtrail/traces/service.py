@@ -97,7 +97,11 @@ def create_trace(
 
 
 def store_trace(
-    session: Session, settings: Settings, principal: Principal, prepared: PreparedTrace, finalize: bool = False
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    prepared: PreparedTrace,
+    finalize: bool = False,
 ) -> TraceCreated:
     """The database half of a create: short, so it holds the writer only briefly."""
     trace_id = prepared.trace_id
