@@ -80,14 +80,14 @@ def jsonl_chunks(
     digest = hashlib.sha256()
     size = traces = 0
     with _snapshot(database) as session:
-        for batch in repository.iter_bundles(session, filters, batch_size):
-            chunk = jsonl.encode_batch(batch)
-            digest.update(chunk)
-            size += len(chunk)
+        for batch in repository.iter_bundles(session, filters, batch_size, with_events=False):
+            for chunk in jsonl.encode_paged(session, batch):
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
             traces += len(batch)
             if on_batch is not None:
                 on_batch(len(batch))
-            yield chunk
     _finish(database, record_id, traces, size, digest.hexdigest())
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
 from bugtrail.api.deps import (
@@ -178,8 +179,14 @@ def list_traces(
 
 
 @router.get("/traces/{trace_id}", response_model=TraceRead)
-def get_trace(trace_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> TraceRead:
-    return service.get_trace(session, principal, trace_id)
+def get_trace(
+    trace_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal
+) -> StreamingResponse:
+    """Streamed: the events are read and encoded a page at a time (memory does not grow with the trace)."""
+    service.check_visible(session, principal, trace_id)
+    return StreamingResponse(
+        service.trace_chunks(get_database(request), trace_id), media_type="application/json"
+    )
 
 
 _BATCH: TypeAdapter[EventBatch] = TypeAdapter(EventBatch)
