@@ -104,7 +104,11 @@ def test_pathological_redaction_input_never_stalls_others(live_server: BugtrailS
             for _ in range(3):
                 response = client.post(
                     f"{live_server.url}/api/traces",
-                    json={"repo_url": "https://github.com/m/p", "bug_description": "x", "events": slow_events},
+                    json={
+                        "repo_url": "https://github.com/m/p",
+                        "bug_description": "x",
+                        "events": slow_events,
+                    },
                     headers={"authorization": f"Bearer {mallory}"},
                 )
                 statuses.append(response.status_code)
@@ -147,9 +151,16 @@ def test_taken_trace_id_answers_404_like_an_unknown_one(live_server: BugtrailSer
     owner = live_server.create_key("owner-probe", "developer")
     prober = live_server.create_key("prober-probe", "developer")
     taken = uuid.uuid4()
-    body = {"trace_id": str(taken), "repo_url": "https://github.com/o/secret-project", "bug_description": "mine"}
+    body = {
+        "trace_id": str(taken),
+        "repo_url": "https://github.com/o/secret-project",
+        "bug_description": "mine",
+    }
     with httpx.Client(base_url=live_server.url, timeout=30) as client:
-        assert client.post("/api/traces", json=body, headers={"authorization": f"Bearer {owner}"}).status_code == 201
+        assert (
+            client.post("/api/traces", json=body, headers={"authorization": f"Bearer {owner}"}).status_code
+            == 201
+        )
         probe = {**body, "bug_description": "overwrite?"}
         as_prober = {"authorization": f"Bearer {prober}"}
         on_taken = client.post("/api/traces", json=probe, headers=as_prober)

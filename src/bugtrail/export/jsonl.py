@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 
 from sqlalchemy.orm import Session
 
@@ -29,7 +30,7 @@ def encode_paged(session: Session, batch: list[TraceBundle]) -> Iterator[bytes]:
     pending: list[bytes] = []
     size = 0
     for bundle in batch:
-        for piece in (*trace_document(session, bundle.trace, bundle.qa_result), b"\n"):
+        for piece in chain(trace_document(session, bundle.trace, bundle.qa_result), (b"\n",)):
             pending.append(piece)
             size += len(piece)
             if size >= CHUNK_BYTES:

@@ -218,7 +218,7 @@ def get_trace_read(session: Session, trace_id: str) -> TraceRead | None:
 
 # Event pages adapt to the bytes they hold: a page of small events grows (fewer queries), a page of
 # 1 MiB command outputs shrinks, so one page stays around PAGE_TARGET_BYTES whatever the trace holds.
-PAGE_FIRST = 64
+PAGE_FIRST = 4
 PAGE_MIN = 4
 PAGE_MAX = 2000
 PAGE_TARGET_BYTES = 8 * 1024 * 1024
