@@ -72,7 +72,7 @@ def _shapes(prefix: str) -> list[tuple[str, str]]:
 
 
 CASES = [(f"{prefix!r} {shape}", text) for prefix in PREFIXES for shape, text in _shapes(prefix)]
-CASES += [(f"run {run!r}", run * MIB) for run in RUNS + ["a-", "a ", "a.", "\n"]]
+CASES += [(f"run {run!r}", run * MIB) for run in [*RUNS, "a-", "a ", "a.", "\n"]]
 
 
 @pytest.mark.parametrize("text", [text for _, text in CASES], ids=[name for name, _ in CASES])
