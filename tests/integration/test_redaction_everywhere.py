@@ -103,3 +103,14 @@ def test_streamed_get_is_the_same_document(  # type: ignore[no-untyped-def]
     assert whole is not None
     assert response.json() == json.loads(whole.model_dump_json())
     assert len(response.json()["events"]) == 41
+
+
+def test_taken_trace_id_is_404_to_other_developers_and_409_to_reviewers(client, keys) -> None:  # type: ignore[no-untyped-def]
+    body = {**_trace(bug_description="alice's"), "trace_id": "3f1c2a4e-0000-4000-8000-00000000abcd"}
+    assert client.post("/api/traces", json=body, headers=keys.alice).status_code == 201
+    as_bob = client.post("/api/traces", json={**body, "bug_description": "bob's"}, headers=keys.bob)
+    assert as_bob.status_code == 404 and as_bob.json()["error"] == f"trace {body['trace_id']} not found"
+    as_reviewer = client.post("/api/traces", json=body, headers=keys.reviewer)
+    assert as_reviewer.status_code == 409
+    stored = client.get(f"/api/traces/{body['trace_id']}", headers=keys.alice).json()
+    assert stored["bug_description"] == "alice's" and stored["developer_id"] == "alice"

@@ -122,6 +122,8 @@ def store_trace(
     created = existing is None
     if existing is not None:
         if existing.developer_id != principal.developer_id and not principal.is_admin:
+            if principal.can_read_all:  # a reviewer may see it anyway: say what is wrong
+                raise Conflict(f"trace_id {trace_id} is already taken")
             # Someone else's trace id: answered exactly as an unknown trace is (no existence oracle).
             raise NotFound(f"trace {trace_id} not found")
         if existing.content_hash != prepared.header_hash:
