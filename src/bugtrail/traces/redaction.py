@@ -10,6 +10,11 @@ Speed: Python's `re` only skips ahead fast for patterns that start with a litera
 starts with a lookbehind, a character class or IGNORECASE costs 20-300 ms per MiB. So every detector has
 literal-prefixed finder regexes that locate candidates (~1 ms per MiB each), and its own regex is only
 `match`ed there. Scanning runs on UTF-8 bytes so case-insensitive finders can use bytes.lower().
+
+Linear time (issue 10): a pattern of 1 MiB (repeated prefixes, near misses, long runs) must cost well
+under 0.5 s. So finders check the token's left edge and shape in C (`AKIA(?<![..]AKIA)[0-9A-Z]{16}`), so
+a repeated prefix costs no Python per position; quantifiers are bounded or possessive; and a candidate
+inside a secret its detector already found is skipped. tests/unit/test_redaction_bounds.py holds the line.
 """
 
 from __future__ import annotations
@@ -478,7 +483,7 @@ def _positions(det: _Detector, data: bytes, lowered: bytes) -> list[int]:
         return [hit.start() for hit in det.finders[0].finditer(haystack)]
     positions: set[int] = set()
     for finder in det.finders:
-        group = 1 if "at" in finder.groupindex else 0
+        group: int | str = "at" if "at" in finder.groupindex else 0
         positions.update(hit.start(group) for hit in finder.finditer(haystack))
     return sorted(positions)
 
