@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bugtrail.api.deps import db_gate
+from bugtrail.api.errors import storage_error_response
 from bugtrail.auth.keys import Principal, find_active
 from bugtrail.db.engine import Database
 
@@ -53,8 +55,12 @@ class ApiKeyGate:
             )
             return
         app = scope["app"]
-        async with db_gate(app).admit(write=False):
-            principal = await run_in_threadpool(lookup_principal, app.state.database, key)
+        try:
+            async with db_gate(app).admit(write=False):
+                principal = await run_in_threadpool(lookup_principal, app.state.database, key)
+        except OperationalError as exc:  # outside FastAPI's handlers: answer as they would (503 / 507)
+            await storage_error_response(exc)(scope, receive, send)
+            return
         if principal is None:
             await _unauthorized(send, "API key is unknown or revoked", None)
             return
