@@ -269,9 +269,9 @@ async def finalize_trace(
     while True:
         current = await run_in_threadpool(_status, database, principal, trace_id)
         if current in TERMINAL:
-            trace = await run_in_threadpool(_trace, database, principal, trace_id)
+            final_status, qa_results = await run_in_threadpool(_outcome, database, principal, trace_id)
             response.status_code = status.HTTP_200_OK
-            return result.model_copy(update={"status": trace.status, "qa_results": trace.qa_results})
+            return result.model_copy(update={"status": final_status, "qa_results": qa_results})
         if time.monotonic() >= deadline:
             return result.model_copy(update={"status": current})
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
@@ -283,9 +283,11 @@ def _status(database: Database, principal: Principal, trace_id: uuid.UUID) -> st
         return service.trace_status(poll, principal, trace_id)
 
 
-def _trace(database: Database, principal: Principal, trace_id: uuid.UUID) -> TraceRead:
+def _outcome(
+    database: Database, principal: Principal, trace_id: uuid.UUID
+) -> tuple[str, dict[str, Any] | None]:
     with database.scope(read_only=True) as poll:
-        return service.get_trace(poll, principal, trace_id)
+        return service.trace_outcome(poll, principal, trace_id)
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:

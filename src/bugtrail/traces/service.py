@@ -294,6 +294,15 @@ def trace_chunks(database: Database, trace_id: uuid.UUID) -> Iterator[bytes]:
         yield from trace_document(session, trace, repo.get_qa_result(session, trace.latest_qa_result_id))
 
 
+def trace_outcome(
+    session: Session, principal: Principal, trace_id: uuid.UUID
+) -> tuple[str, dict[str, Any] | None]:
+    """Status and newest QA document, without loading the events (a finalize?wait= answer)."""
+    trace = _visible_trace(session, principal, trace_id)
+    qa_result = repo.get_qa_result(session, trace.latest_qa_result_id)
+    return trace.status, qa_result.result if qa_result is not None else None
+
+
 def trace_status(session: Session, principal: Principal, trace_id: uuid.UUID) -> str:
     return _visible_trace(session, principal, trace_id).status
 
