@@ -145,9 +145,7 @@ _NEXT_NAME_AHEAD = (
     r"(?![ \t]{0,20}[\w.\-]{0,40}?(?:pass|pwd|secret|token|key|credential)[\w.\-]{0,40}+[=:](?:\s|\Z))"
 )
 _ASSIGNMENT_SHAPE = (
-    r"""(?![\w\-])[\\"'\]]{0,3}(?:[ \t]{0,20}[=:]"""
-    + _NEXT_NAME_AHEAD
-    + r"""|[ \t]{1,20}[^\s=:])"""
+    r"""(?![\w\-])[\\"'\]]{0,3}(?:[ \t]{0,20}[=:]""" + _NEXT_NAME_AHEAD + r"""|[ \t]{1,20}[^\s=:])"""
 )
 # Unquoted values that read as code, not secrets: `self.password`, `DEFAULT_PASSWORD`.
 _CODE_LIKE = _rx(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
