@@ -12,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.realrepos.cases import MIRROR_ROOT, file_url
-from tests.support.real_traces import start_qa_server
+from tests.support.real_traces import QaServer, start_qa_server
 from tests.support.recorder import developer_key
-from tests.support.server import ServerProcess
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,7 +33,7 @@ def scratch_repos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def qa_server(
     tmp_path_factory: pytest.TempPathFactory, runner_image: str, scratch_repos: Path
-) -> Iterator[ServerProcess]:
+) -> Iterator[QaServer]:
     allowlist = [f"{file_url(MIRROR_ROOT)}/", f"{file_url(scratch_repos)}/"]
     server = start_qa_server(tmp_path_factory.mktemp("server") / "data", allowlist, runner_image, 300)
     try:
@@ -44,12 +43,12 @@ def qa_server(
 
 
 @pytest.fixture(scope="session")
-def dev_key(qa_server: ServerProcess) -> str:
+def dev_key(qa_server: QaServer) -> str:
     return developer_key(qa_server, "dana")
 
 
 @pytest.fixture(scope="session")
-def admin_key(qa_server: ServerProcess) -> str:
+def admin_key(qa_server: QaServer) -> str:
     import os
     import subprocess
     import sys

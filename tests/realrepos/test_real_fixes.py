@@ -16,6 +16,7 @@ import pytest
 
 from tests.realrepos.cases import CASES, CASES_BY_NAME, RealCase, file_url
 from tests.support.real_traces import (
+    QaServer,
     describe,
     developer_checkout,
     developer_venv,
@@ -26,12 +27,11 @@ from tests.support.real_traces import (
     trace_from_history,
     wait_for_qa,
 )
-from tests.support.server import ServerProcess
 
 IDS = [case.name for case in CASES]
 
 
-def qa_of(server: ServerProcess, key: str, body: dict[str, Any]) -> dict[str, Any]:
+def qa_of(server: QaServer, key: str, body: dict[str, Any]) -> dict[str, Any]:
     return wait_for_qa(server.url, key, submit(server.url, key, body))
 
 
@@ -67,7 +67,7 @@ def test_case_matches_the_repository_history(case: RealCase) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_fix_submitted_without_environment_is_resolved(
-    case: RealCase, qa_server: ServerProcess, dev_key: str
+    case: RealCase, qa_server: QaServer, dev_key: str
 ) -> None:
     mirror_or_fail(case)
     body = trace_from_history(case)
@@ -79,7 +79,7 @@ def test_fix_submitted_without_environment_is_resolved(
     ), qa["patch_report"]
 
 
-def test_second_trace_of_a_repository_reuses_its_environment(qa_server: ServerProcess, dev_key: str) -> None:
+def test_second_trace_of_a_repository_reuses_its_environment(qa_server: QaServer, dev_key: str) -> None:
     case = CASES_BY_NAME["cachetools"]
     mirror_or_fail(case)
     first = qa_of(qa_server, dev_key, trace_from_history(case))["qa_results"]
@@ -91,7 +91,7 @@ def test_second_trace_of_a_repository_reuses_its_environment(qa_server: ServerPr
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_fix_recorded_in_the_developers_virtualenv_is_resolved(
-    case: RealCase, qa_server: ServerProcess, dev_key: str, tmp_path: Path
+    case: RealCase, qa_server: QaServer, dev_key: str, tmp_path: Path
 ) -> None:
     mirror_or_fail(case)
     checkout = developer_checkout(case, tmp_path / case.name)
@@ -122,7 +122,7 @@ def scratch_clone(case: RealCase, scratch_repos: Path, label: str) -> str:
     return file_url(target)
 
 
-def configure(server: ServerProcess, admin_key: str, config: dict[str, Any]) -> None:
+def configure(server: QaServer, admin_key: str, config: dict[str, Any]) -> None:
     done = httpx.post(
         f"{server.url}/api/repos", json=config, headers={"Authorization": f"Bearer {admin_key}"}, timeout=30
     )
@@ -139,7 +139,7 @@ def assert_environment_error(trace: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_ready_image_without_the_dependencies_is_an_environment_error(
-    qa_server: ServerProcess, dev_key: str, admin_key: str, scratch_repos: Path, runner_image: str
+    qa_server: QaServer, dev_key: str, admin_key: str, scratch_repos: Path, runner_image: str
 ) -> None:
     case = CASES_BY_NAME["freezegun"]  # imports python-dateutil at collection
     mirror_or_fail(case)
@@ -150,7 +150,7 @@ def test_ready_image_without_the_dependencies_is_an_environment_error(
 
 
 def test_install_command_that_fails_is_an_environment_error(
-    qa_server: ServerProcess, dev_key: str, admin_key: str, scratch_repos: Path
+    qa_server: QaServer, dev_key: str, admin_key: str, scratch_repos: Path
 ) -> None:
     case = CASES_BY_NAME["humanize"]
     mirror_or_fail(case)

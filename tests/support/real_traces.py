@@ -19,7 +19,7 @@ import httpx
 
 from tests.realrepos.cases import RealCase
 from tests.support.recorder import SRC, bugtrail, session_trace_id
-from tests.support.server import ServerProcess
+from tests.support.server import ServerProcess as QaServer
 
 TERMINAL_STATUSES = ("completed", "failed")
 
@@ -48,9 +48,9 @@ def require_mirror(case: RealCase) -> Path:
     return case.mirror
 
 
-def start_qa_server(data_dir: Path, allowlist: list[str], runner_image: str, timeout_s: int) -> ServerProcess:
+def start_qa_server(data_dir: Path, allowlist: list[str], runner_image: str, timeout_s: int) -> QaServer:
     """A real `bugtrail serve` whose embedded worker runs QA (heuristic judge) on the allowlisted URLs."""
-    return ServerProcess(
+    return QaServer(
         data_dir,
         env={
             "BUGTRAIL_EMBEDDED_WORKER": "true",
