@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.docker.buggy_repo import BuggyRepo, good_fix, make_buggy_repo
+from tests.support.buggy_repo import BuggyRepo, good_fix, make_buggy_repo
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -74,7 +74,7 @@ def test_finalize_through_the_api_delivers_a_signed_trace_finalized(client, keys
     from pathlib import Path
 
     from bugtrail.webhooks import WebhookDispatcher, verify_signature
-    from tests.integration.test_webhooks import Receiver
+    from tests.support.receivers import Receiver
 
     receiver = Receiver()
     try:
