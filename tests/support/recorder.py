@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,20 @@ def cli_env(server_url: str, api_key: str | None, home: Path) -> dict[str, str]:
     return env
 
 
+# The CLI as this checkout runs it; a test of an installed copy passes that copy's `bugtrail` instead.
+THIS_CHECKOUT = (sys.executable, "-m", "bugtrail")
+
+
 def bugtrail(
-    repo: Path, env: dict[str, str], *args: str, input: bytes | None = None, timeout: float = 300
+    repo: Path,
+    env: dict[str, str],
+    *args: str,
+    input: bytes | None = None,
+    timeout: float = 300,
+    program: Sequence[str] = THIS_CHECKOUT,
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "bugtrail", *args],
+        [*program, *args],
         cwd=repo,
         env=env,
         input=input,
@@ -125,12 +135,14 @@ def get_trace(server: BugtrailServer, key: str, trace_id: str) -> dict:
     return response.json()
 
 
-def run_session(repo: Path, env: dict[str, str], between: object | None = None) -> list[tuple[str, int]]:
+def run_session(
+    repo: Path, env: dict[str, str], between: object | None = None, program: Sequence[str] = THIS_CHECKOUT
+) -> list[tuple[str, int]]:
     """start, edit, failing pytest, hypothesis, edit, passing pytest, outcome, finish; returns (step, rc)."""
     steps: list[tuple[str, int]] = []
 
     def step(name: str, *args: str) -> None:
-        proc = bugtrail(repo, env, *args)
+        proc = bugtrail(repo, env, *args, program=program)
         steps.append((name, proc.returncode))
         if callable(between):
             between(name)
