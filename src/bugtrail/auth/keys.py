@@ -93,11 +93,5 @@ def revoke(session: Session, key_id_or_prefix: str) -> ApiKey:
     return row
 
 
-def count_active_admins(session: Session) -> int:
-    return len(
-        list(session.scalars(select(ApiKey.id).where(ApiKey.role == "admin", ApiKey.revoked_at.is_(None))))
-    )
-
-
 def has_any_key(session: Session) -> bool:
     return session.scalar(select(ApiKey.id).limit(1)) is not None
