@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 
 from tests.support.repos import git
-from tests.support.server import BugtrailServer
+from tests.support.server import SRC_DIR, BugtrailServer, cli_environment
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+SRC = str(SRC_DIR)
 
 
 def cli_env(server_url: str, api_key: str | None, home: Path) -> dict[str, str]:
@@ -56,8 +56,8 @@ def bugtrail(
 
 
 def developer_key(server: BugtrailServer, developer: str = "dana") -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
-    env.update(BUGTRAIL_DATA_DIR=str(server.data_dir), PYTHONPATH=SRC)
+    """A developer key made with the keys CLI on the server's data directory."""
+    env = cli_environment(BUGTRAIL_DATA_DIR=str(server.data_dir))
     proc = subprocess.run(
         [sys.executable, "-m", "bugtrail", "keys", "create", "--developer", developer, "--role", "developer"],
         env=env,
