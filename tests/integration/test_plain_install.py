@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,8 +36,8 @@ def outside_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("BUGTRAIL_")}
 
 
-def run(*command: str | Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=600, **kwargs)  # type: ignore[call-overload]
+def run(*command: str | Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=600, **kwargs)
     assert done.returncode == 0, f"{command} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
@@ -45,15 +46,11 @@ def run(*command: str | Path, **kwargs: object) -> subprocess.CompletedProcess[s
 def plain_install(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A venv with this checkout pip-installed, no extras; its bin/ directory."""
     root = tmp_path_factory.mktemp("plain")
-    # A copy of the sources, so pip's in-tree build leaves no build/ or egg-info in the checkout.
+    # What a source distribution holds, copied so pip's in-tree build leaves nothing in the checkout.
     source = root / "source"
-    shutil.copytree(
-        ROOT,
-        source,
-        ignore=shutil.ignore_patterns(
-            ".git", ".venv", "tests", "benchmarks", "build", "*.egg-info", "__pycache__"
-        ),
-    )
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     venv = root / "venv"
     run(sys.executable, "-m", "venv", venv)
     run(venv / "bin" / "python", "-m", "pip", "install", "-q", str(source), env=outside_env())
