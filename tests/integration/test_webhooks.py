@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -65,6 +66,7 @@ def test_receiver_gets_signed_delivery(db, receiver):
         verify_signature(SECRET, headers["x-bugtrail-signature"], request["body"] + b" ")
     body = json.loads(request["body"])
     assert body["event"] == "trace.finalized" and body["data"] == {"trace_id": "t-1", "status": "queued"}
+    assert body["created_at"].endswith("Z") and datetime.fromisoformat(body["created_at"]).tzinfo == UTC
     assert headers["x-bugtrail-event"] == "trace.finalized"
     [delivery] = _deliveries(db, webhook_id)
     assert (delivery.state, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)

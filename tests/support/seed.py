@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -110,7 +110,7 @@ def add_trace(
                 "event_id": str(uuid.uuid4()),
                 "seq": seq,
                 "event_type": event_type,
-                "event_timestamp": ts.isoformat() + "+00:00",
+                "event_timestamp": (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat(),
                 "ts_utc": ts,
                 "details": details,
                 "content_hash": "0" * 64,

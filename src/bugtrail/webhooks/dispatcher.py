@@ -40,7 +40,7 @@ def delivery_body(delivery: WebhookDelivery) -> bytes:
     document = {
         "id": delivery.id,
         "event": delivery.event,
-        "created_at": delivery.created_at.isoformat() + "Z",
+        "created_at": delivery.created_at.isoformat().replace("+00:00", "Z"),  # aware UTC (UtcDateTime)
         "data": delivery.payload,
     }
     return json.dumps(document, separators=(",", ":"), sort_keys=True).encode()
