@@ -26,8 +26,8 @@ def test_recorded_session_is_resolved_by_qa(tmp_path: Path, runner_image: str) -
     repos = tmp_path / "repos"
     server = BugtrailServer(
         tmp_path / "data",
+        worker=True,
         env={
-            "BUGTRAIL_EMBEDDED_WORKER": "true",
             "BUGTRAIL_REPO_ALLOWLIST": f"file://{repos}/",
             "BUGTRAIL_RUNNER_IMAGE": runner_image,
             "BUGTRAIL_JUDGE": "heuristic",

@@ -97,6 +97,9 @@ class BugtrailServer:
         env = cli_environment(BUGTRAIL_DATA_DIR=str(self.data_dir))
         if self.database_url:
             env["BUGTRAIL_DATABASE_URL"] = self.database_url
+        if "BUGTRAIL_EMBEDDED_WORKER" in self.extra_env:
+            # `serve --worker/--no-worker` would silently override it: say `worker=` instead.
+            raise ValueError("pass worker=True/False to BugtrailServer, not BUGTRAIL_EMBEDDED_WORKER")
         env.update(self.extra_env)
         return env
 
