@@ -12,6 +12,7 @@ from typing import Any
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.jobs.worker import Worker
+from bugtrail.tasks import build_worker
 from tests.support.buggy_repo import (
     CALC,
     FIXED,
@@ -25,7 +26,7 @@ from tests.support.buggy_repo import (
 
 
 def with_settings(worker: Worker, **overrides: Any) -> Worker:
-    return Worker(worker.settings.model_copy(update=overrides), worker.database)
+    return build_worker(worker.settings.model_copy(update=overrides), worker.database)
 
 
 def no_runner_containers_left() -> bool:

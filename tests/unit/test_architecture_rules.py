@@ -1,7 +1,7 @@
 """The layout rules of ARCHITECTURE.md, checked on the source tree by reading its syntax (nothing imported).
 
 - transaction: only the declared owners commit or open a committing scope (`.commit`, `.scope(`,
-  `session_scope(`): the request dependency, the CLI, the worker, and flows (work spanning transactions).
+  `session_scope(`): the request dependency, the CLI, the worker and its task handlers, and flows.
 - sql: SQLAlchemy statements (`select(`, `insert(`, `update(`, `delete(`, `text(`) and `session.execute`
   only in repository modules and db/.
 - fastapi: FastAPI/Starlette imports only in routes modules, api/ and the dashboard's web modules.
@@ -29,7 +29,9 @@ TRANSACTION_OWNERS = (
     "jobs/worker.py",  # the worker: one scope per job step
     "qa/pipeline.py",  # the QA flow: its steps (claim, slow docker run, store) are separate transactions
 )
-FLOW_MODULE = "flows.py"
+# Flows (work spanning transactions or slow steps) and task handlers (the worker's job steps: a handler
+# settles its job in the transaction that stores its result) own their transactions too.
+STEP_MODULES = ("flows.py", "tasks.py")
 SQL_PLACES = ("db/",)
 SQL_MODULE = "repository.py"
 SQL_FUNCTIONS = frozenset({"select", "insert", "update", "delete", "text"})
@@ -45,8 +47,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("traces/routes.py", "transaction"): "commits before polling QA (finalize?wait); moving to a flow",
     ("export/service.py", "transaction"): "hand-rolls a committing session per export; moving to a flow",
     ("qa/judge/rejudge.py", "transaction"): "re-judging opens its own scopes; a flow or the CLI should",
-    ("webhooks/dispatcher.py", "transaction"): "the dispatcher's own loop; merging into the jobs queue",
-    ("jobs/worker.py", "jobs-imports-domain"): "runs QA jobs directly; domains will register task kinds",
     ("jobs/queue.py", "sql"): "count_jobs queries outside jobs/repository.py",
 }
 
@@ -81,7 +81,7 @@ class _Checker(ast.NodeVisitor):
         self.sql_names: set[str] = set()  # local names bound to sqlalchemy's select/insert/...
         self.sql_modules: set[str] = set()  # names bound to sqlalchemy itself (`import sqlalchemy as sa`)
         name = module.rsplit("/", 1)[-1]
-        self.may_transact = _within(module, TRANSACTION_OWNERS) or name == FLOW_MODULE
+        self.may_transact = _within(module, TRANSACTION_OWNERS) or name in STEP_MODULES
         self.may_sql = _within(module, SQL_PLACES) or name == SQL_MODULE
         self.may_web = _within(module, WEB_PLACES) or name == WEB_MODULE
         self.is_jobs = module.startswith("jobs/")
