@@ -1,6 +1,6 @@
 """Environment benchmark: QA of a real bug fix whose tests need third-party packages.
 
-For one real case (tests/realrepos/cases.py; default arrow: python-dateutil, pytest-cov from its addopts,
+For one real case (tests/support/real_cases.py; default arrow: python-dateutil, pytest-cov from its addopts,
 pytz, simplejson, dateparser), through a real `bugtrail serve` with its embedded worker and real Docker:
   - cold: the environment image is removed first, so QA builds it (real installs from the package registries);
   - warm: further traces of the same repository (the image is cached): QA time per trace;
@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from bugtrail.config import Settings  # noqa: E402
-from tests.realrepos.cases import CASES_BY_NAME, MIRROR_ROOT, RealCase, file_url  # noqa: E402
+from tests.support.real_cases import CASES_BY_NAME, MIRROR_ROOT, RealCase, file_url  # noqa: E402
 from tests.support.real_traces import (  # noqa: E402
     apply_diff,
     describe,

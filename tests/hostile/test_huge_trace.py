@@ -13,11 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from benchmarks.serverproc import BugtrailServer
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.traces import repository as repo
-from tests.hostile.conftest import rss_kib
+from tests.support.server import BugtrailServer, rss_kib
 
 EVENTS = 300
 OUTPUT = ("0123456789abcdef" * 64 + "\n") * 1000  # ~1 MiB per event: ~300 MB in all

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from benchmarks.serverproc import BugtrailServer
+from tests.support.server import BugtrailServer
 
 BODY_BYTES = 29 * 1024 * 1024
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bugtrail.db.engine import Database
 from bugtrail.traces import repository as repo
-from tests.integration.test_traces_api import seed
+from tests.support.traces import seed
 
 
 def test_finalize_wait_returns_the_outcome_once_terminal(client, keys, database: Database) -> None:  # type: ignore[no-untyped-def]

@@ -11,7 +11,7 @@ import pytest
 
 from bugtrail.db.engine import Database
 from bugtrail.traces import repository as repo
-from tests.integration.test_traces_api import event
+from tests.support.traces import event
 
 TOKEN = "ghp_" + "Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2Rr1Qq0Pp9Oo8"
 TS = "2026-11-30T06:00:00Z"

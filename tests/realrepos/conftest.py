@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.realrepos.cases import MIRROR_ROOT, file_url
+from tests.support.real_cases import MIRROR_ROOT, file_url
 from tests.support.real_traces import QaServer, start_qa_server
 from tests.support.recorder import developer_key
 
@@ -49,20 +49,4 @@ def dev_key(qa_server: QaServer) -> str:
 
 @pytest.fixture(scope="session")
 def admin_key(qa_server: QaServer) -> str:
-    import os
-    import subprocess
-    import sys
-
-    from tests.support.recorder import SRC
-
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
-    env.update(BUGTRAIL_DATA_DIR=str(qa_server.data_dir), PYTHONPATH=SRC)
-    proc = subprocess.run(
-        [sys.executable, "-m", "bugtrail", "keys", "create", "--developer", "ops", "--role", "admin"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return proc.stdout.strip()
+    return qa_server.read_first_start_key()

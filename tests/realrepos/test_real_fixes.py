@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.realrepos.cases import CASES, CASES_BY_NAME, RealCase, file_url
+from tests.support.real_cases import CASES, CASES_BY_NAME, RealCase, file_url
 from tests.support.real_traces import (
     QaServer,
     describe,

@@ -17,9 +17,9 @@ from typing import Any
 
 import httpx
 
-from tests.realrepos.cases import RealCase
+from tests.support.real_cases import RealCase
 from tests.support.recorder import SRC, bugtrail, session_trace_id
-from tests.support.server import ServerProcess as QaServer
+from tests.support.server import BugtrailServer as QaServer
 
 TERMINAL_STATUSES = ("completed", "failed")
 
@@ -53,13 +53,13 @@ def start_qa_server(data_dir: Path, allowlist: list[str], runner_image: str, tim
     return QaServer(
         data_dir,
         env={
-            "BUGTRAIL_EMBEDDED_WORKER": "true",
             "BUGTRAIL_REPO_ALLOWLIST": ",".join(allowlist),
             "BUGTRAIL_RUNNER_IMAGE": runner_image,
             "BUGTRAIL_JUDGE": "heuristic",
             "BUGTRAIL_TEST_TIMEOUT_S": str(timeout_s),
             "BUGTRAIL_WORKER_POLL_S": "0.2",
         },
+        worker=True,
     ).start()
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import tests.realrepos.cases as cases_module
+import tests.support.real_cases as cases_module
 from bugtrail.config import Settings
 from bugtrail.qa.patching import is_test_file
-from tests.realrepos.cases import CASES
+from tests.support.real_cases import CASES
 from tests.support.real_traces import MirrorMissing, require_mirror
 
 SHA = re.compile(r"[0-9a-f]{40}")

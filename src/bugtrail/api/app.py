@@ -8,7 +8,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from pydantic.json_schema import models_json_schema
-from sqlalchemy import text
 
 from bugtrail import __version__
 from bugtrail.api.auth_gate import ApiKeyGate
@@ -54,8 +53,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     @app.get("/healthz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})
     def healthz() -> object:
         try:
-            with database.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            database.ping()
         except Exception as exc:  # any database failure means "not healthy", said plainly
             return error_response(503, "database unreachable", str(exc))
         return {"status": "ok", "version": __version__, "database": database.dialect}

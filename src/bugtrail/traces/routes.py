@@ -28,8 +28,8 @@ from bugtrail.auth.keys import Principal
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.errors import BadRequest
+from bugtrail.traces import flows, service
 from bugtrail.traces import repository as repo
-from bugtrail.traces import service
 from bugtrail.traces.events import PreparedEvent
 from bugtrail.wire import (
     TRACE_STATUSES,
@@ -185,7 +185,7 @@ def get_trace(
     """Streamed: the events are read and encoded a page at a time (memory does not grow with the trace)."""
     service.check_visible(session, principal, trace_id)
     return StreamingResponse(
-        service.trace_chunks(get_database(request), trace_id), media_type="application/json"
+        flows.trace_chunks(get_database(request), trace_id), media_type="application/json"
     )
 
 

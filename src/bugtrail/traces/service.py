@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,14 +14,12 @@ from sqlalchemy.orm import Session
 
 from bugtrail.auth.keys import Principal
 from bugtrail.config import Settings
-from bugtrail.db.engine import Database
 from bugtrail.db.models import Trace, utcnow
 from bugtrail.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from bugtrail.qa.tasks import enqueue_qa_job
 from bugtrail.traces import events as event_rows
 from bugtrail.traces import repository as repo
 from bugtrail.traces.redaction import redact_many
-from bugtrail.traces.stream import trace_document
 from bugtrail.webhooks import enqueue_event
 from bugtrail.wire import (
     AppendResult,
@@ -306,16 +304,6 @@ def get_trace(session: Session, principal: Principal, trace_id: uuid.UUID) -> Tr
 
 def check_visible(session: Session, principal: Principal, trace_id: uuid.UUID) -> None:
     _visible_trace(session, principal, trace_id)
-
-
-def trace_chunks(database: Database, trace_id: uuid.UUID) -> Iterator[bytes]:
-    """GET /api/traces/{id} streamed, read in one snapshot of its own (the response outlives the
-    request's transaction). The caller checked visibility first, so a 404 is still a 404."""
-    with database.scope(read_only=True) as session:
-        trace = repo.get_trace(session, str(trace_id))
-        if trace is None:  # traces are never deleted; only a race with a reset database gets here
-            raise NotFound(f"trace {trace_id} not found")
-        yield from trace_document(session, trace, repo.get_qa_result(session, trace.latest_qa_result_id))
 
 
 def trace_outcome(
