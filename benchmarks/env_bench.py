@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from bugtrail.config import Settings  # noqa: E402
 from tests.support.real_cases import CASES_BY_NAME, MIRROR_ROOT, RealCase, file_url  # noqa: E402
 from tests.support.real_traces import (  # noqa: E402
+    QaServer,
     apply_diff,
     describe,
     developer_checkout,
@@ -42,10 +43,9 @@ from tests.support.real_traces import (  # noqa: E402
     wait_for_qa,
 )
 from tests.support.recorder import developer_key  # noqa: E402
-from tests.support.server import ServerProcess  # noqa: E402
 
 
-def qa_once(server: ServerProcess, key: str, case: RealCase) -> tuple[dict[str, Any], float]:
+def qa_once(server: QaServer, key: str, case: RealCase) -> tuple[dict[str, Any], float]:
     """One trace through the API; returns its QA result and the wall time from submission to verdict."""
     started = time.monotonic()
     trace = wait_for_qa(server.url, key, submit(server.url, key, trace_from_history(case)), timeout=1800)
