@@ -94,6 +94,19 @@ class Settings(BaseSettings):
     webhook_lease_s: float = 60.0  # a claimed delivery becomes due again if its sender dies
     webhook_concurrency: int = 4  # deliveries sent at once by one dispatcher
 
+    # QA environments (per-repository test environment images; see docs/qa.md "Environments")
+    env_build_timeout_s: float = Field(default=900.0, description="wall-clock limit of one environment build")
+    env_cache_max_gb: float = Field(
+        default=20.0, description="size cap of the environment image cache; least recently used go first"
+    )
+    env_build_memory: str = "4g"
+    env_build_suites: bool = Field(
+        default=True, description="debootstrap a runner base for another Debian suite when a Python needs it"
+    )
+    image_registry: str | None = Field(
+        default=None, description="host:port of a registry shared by workers (pull before build, push after)"
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:
