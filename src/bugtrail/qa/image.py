@@ -8,6 +8,7 @@ others are tagged `<runner repository>:<suite>` and built on demand). The Docker
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
@@ -31,6 +32,8 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Debian suite -> the Python minor version it ships (python3).
 SUITE_PYTHONS: dict[str, str] = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
 DOCKERFILES = Path(__file__).resolve().parent / "dockerfiles"
+# The runner Dockerfile's hash, on the image: an image built from an older Dockerfile is rebuilt, not reused.
+LABEL_DOCKERFILE = "bugtrail.runner.dockerfile"
 HOST_CA_BUNDLES = (Path("/etc/ssl/certs/ca-certificates.crt"), Path("/etc/pki/tls/certs/ca-bundle.crt"))
 
 Report = Callable[[str], None]
@@ -155,8 +158,13 @@ def build_runner_image(
     steps: list[str] = []
     client = docker_client(settings)
     try:
-        if not force and _image_id(client, tag):
-            return BuildResult(tag, _image_id(client, tag) or "", base_tag, True, 0.0, ["image exists"])
+        dockerfile = dockerfile_text("runner.Dockerfile")
+        fingerprint = hashlib.sha256(dockerfile.encode()).hexdigest()[:16]
+        existing = _image_id(client, tag)
+        if not force and existing and _label(client, tag, LABEL_DOCKERFILE) == fingerprint:
+            return BuildResult(tag, existing, base_tag, True, 0.0, ["image exists"])
+        if existing:
+            report(f"{tag} was built from another Dockerfile; rebuilding")
 
         if force or not _image_id(client, base_tag):
             tarball = rootfs_cache_path(settings, suite)
@@ -178,8 +186,9 @@ def build_runner_image(
 
         report(f"docker build -> {tag}")
         ca_bundle = extra_ca_bundle or host_ca_bundle(settings)
-        context = _build_context(dockerfile_text("runner.Dockerfile"), ca_bundle)
-        image_id = _docker_build(client, context, tag, base_tag, nocache=force, report=report)
+        context = _build_context(dockerfile, ca_bundle)
+        labels = {LABEL_DOCKERFILE: fingerprint}
+        image_id = _docker_build(client, context, tag, base_tag, nocache=force, report=report, labels=labels)
         steps.append("build")
         return BuildResult(tag, image_id, base_tag, False, time.monotonic() - started, steps)
     finally:
@@ -193,6 +202,16 @@ def _image_id(client: object, name: str) -> str | None:
         return str(client.images.get(name).id)  # type: ignore[attr-defined]
     except docker.errors.ImageNotFound:
         return None
+
+
+def _label(client: object, name: str, label: str) -> str | None:
+    import docker.errors
+
+    try:
+        labels = client.images.get(name).labels or {}  # type: ignore[attr-defined]
+    except docker.errors.ImageNotFound:
+        return None
+    return labels.get(label)
 
 
 def _build_context(dockerfile: str, ca_bundle: Path | None) -> io.BytesIO:
@@ -213,7 +232,13 @@ def add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -
 
 
 def _docker_build(
-    client: object, context: io.BytesIO, tag: str, base_tag: str, nocache: bool, report: Report
+    client: object,
+    context: io.BytesIO,
+    tag: str,
+    base_tag: str,
+    nocache: bool,
+    report: Report,
+    labels: dict[str, str] | None = None,
 ) -> str:
     api = client.api  # type: ignore[attr-defined]
     # host network: the daemon has no bridge (dockerd --bridge=none); apt needs the host's route.
@@ -226,6 +251,7 @@ def _docker_build(
         rm=True,
         forcerm=True,
         nocache=nocache,
+        labels=labels or {},
         decode=True,
     )
     image_id = ""

@@ -186,6 +186,7 @@ def _stream_build(
 ) -> str:
     import docker.errors
     import requests.exceptions
+    import urllib3.exceptions
 
     try:
         client = docker_client(settings, timeout=max(10.0, deadline - time.monotonic()))
@@ -206,13 +207,14 @@ def _stream_build(
             forcerm=True,
             pull=False,
             labels=labels,
+            timeout=max(10, int(deadline - time.monotonic())),  # the socket read timeout (None by default)
             container_limits={"memory": _bytes(settings.env_build_memory), "memswap": -1},
             decode=True,
         )
         for chunk in stream:
             if "error" in chunk:
                 log.write(f"\n[bugtrail] {chunk.get('error')}\n")
-                raise EnvBuildError(_first_line(str(chunk.get("error"))), log.tail())
+                raise EnvBuildError(_failure(str(chunk.get("error"))), log.tail())
             text = str(chunk.get("stream", ""))
             if text:
                 log.write(text)
@@ -222,7 +224,12 @@ def _stream_build(
             if time.monotonic() > deadline:
                 timed_out = True
                 break
-    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+    except (
+        requests.exceptions.ReadTimeout,
+        requests.exceptions.ConnectionError,
+        urllib3.exceptions.ReadTimeoutError,
+        urllib3.exceptions.ProtocolError,
+    ) as exc:
         timed_out = time.monotonic() >= deadline - 1
         if not timed_out:
             raise EnvBuildError(
@@ -242,6 +249,13 @@ def _stream_build(
     if not image_id:
         raise EnvBuildError("environment build ended without an image", log.tail())
     return image_id
+
+
+def _failure(error: str) -> str:
+    code = re.search(r"returned a non-zero code: (\d+)", error)
+    if code and "install.sh" in error:
+        return f"the environment install failed (exit code {code.group(1)}); see the build log"
+    return f"environment build failed: {_first_line(error)}"
 
 
 def _first_line(text: str) -> str:

@@ -120,10 +120,7 @@ def setup_py_metadata(tree: Path, notes: list[str]) -> tuple[str | None, dict[st
         if not (isinstance(node, ast.Call) and _call_name(node.func) == "setup"):
             continue
         for keyword in node.keywords:
-            value = keyword.value
-            if isinstance(value, ast.Name) and value.id in assigned:
-                value = assigned[value.id]
-            literal = _literal(value)
+            literal = _literal(keyword.value, assigned)
             if keyword.arg == "name" and isinstance(literal, str):
                 name = literal
             elif keyword.arg == "extras_require":
@@ -148,7 +145,26 @@ def _call_name(func: ast.expr) -> str | None:
     return None
 
 
-def _literal(node: ast.expr) -> Any:
+def _literal(node: ast.expr, assigned: dict[str, ast.expr] | None = None, depth: int = 0) -> Any:
+    """A literal value, following module-level names and `list + list` (what setup.py files usually do)."""
+    names = assigned or {}
+    if depth > 20:
+        return None
+    if isinstance(node, ast.Name) and node.id in names:
+        return _literal(names[node.id], names, depth + 1)
+    if isinstance(node, ast.Dict):
+        out = {}
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is None:
+                return None
+            out[_literal(key, names, depth + 1)] = _literal(value, names, depth + 1)
+        return out
+    if isinstance(node, ast.List | ast.Tuple):
+        items = [_literal(item, names, depth + 1) for item in node.elts]
+        return None if any(item is None for item in items) else items
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _literal(node.left, names, depth + 1), _literal(node.right, names, depth + 1)
+        return left + right if isinstance(left, list) and isinstance(right, list) else None
     try:
         return ast.literal_eval(node)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
