@@ -278,3 +278,38 @@ def test_prune_to_cap_removes_least_recently_used(
     remaining = {tag for image in env_images(client) for tag in image.tags}
     assert images[1] in remaining and images[0] not in remaining
     shutil.rmtree(tmp_path / "old", ignore_errors=True)
+
+
+def test_cli_build_list_prune(settings: Settings, repos_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    from typer.testing import CliRunner
+
+    from bugtrail.cli.app import app
+
+    repo = repos_dir / "cli"
+    commit = plain_repo(repo, {"requirements-test.txt": "iniconfig\n"})
+    for name, value in {
+        "BUGTRAIL_DATA_DIR": str(settings.data_dir),
+        "BUGTRAIL_DATABASE_URL": settings.resolved_database_url,
+        "BUGTRAIL_REPO_ALLOWLIST": settings.repo_allowlist,
+        "BUGTRAIL_RUNNER_IMAGE": settings.runner_image,
+    }.items():
+        monkeypatch.setenv(name, value)
+    runner = CliRunner()
+    url = f"file://{repo}"
+
+    bad = runner.invoke(app, ["env", "build", url, "--commit", "nope"])
+    assert bad.exit_code == 1 and "40-hex" in bad.output
+
+    built = runner.invoke(app, ["env", "build", url, "--commit", commit])
+    assert built.exit_code == 0, built.output
+    assert "source: detected" in built.output and "built in" in built.output
+    again = runner.invoke(app, ["env", "build", url, "--commit", commit])
+    assert again.exit_code == 0 and "reused from the cache" in again.output
+
+    listed = runner.invoke(app, ["env", "list"], env={"COLUMNS": "250"})
+    assert listed.exit_code == 0 and url in listed.output
+
+    pruned = runner.invoke(app, ["env", "prune", "--all", "--repo", url])
+    assert pruned.exit_code == 0 and "removed 1 image(s)" in pruned.output, pruned.output
+    listed = runner.invoke(app, ["env", "list"], env={"COLUMNS": "250"})
+    assert url not in listed.output

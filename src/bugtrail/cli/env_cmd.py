@@ -90,6 +90,9 @@ def prune_(
     older_than: Annotated[
         str | None, typer.Option(help="remove images unused for this long: 30m, 12h, 7d")
     ] = None,
+    repo: Annotated[
+        str | None, typer.Option(help="only images of repositories whose URL starts with this")
+    ] = None,
 ) -> None:
     """Remove environment images: all, those unused for a while, or (default) LRU down to the size cap."""
     from bugtrail.qa.environments.cache import cap_bytes, prune
@@ -103,6 +106,7 @@ def prune_(
             everything=all_,
             older_than_s=seconds,
             max_bytes=None if (all_ or seconds is not None) else cap_bytes(settings),
+            repo_prefix=repo,
         )
     for row in removed:
         typer.echo(f"removed {row['tag']} ({_size(row['size_bytes'])}, {row['repo_url']})")

@@ -176,9 +176,11 @@ def prune(
     older_than_s: float | None = None,
     max_bytes: int | None = None,
     keep: set[str] | frozenset[str] = frozenset(),
+    repo_prefix: str | None = None,
 ) -> list[dict[str, Any]]:
     """Remove environment images: all, those unused for `older_than_s`, or least recently used ones until the
-    rest fits `max_bytes`. Images in use by a container are left alone. Returns the rows removed."""
+    rest fits `max_bytes`; only those of repositories under `repo_prefix` when given. Images in use by a
+    container are left alone. Returns the rows removed."""
     import docker.errors
 
     cache = EnvCache(settings)
@@ -187,7 +189,7 @@ def prune(
     now = time.time()
     removed = []
     for row in rows:
-        if row["key"] in keep:
+        if row["key"] in keep or (repo_prefix and not row["repo_url"].startswith(repo_prefix)):
             continue
         stale = older_than_s is not None and now - row["last_used"] > older_than_s
         over = max_bytes is not None and total > max_bytes
