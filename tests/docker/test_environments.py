@@ -153,29 +153,46 @@ def test_requirement_that_does_not_exist_is_an_environment_error(
     assert name in tail and ("No matching distribution" in tail or "Could not find a version" in tail)
 
 
-def test_setup_py_cannot_write_to_the_host_and_a_hang_times_out(
-    settings: Settings, repos_dir: Path, tmp_path: Path, client: object
+def test_setup_py_writes_only_inside_the_build_container(
+    settings: Settings, repos_dir: Path, tmp_path: Path, built_images: list[str]
 ):
     host_target = tmp_path / f"written-by-setup-py-{uuid.uuid4().hex}"
     repo = repos_dir / "hostile"
     setup_py = (
-        "import pathlib, time\n"
+        "import pathlib\n"
         f"target = pathlib.Path({str(host_target)!r})\n"
         "target.parent.mkdir(parents=True, exist_ok=True)\n"
         "target.write_text('escaped')\n"
         "pathlib.Path('/workspace/../hostile-marker').write_text('x')\n"
-        "print('setup.py wrote its files; now hanging', flush=True)\n"
-        "time.sleep(3600)\n"
+        "from setuptools import setup\n"
+        "setup(name='hostile', version='1.0', py_modules=[])\n"
     )
     commit = plain_repo(repo, {"setup.py": setup_py})
-    fast = settings.model_copy(update={"env_build_timeout_s": 45.0})
+    prepared = prepare(settings, repo, commit, tmp_path / "w")
+    built_images.append(prepared.image)
+    assert prepared.error is None, prepared.info.build_log_tail
+    assert not host_target.exists() and not Path("/hostile-marker").exists()
+    inside = subprocess.run(
+        ["docker", "run", "--rm", "--network=none", "--entrypoint=cat", prepared.image, str(host_target)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert inside.stdout == "escaped"  # it ran, and wrote into the build container's filesystem only
+
+
+def test_a_hanging_setup_py_times_out_and_the_build_is_cancelled(
+    settings: Settings, repos_dir: Path, tmp_path: Path
+):
+    repo = repos_dir / "hanging"
+    commit = plain_repo(repo, {"setup.py": "import time\nprint('hanging', flush=True)\ntime.sleep(3600)\n"})
+    fast = settings.model_copy(update={"env_build_timeout_s": 20.0})
     started = time.monotonic()
     prepared = prepare(fast, repo, commit, tmp_path / "w")
-    elapsed = time.monotonic() - started
-    assert prepared.error and "timed out after 45s" in prepared.error
-    assert elapsed < 120
-    assert not host_target.exists() and not Path("/hostile-marker").exists()
-    # Cancelling the build removes its container (give the daemon a moment).
+    assert time.monotonic() - started < 60
+    assert prepared.error and "timed out after 20s" in prepared.error
+    assert "timed out" in (tmp_path / "w" / "logs" / "env" / "build.log").read_text()
+    # Closing the connection cancels the build and its container goes away (give the daemon a moment).
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and _build_containers():
         time.sleep(2)

@@ -115,6 +115,7 @@ def make_context(
         add_bytes(tar, "bugtrail/install.sh", install_script(plan).encode(), 0o755)
         add_bytes(tar, "bugtrail/entry.sh", (DOCKERFILES / "entry.sh").read_bytes(), 0o755)
         add_bytes(tar, "bugtrail/extra-ca.crt", ca_bundle.read_bytes() if ca_bundle else b"")
+        add_bytes(tar, "bugtrail/pretend-version", pretend_version(mirror, commit).encode())
     target.seek(0)
 
 
@@ -165,7 +166,7 @@ def build_image(
         work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=work_dir) as context:
             make_context(settings, plan, mirror, commit, context)
-            image_id = _stream_build(settings, plan, context, labels, mirror, commit, log, deadline)
+            image_id = _stream_build(settings, plan, context, labels, log, deadline)
         return BuildOutcome(image_id, round(time.monotonic() - started, 3), log.python_version)
     except OSError as exc:
         log.write(f"\n[bugtrail] {exc}\n")
@@ -179,8 +180,6 @@ def _stream_build(
     plan: EnvironmentPlan,
     context: BinaryIO,
     labels: dict[str, str],
-    mirror: Path,
-    commit: str,
     log: BuildLog,
     deadline: float,
 ) -> str:
@@ -201,7 +200,7 @@ def _stream_build(
         stream = client.api.build(
             fileobj=context,
             custom_context=True,
-            buildargs={"BASE_IMAGE": plan.base_image, "PRETEND_VERSION": pretend_version(mirror, commit)},
+            buildargs={"BASE_IMAGE": plan.base_image},
             network_mode="host",
             rm=True,
             forcerm=True,
