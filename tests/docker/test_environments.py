@@ -330,3 +330,23 @@ def test_cli_build_list_prune(settings: Settings, repos_dir: Path, monkeypatch: 
     assert pruned.exit_code == 0 and "removed 1 image(s)" in pruned.output, pruned.output
     listed = runner.invoke(app, ["env", "list"], env={"COLUMNS": "250"})
     assert url not in listed.output
+
+
+@pytest.mark.slow
+def test_recorded_python_313_gets_a_trixie_runner_built_on_demand(
+    settings: Settings, repos_dir: Path, tmp_path: Path, client: object, built_images: list[str]
+):
+    """The one non-default suite tested (a cold debootstrap takes about two minutes; warm, seconds)."""
+    repo = repos_dir / "py313"
+    test = "import sys\n\n\ndef test_version():\n    assert sys.version_info[:2] == (3, 13)\n"
+    commit = plain_repo(repo, {"test_version.py": test, "requirements-test.txt": "iniconfig\n"})
+    environment = RecordedEnvironment(python_version="3.13.0", packages=["iniconfig==2.0.0"])
+    prepared = prepare(settings, repo, commit, tmp_path / "w", environment=environment)
+    built_images.append(prepared.image)
+    assert prepared.error is None, prepared.info.build_log_tail
+    info = prepared.info
+    assert info.plan is not None and info.plan.base_image.endswith(":trixie")
+    assert info.python_version and info.python_version.startswith("3.13.")
+    assert info.python_version_requested == "3.13.0"
+    output = run_tests(settings, client, repo, commit, prepared.image, tmp_path / "scratch")
+    assert "2 passed" in output
