@@ -125,6 +125,7 @@ def test_default_plan_uses_the_runner_image_without_a_build(
     prepared = prepare(settings, repo, commit, tmp_path / "w")
     assert prepared.error is None and prepared.info.source == "default"
     assert prepared.image == settings.runner_image and prepared.info.cache_hit is None
+    assert prepared.info.python_version and prepared.info.python_version.startswith("3.11.")
 
 
 def test_failing_install_command_is_an_environment_error_with_the_log(

@@ -85,6 +85,7 @@ def prepare_environment(
                 info, info.image, f"no runner image for {choice.suite}: {base_error[:300]}"
             )
         if not choice.needs_build:
+            _set_python(info, runner_python(settings, client, info.image))
             return PreparedEnvironment(info, info.image, None)
         return _cached_or_built(settings, client, trace, choice, tree, mirror, env_dir, info)
     finally:
@@ -254,6 +255,41 @@ def _set_python(info: EnvironmentInfo, actual: str | None) -> None:
     same_minor = bool(requested) and python_minor(requested) == python_minor(actual)
     if requested and same_minor and info.python_version_note is None and requested.strip() != actual:
         info.python_version_note = f"Python {actual} instead of the requested {requested} (same minor)"
+
+
+def runner_python(settings: Settings, client: Any, image: str) -> str | None:
+    """The exact Python version of a runner image (written at its build), probed once per image id."""
+    import docker.errors
+
+    found = _image(client, image)
+    if found is None:
+        return None
+    path = settings.data_dir.resolve() / "env-cache" / "runner-pythons.json"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if isinstance(known, dict) and isinstance(known.get(found.id), str):
+        return str(known[found.id])
+    try:
+        output = client.containers.run(
+            found.id,
+            ["/opt/bugtrail/python-version"],
+            entrypoint=["cat"],
+            network_mode="none",
+            remove=True,
+            stdout=True,
+            stderr=False,
+        )
+    except docker.errors.DockerException:
+        return None  # an older runner image without the file: the minor version stays
+    version = output.decode(errors="replace").strip()[:40]
+    if python_minor(version) is None:
+        return None
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({**(known if isinstance(known, dict) else {}), found.id: version}))
+    return version
 
 
 def _image(client: Any, name: str) -> Any:
