@@ -1,4 +1,5 @@
-"""How long the developer waits for the recorder: `bugtrail note`/`run` latency, snapshot cost, big output.
+"""How long the developer waits for the recorder: `bugtrail note`/`run` latency, snapshot cost, big output,
+and what `bugtrail start` pays to record the Python environment (against `pip freeze`).
 
     python benchmarks/recorder_latency.py [--runs 15] [--files 2000]
 
@@ -139,8 +140,44 @@ def main() -> None:
                 f"{'peak RSS during it (bugtrail or the generator)':<58} {wrapped_rss:6.1f} MiB "
                 f"(generator alone {bare_rss:.1f} MiB)"
             )
+            environment_figures(bt, repo, env, args.runs)
         finally:
             server.stop()
+
+
+def environment_figures(bt: list[str], repo: Path, env: dict[str, str], runs: int) -> None:
+    """Environment capture of this interpreter (its packages, one subprocess) and its share of `start`."""
+    from bugtrail.sdk.environment import capture_environment
+
+    samples = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        captured = capture_environment(python=sys.executable, work_tree=repo)
+        samples.append((time.perf_counter() - start) * 1000)
+    samples.sort()
+    label = f"environment capture ({len(captured['packages'])} packages, importlib.metadata)"
+    print(
+        f"{label:<58} median {statistics.median(samples):6.0f} ms  p90 {samples[int(runs * 0.9) - 1]:6.0f} ms"
+    )
+    report(
+        "for comparison: pip freeze", timed([sys.executable, "-m", "pip", "freeze"], repo, env, min(runs, 5))
+    )
+    subprocess.run([*bt, "abort", "--yes"], cwd=repo, env=env, check=True, capture_output=True)
+    for flag, label in (
+        ([], "bugtrail start (environment recorded)"),
+        (["--no-environment"], "bugtrail start --no-environment"),
+    ):
+        # As if this interpreter (~150 packages) were the developer's virtualenv.
+        start_env = {**env, "VIRTUAL_ENV": str(Path(sys.executable).parents[1])}
+        cycle = []
+        for _ in range(min(runs, 7)):
+            start = time.perf_counter()
+            subprocess.run(
+                [*bt, "start", "--bug", "b", *flag], cwd=repo, env=start_env, check=True, capture_output=True
+            )
+            cycle.append((time.perf_counter() - start) * 1000)
+            subprocess.run([*bt, "abort", "--yes"], cwd=repo, env=env, check=True, capture_output=True)
+        print(f"{label:<58} median {statistics.median(cycle):6.0f} ms")
 
 
 if __name__ == "__main__":

@@ -109,8 +109,16 @@ if [ "$build_only" = 1 ]; then
 fi
 
 # 5. Up, then wait for health (docker-compose 1.29 has no `up --wait`)
-if [ -n "${BUGTRAIL_WORK_DIR:-}" ]; then
-    mkdir -p "$BUGTRAIL_WORK_DIR"
+# Workers are not root: they reach the daemon through the socket's group and own the work dir.
+socket_path="${BUGTRAIL_DOCKER_SOCKET:-/var/run/docker.sock}"
+if [ -z "${BUGTRAIL_DOCKER_GID:-}" ] && [ -S "$socket_path" ]; then
+    BUGTRAIL_DOCKER_GID="$(stat -c %g "$socket_path")"
+    export BUGTRAIL_DOCKER_GID
+fi
+work_dir="${BUGTRAIL_WORK_DIR:-/var/lib/bugtrail-work}"
+mkdir -p "$work_dir" || echo "warning: cannot create $work_dir; create it, owned by the worker uid" >&2
+if [ "$(id -u)" = 0 ]; then
+    chown "${BUGTRAIL_WORKER_UID:-10001}:${BUGTRAIL_WORKER_GID:-10001}" "$work_dir"
 fi
 up_started=$SECONDS
 docker-compose "${compose_args[@]}" up -d --no-build --scale worker="$workers"

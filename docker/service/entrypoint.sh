@@ -8,7 +8,8 @@ set -e
 # host network share the host's name but not its pid namespace, so one worker's orphan sweep could otherwise
 # mistake another container's live scratch dir for a dead process's. The clone cache stays shared (locked).
 if [ -n "${BUGTRAIL_WORKER_DATA_ROOT:-}" ]; then
-    id_file=/etc/bugtrail-container-id
+    # In the container's own /tmp (it lives as long as the container); the worker is not root, so not /etc.
+    id_file=/tmp/bugtrail-container-id
     if [ ! -s "$id_file" ]; then
         od -An -N6 -tx1 /dev/urandom | tr -d ' \n' > "$id_file"
     fi

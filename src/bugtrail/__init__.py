@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Client", "__version__"]
+__all__ = ["Client", "__version__", "capture_environment"]
 
 if TYPE_CHECKING:
     from bugtrail.sdk.client import Client
+    from bugtrail.sdk.environment import capture_environment
 
 
 def __getattr__(name: str) -> Any:
@@ -17,4 +18,8 @@ def __getattr__(name: str) -> Any:
         from bugtrail.sdk.client import Client
 
         return Client
+    if name == "capture_environment":
+        from bugtrail.sdk.environment import capture_environment
+
+        return capture_environment
     raise AttributeError(name)

@@ -59,12 +59,19 @@ class Settings(BaseSettings):
     qa_parallel_phases: bool = Field(
         default=True, description="run the before and after test runs at the same time (two containers)"
     )
+    qa_reruns: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="extra runs of each phase; tests whose outcome differs between runs are listed as flaky",
+    )
 
-    # Job queue
-    job_lease_s: float = 900.0
+    # Job queue (one queue for every task kind: QA runs, webhook deliveries, ...)
+    job_lease_s: float = 900.0  # QA runs; renewed by a heartbeat every third of it
     job_max_attempts: int = 3
-    job_retry_base_s: float = 10.0
-    worker_poll_s: float = 1.0
+    job_retry_base_s: float = 10.0  # backoff: base * 2**(attempt-1), capped at job_retry_max_s
+    job_retry_max_s: float = 3600.0
+    worker_poll_s: float = 1.0  # how often an idle worker slot looks for due jobs
 
     # Judge
     judge: str = "auto"  # openai | heuristic | auto
@@ -81,18 +88,25 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "BUGTRAIL_OPENAI_BASE_URL")
     )
 
-    # Webhooks
+    # Webhooks (deliveries are "webhook.deliver" jobs in the one queue)
     webhook_allowlist: str = Field(default="", description="comma-separated URL prefixes; empty = any public")
     webhook_allow_private: str = Field(
         default="", description="comma-separated hosts/CIDRs that may be private or loopback (e.g. 127.0.0.1)"
     )
-    webhook_timeout_s: float = 10.0
+    webhook_timeout_s: float = 10.0  # total deadline of one attempt: connect + send + read the answer
+    webhook_max_response_bytes: int = 4096  # of a receiver's answer body, at most this much is read
     webhook_max_attempts: int = 8
-    webhook_retry_base_s: float = 5.0  # backoff: base * 2**(attempt-1), capped at webhook_retry_max_s
-    webhook_retry_max_s: float = 3600.0
-    webhook_poll_s: float = 1.0
-    webhook_lease_s: float = 60.0  # a claimed delivery becomes due again if its sender dies
-    webhook_concurrency: int = 4  # deliveries sent at once by one dispatcher
+    webhook_concurrency: int = 4  # deliveries one worker sends at once (to different receivers)
+    webhook_per_receiver_limit: int = 2  # deliveries in flight to one receiver (scheme://host:port)
+    # Deprecated (the one queue took them over; see docs/webhooks.md): when set, the retry pair still
+    # overrides job_retry_base_s / job_retry_max_s for deliveries; poll and lease are ignored.
+    webhook_retry_base_s: float | None = None
+    webhook_retry_max_s: float | None = None
+    webhook_poll_s: float | None = None
+    webhook_lease_s: float | None = None
+
+    # Dashboard sessions (server-side; the cookie holds a random id)
+    dashboard_session_ttl_s: float = 12 * 3600.0
 
     # QA environments (per-repository test environment images; see docs/qa.md "Environments")
     env_build_timeout_s: float = Field(default=900.0, description="wall-clock limit of one environment build")

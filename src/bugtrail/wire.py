@@ -11,7 +11,19 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+# Pydantic only, like this module (the recorder path imports wire).
+from bugtrail.qa.result import QaResult
 
 EventType = Literal["edit", "command", "reasoning"]
 ReasoningType = Literal["hypothesis", "alternative", "rationale", "observation", "outcome", "plan"]
@@ -131,6 +143,25 @@ class EventBatch(BaseModel):
 
 MAX_ENV_PACKAGES = 5_000
 MAX_ENV_ENTRY_CHARS = 1_000
+MAX_ENV_TOTAL_CHARS = 512 * 1024
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _printable(value: str) -> str:
+    """Environment entries are shown and used verbatim (never redacted), so they must be one plain line."""
+    found = _CONTROL_CHARS.search(value)
+    if found:
+        raise ValueError(f"contains a control character ({found.group()!r} at offset {found.start()})")
+    return value
+
+
+# Length first (cheap: a 10 MB entry is refused before it is scanned), then printability.
+_Printable = AfterValidator(_printable)
+EnvShort = Annotated[str, StringConstraints(max_length=40), _Printable]
+EnvLine = Annotated[str, StringConstraints(max_length=200), _Printable]
+EnvName = Annotated[str, StringConstraints(min_length=1, max_length=200), _Printable]
+EnvNote = Annotated[str, StringConstraints(max_length=500), _Printable]
+EnvPackage = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ENV_ENTRY_CHARS), _Printable]
 
 
 class RecordedEnvironment(BaseModel):
@@ -142,20 +173,34 @@ class RecordedEnvironment(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    python_version: str | None = Field(default=None, max_length=40, description='e.g. "3.11.7"')
-    implementation: str | None = Field(default=None, max_length=40, description='e.g. "CPython"')
-    platform: str | None = Field(default=None, max_length=200, description="platform.platform()")
-    packages: list[Annotated[str, Field(max_length=MAX_ENV_ENTRY_CHARS)]] = Field(
+    python_version: EnvShort | None = Field(default=None, description='e.g. "3.11.7"')
+    implementation: EnvShort | None = Field(default=None, description='e.g. "CPython"')
+    platform: EnvLine | None = Field(default=None, description="platform.platform()")
+    packages: list[EnvPackage] = Field(
         default_factory=list,
         max_length=MAX_ENV_PACKAGES,
         description="`pip freeze` lines of the interpreter the developer's commands use, minus the project",
     )
-    project: list[Annotated[str, Field(max_length=200)]] = Field(
+    project: list[EnvName] = Field(
         default_factory=list,
         max_length=50,
         description="distribution names of the project under test (left out of packages)",
     )
-    captured_by: str | None = Field(default=None, max_length=200, description="recorder name and version")
+    captured_by: EnvLine | None = Field(default=None, description="recorder name and version")
+    notes: list[EnvNote] = Field(
+        default_factory=list,
+        max_length=20,
+        description="what the capture could not do (interpreter not found, timed out, entries left out)",
+    )
+
+    @model_validator(mode="after")
+    def _total_size(self) -> RecordedEnvironment:
+        total = sum(len(entry) + 1 for entry in (*self.packages, *self.project, *self.notes))
+        if total > MAX_ENV_TOTAL_CHARS:
+            raise ValueError(
+                f"environment is {total} characters in all; at most {MAX_ENV_TOTAL_CHARS} are accepted"
+            )
+        return self
 
 
 class TraceCreate(BaseModel):
@@ -215,7 +260,7 @@ class TraceSummary(BaseModel):
 class TraceRead(TraceSummary):
     environment: RecordedEnvironment | None = None
     events: list[EventRead]
-    qa_results: dict[str, Any] | None = None
+    qa_results: QaResult | None = None
 
 
 class TraceCreated(BaseModel):
@@ -238,7 +283,7 @@ class FinalizeResult(BaseModel):
     status: TraceStatus
     job_id: int | None = None
     already_finalized: bool = False
-    qa_results: dict[str, Any] | None = None
+    qa_results: QaResult | None = None
 
 
 class TraceList(BaseModel):

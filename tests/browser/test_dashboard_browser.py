@@ -133,3 +133,21 @@ def test_developer_key_is_refused(page, live_server, keys, seeded):
     assert "reviewer or admin" in page.inner_text("#login-error")
     page.goto(f"{live_server}/dashboard")
     assert page.url.endswith("/dashboard/login")
+
+
+def test_a_copied_session_cookie_stops_working_after_logout(page, chromium, live_server, keys, seeded):
+    login(page, live_server, keys.raw["reviewer"])
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "bugtrail_dashboard"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["value"] != keys.raw["reviewer"]
+    thief = chromium.new_context()
+    try:
+        thief.add_cookies([cookie])
+        stolen = thief.new_page()
+        stolen.goto(f"{live_server}/dashboard")
+        assert stolen.url == f"{live_server}/dashboard"  # the copy works while the session lives
+        page.click(".logout button, .logout input[type=submit]")
+        page.wait_for_url(f"{live_server}/dashboard/login")
+        stolen.goto(f"{live_server}/dashboard")
+        assert stolen.url.endswith("/dashboard/login")  # logout ended the session on the server
+    finally:
+        thief.close()

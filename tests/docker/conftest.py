@@ -57,6 +57,6 @@ def buggy_repo(repos_dir: Path) -> BuggyRepo:
 
 @pytest.fixture
 def worker(settings: Settings, database: Database) -> Iterator[object]:
-    from bugtrail.jobs.worker import Worker
+    from bugtrail.tasks import build_worker
 
-    yield Worker(settings, database)
+    yield build_worker(settings, database)

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -100,8 +101,11 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
     if subprocess.run(["docker", "info"], capture_output=True, check=False).returncode != 0:
         pytest.skip("no Docker daemon answers (run scripts/setup-docker.sh)")
-    work_dir = tmp_path_factory.mktemp("compose-work")
+    # Not under pytest's basetemp (mode 0700 for its owner): the worker runs as another uid when we are root.
+    work_dir = Path(tempfile.mkdtemp(prefix="bugtrail-compose-work-"))
     (work_dir / "repos").mkdir()
+    worker_uid, worker_gid = worker_ids()
+    hand_to_worker(work_dir)
     api_port, postgres_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BUGTRAIL_", "OPENAI_", "COMPOSE_"))}
     env.update(
@@ -115,6 +119,9 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         BUGTRAIL_JUDGE="heuristic",
         POSTGRES_PASSWORD=secrets.token_hex(16),
         BUGTRAIL_WORKERS="1",
+        BUGTRAIL_WORKER_UID=str(worker_uid),
+        BUGTRAIL_WORKER_GID=str(worker_gid),
+        BUGTRAIL_DOCKER_GID=str(os.stat("/var/run/docker.sock").st_gid),
     )
     stack = Stack(
         env["COMPOSE_PROJECT_NAME"],
@@ -145,7 +152,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         yield stack
     finally:
         stack.compose("down", "-v", "--remove-orphans", "--timeout", "10", timeout=180, check=False)
-        # The workers (root) and test containers (uid 1000) wrote into the work dir; we are root in CI.
+        # The workers and their test containers (the worker's uid) wrote into the work dir; root in CI.
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
@@ -180,6 +187,25 @@ def wait_for_qa(stack: Stack, client: httpx.Client, trace_id: str, timeout: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"trace {trace_id} still {body['status']}\n{stack.logs('worker')}")
         time.sleep(1)
+
+
+WORKER_UID = 10001  # the service image's `bugtrail` user
+
+
+def worker_ids() -> tuple[int, int]:
+    """The workers run as `bugtrail` when we are root (as in CI), else as us (so they can use our files)."""
+    return (WORKER_UID, WORKER_UID) if os.getuid() == 0 else (os.getuid(), os.getgid())
+
+
+def hand_to_worker(path: Path) -> None:
+    """Make `path` the worker's (git refuses to clone a repository another user owns)."""
+    uid, gid = worker_ids()
+    if os.getuid() != 0:
+        return
+    for root, dirs, files in os.walk(path):
+        os.lchown(root, uid, gid)
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
 
 
 def post_trace(client: httpx.Client, repo: BuggyRepo) -> str:
@@ -239,7 +265,16 @@ def test_trace_posted_to_the_deployment_is_qad_by_a_worker(stack: Stack) -> None
     )
     assert inspected.stdout.strip() == "0"
 
+    # The worker is not root: it runs as the worker uid, in the Docker socket's group.
+    ids = stack.compose("exec", "-T", "worker", "id").stdout
+    assert "uid=0(" not in ids and f"uid={worker_ids()[0]}" in ids, ids
+    assert (
+        f",{os.stat('/var/run/docker.sock').st_gid}" in ids
+        or f"={os.stat('/var/run/docker.sock').st_gid}" in ids
+    )
+
     repo = make_buggy_repo(stack.work_dir / "repos" / "calc")
+    hand_to_worker(stack.work_dir / "repos")
     with httpx.Client(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {admin_key(stack)}"}, timeout=30
     ) as client:
@@ -262,6 +297,7 @@ def test_workers_scale_out(stack: Stack) -> None:
     stack.timings["scale_to_2_s"] = time.monotonic() - started
 
     repos = [make_buggy_repo(stack.work_dir / "repos" / f"calc-{i}") for i in range(2)]
+    hand_to_worker(stack.work_dir / "repos")
     with httpx.Client(
         base_url=stack.api_url, headers={"Authorization": f"Bearer {admin_key(stack)}"}, timeout=30
     ) as client:
@@ -279,12 +315,11 @@ def test_workers_scale_out(stack: Stack) -> None:
     print(f"scaled to 2 workers in {stack.timings['scale_to_2_s']:.1f}s")
 
 
-def test_worker_on_another_machine_uses_the_worker_only_file(
-    stack: Stack, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+def test_worker_on_another_machine_uses_the_worker_only_file(stack: Stack) -> None:
     """docker/compose.worker.yaml against the deployment's published PostgreSQL, with its own work dir."""
     stack.compose("stop", "--timeout", "10", "worker")  # only the "remote" worker may take the next job
-    remote_work = tmp_path_factory.mktemp("remote-worker-work")
+    remote_work = Path(tempfile.mkdtemp(prefix="bugtrail-remote-worker-work-"))
+    hand_to_worker(remote_work)
     env = {
         **stack.env,
         "COMPOSE_PROJECT_NAME": f"{stack.project}remote",
@@ -301,6 +336,7 @@ def test_worker_on_another_machine_uses_the_worker_only_file(
         remote.compose("up", "-d", "--no-build")
         remote.wait_healthy("worker", 1)
         repo = make_buggy_repo(remote_work / "repos" / "calc")
+        hand_to_worker(remote_work / "repos")
         with httpx.Client(
             base_url=stack.api_url, headers={"Authorization": f"Bearer {admin_key(stack)}"}, timeout=30
         ) as client:

@@ -12,12 +12,13 @@ from typing import Any
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.jobs.worker import Worker
+from bugtrail.tasks import build_worker
 from tests.docker.buggy_repo import CALC, FIXED, NEW_TEST, TESTS, BuggyRepo, edit_event, trace_body
 from tests.docker.test_qa_verdicts import submit_and_run
 
 
 def with_settings(worker: Worker, **overrides: Any) -> Worker:
-    return Worker(worker.settings.model_copy(update=overrides), worker.database)
+    return build_worker(worker.settings.model_copy(update=overrides), worker.database)
 
 
 def no_runner_containers_left() -> bool:

@@ -121,3 +121,22 @@ def test_grading_can_be_repeated_from_saved_logs(
     for name in ("before/run.json", "before/junit.xml", "after/test_output.txt", "patch_report.json"):
         assert (log_dir / name).is_file(), name
     assert grade_logs(log_dir).fail_to_pass == qa["fail_to_pass"]
+
+
+def test_registered_repository_config_gives_the_test_command(client, keys, worker, buggy_repo) -> None:
+    """trace > registered repository (`POST /api/repos`) > settings default, loaded in the pipeline."""
+    command = "python -m pytest -q tests/test_calc.py -k 'add or sub'"
+    saved = client.post(
+        "/api/repos",
+        json={"url_prefix": buggy_repo.url, "test_command": command, "test_file_patterns": ["calc_checks/*"]},
+        headers=keys.admin,
+    )
+    assert saved.status_code in (200, 201), saved.text
+    trace = submit_and_run(client, keys, worker, good_fix(buggy_repo))
+    qa = trace["qa_results"]
+    assert qa["test_command"] == command and qa["resolved"] is True
+    assert qa["pass_to_pass"] == ["tests/test_calc.py::test_sub"]  # -k deselected test_mul
+    own = submit_and_run(
+        client, keys, worker, {**good_fix(buggy_repo), "test_command": "python -m pytest -q"}
+    )
+    assert own["qa_results"]["test_command"] == "python -m pytest -q"

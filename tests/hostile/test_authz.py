@@ -28,7 +28,7 @@ PUBLIC_ROUTES = {
     "/docs/oauth2-redirect",
     "/redoc",
     "/dashboard/login",  # the login form itself (POST checks the key and a CSRF token)
-    "/dashboard/logout",  # only clears the cookie; CSRF-checked
+    "/dashboard/logout",  # ends the caller's own session (if any); CSRF-checked
 }
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PARAM = re.compile(r"{([^}:]+)(?::[^}]+)?}")

@@ -103,3 +103,104 @@ def test_static_files_are_served_from_a_fixed_listing(client):
     assert client.get("/dashboard/static/dashboard.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/dashboard/static/..%2F..%2Fconfig.py").status_code == 404
     assert client.get("/dashboard/static/routes.py").status_code == 404
+
+
+def test_environment_error_is_shown_as_such_not_as_a_failed_fix(client, keys, database):
+    reason = "test files failed to collect in both runs:\n  tests/test_core.py: No module named 'dateutil'"
+    with database.scope() as s:
+        trace_id = add_trace(
+            s,
+            index=0,
+            status="failed",
+            tests_passed=None,
+            resolved=None,
+            qa={
+                "schema": 2,
+                "outcome": "error",
+                "error_kind": "environment",
+                "error": reason,
+                "test_output": "E   ModuleNotFoundError: No module named 'dateutil'",
+                "patch_exact": False,
+                "flaky": ["tests/test_core.py::test_clock"],
+            },
+        )
+    assert _login(client, keys.raw["reviewer"]).status_code == 303
+    overview = client.get("/dashboard").text
+    assert "error (environment)" in overview and "environment error" in overview
+    assert "tests failing after the fix" not in overview
+    page = client.get(f"/dashboard/traces/{trace_id}").text
+    assert 'id="qa-environment-error"' in page and "the tests could not run" in page
+    assert 'id="qa-error-kind">environment<' in page
+    assert "No module named &#39;dateutil&#39;" in page  # the reason, escaped
+    assert 'id="qa-patch-exact">no (fuzzy apply)<' in page
+    assert "tests/test_core.py::test_clock" in page  # the flaky list
+
+
+def _session_cookie(response) -> str:  # type: ignore[no-untyped-def]
+    header = next(
+        v for k, v in response.headers.multi_items() if k == "set-cookie" and "bugtrail_dashboard=" in v
+    )
+    return header.split("bugtrail_dashboard=", 1)[1].split(";", 1)[0]
+
+
+def test_the_cookie_is_an_opaque_session_that_logout_ends_server_side(client, keys, database):
+    from fastapi.testclient import TestClient
+
+    from bugtrail.db.models import DashboardSession
+
+    response = _login(client, keys.raw["admin"])
+    copied = _session_cookie(response)
+    assert keys.raw["admin"] not in copied and len(copied) >= 40
+    with database.scope(read_only=True) as s:
+        [row] = s.query(DashboardSession).all()
+        assert copied not in row.id_hash and row.revoked_at is None  # only a hash is stored
+        assert 11.9 * 3600 < (row.expires_at - row.created_at).total_seconds() <= 12 * 3600
+    thief = TestClient(client.app, cookies={"bugtrail_dashboard": copied})
+    assert thief.get("/dashboard", follow_redirects=False).status_code == 200  # the copy works ...
+    page = client.get("/dashboard")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    assert (
+        client.post("/dashboard/logout", data={"csrf_token": token}, follow_redirects=False).status_code
+        == 303
+    )
+    gone = thief.get("/dashboard", follow_redirects=False)  # ... until the owner logs out
+    assert gone.status_code == 303 and gone.headers["location"] == "/dashboard/login"
+    with database.scope(read_only=True) as s:
+        assert s.query(DashboardSession).one().revoked_at is not None
+
+
+def test_revoking_the_key_ends_its_sessions_and_sessions_expire(client, keys, database, settings):
+    from datetime import timedelta
+
+    from fastapi.testclient import TestClient
+
+    from bugtrail.auth.keys import find_active, revoke
+    from bugtrail.db.models import DashboardSession
+
+    reviewer = _session_cookie(_login(client, keys.raw["reviewer"]))
+    admin = _session_cookie(_login(client, keys.raw["admin"]))
+    as_reviewer = TestClient(client.app, cookies={"bugtrail_dashboard": reviewer})
+    as_admin = TestClient(client.app, cookies={"bugtrail_dashboard": admin})
+    assert as_reviewer.get("/dashboard", follow_redirects=False).status_code == 200
+    with database.scope() as s:
+        principal = find_active(s, keys.raw["reviewer"])
+        assert principal is not None
+        revoke(s, str(principal.key_id))
+    assert as_reviewer.get("/dashboard", follow_redirects=False).status_code == 303
+    assert as_admin.get("/dashboard", follow_redirects=False).status_code == 200
+    with database.scope() as s:  # time passes beyond the session's lifetime
+        for row in s.query(DashboardSession):
+            row.expires_at = row.created_at - timedelta(seconds=1)
+    assert as_admin.get("/dashboard", follow_redirects=False).status_code == 303
+
+
+def test_the_session_cookie_is_secure_over_https(app, keys):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, base_url="https://testserver") as secure_client:
+        response = _login(secure_client, keys.raw["admin"])
+        assert response.status_code == 303
+        header = next(
+            v for k, v in response.headers.multi_items() if k == "set-cookie" and "bugtrail_dashboard=" in v
+        )
+        assert "Secure" in header and "HttpOnly" in header

@@ -240,3 +240,49 @@ def test_empty_parquet_export_is_still_readable(db, tmp_path):
 
 def test_hf_offline_env_is_not_leaked():
     assert os.environ.get("HF_HUB_OFFLINE") in (None, "1")
+
+
+def test_filters_on_the_newest_qa_results_outcome_error_kind_and_patch_exact(db, tmp_path):
+    """`outcome=error&error_kind=environment` and `patch_exact` select by the newest result's document."""
+    with db.scope() as s:
+        environment = add_trace(
+            s,
+            index=0,
+            status="failed",
+            tests_passed=None,
+            resolved=None,
+            qa={
+                "schema": 2,
+                "outcome": "error",
+                "error_kind": "environment",
+                "error": "test files failed to collect in both runs",
+            },
+        )
+        add_trace(
+            s,
+            index=1,
+            status="failed",
+            tests_passed=None,
+            resolved=None,
+            qa={"schema": 2, "outcome": "error", "error_kind": "infrastructure", "error": "no daemon"},
+        )
+        fuzzy = add_trace(s, index=2, qa={"schema": 2, "outcome": "completed", "patch_exact": False})
+        exact = add_trace(s, index=3, qa={"schema": 2, "outcome": "completed", "patch_exact": True})
+        legacy_fuzzy = add_trace(  # schema 1: patch_exact only derivable from patch_report, not filtered
+            s,
+            index=4,
+            qa={"outcome": "completed", "patch_report": [{"applied": True, "method": "patch-fuzz"}]},
+        )
+
+    def exported(**filters) -> list[str]:
+        _, rows = _export_jsonl(db, tmp_path, ExportFilters(**filters))
+        return [row["trace_id"] for row in rows]
+
+    assert exported(outcome=["error"], error_kind=["environment"]) == [environment]
+    assert exported(patch_exact=False) == [fuzzy]
+    assert exported(patch_exact=True) == [exact]
+    assert exported(outcome=["completed"]) == [fuzzy, exact, legacy_fuzzy]
+    _, rows = _export_jsonl(db, tmp_path, ExportFilters(error_kind=["environment"]))
+    assert rows[0]["qa_results"]["error_kind"] == "environment" and rows[0]["qa_results"]["resolved"] is None
+    _, rows = _export_jsonl(db, tmp_path, ExportFilters(outcome=["completed"]))
+    assert rows[-1]["qa_results"]["schema"] == 2 and rows[-1]["qa_results"]["patch_exact"] is False

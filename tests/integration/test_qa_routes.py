@@ -6,7 +6,7 @@ from typing import Any
 
 from bugtrail.db.engine import Database
 from bugtrail.db.models import WebhookDelivery
-from bugtrail.jobs.worker import Worker
+from bugtrail.tasks import build_worker
 
 BODY: dict[str, Any] = {
     "repo_url": "https://github.com/example/project",
@@ -34,7 +34,7 @@ def test_history_is_visible_to_the_owner_only_and_rerun_adds_to_it(
     client, keys, settings, database: Database
 ) -> None:
     trace_id = client.post("/api/traces?finalize=true", json=BODY, headers=keys.alice).json()["trace_id"]
-    worker = Worker(settings, database)
+    worker = build_worker(settings, database)
     assert worker.run_once()
     assert client.get(f"/api/traces/{trace_id}/qa/results", headers=keys.bob).status_code == 404
     first = client.get(f"/api/traces/{trace_id}/qa/results", headers=keys.alice).json()
@@ -60,7 +60,7 @@ def test_pipeline_emits_qa_completed_webhook_event(client, keys, settings, datab
             session, "https://hooks.example.com/x", "s" * 20, ["qa.completed", "qa.failed"], "t"
         )
     trace_id = client.post("/api/traces?finalize=true", json=BODY, headers=keys.alice).json()["trace_id"]
-    assert Worker(settings, database).run_once()
+    assert build_worker(settings, database).run_once()
     with database.scope() as session:
         deliveries = session.query(WebhookDelivery).all()
         assert [d.event for d in deliveries] == ["qa.completed"]

@@ -11,7 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from bugtrail.errors import InvalidInput
-from bugtrail.webhooks import WebhookDispatcher, enqueue_event, verify_signature
+from bugtrail.jobs.worker import EmbeddedWorker, Worker
+from bugtrail.tasks import DELIVERY_KINDS, build_worker
+from bugtrail.webhooks import enqueue_event, verify_signature
 from bugtrail.webhooks import repository as webhook_repo
 from bugtrail.webhooks.service import register_webhook
 from bugtrail.webhooks.signing import SignatureError, signature_header
@@ -65,8 +67,8 @@ def settings(settings):
     return settings.model_copy(
         update={
             "webhook_allow_private": "127.0.0.1",
-            "webhook_retry_base_s": 0.05,
-            "webhook_retry_max_s": 0.2,
+            "job_retry_base_s": 0.05,
+            "job_retry_max_s": 0.2,
             "webhook_max_attempts": 5,
         }
     )
@@ -75,6 +77,11 @@ def settings(settings):
 @pytest.fixture
 def db(database):
     return database
+
+
+def deliverer(db, settings=None, resolver=None) -> Worker:  # type: ignore[no-untyped-def]
+    """The one worker loop, running webhook deliveries only (what `serve` embeds)."""
+    return build_worker(settings or db.settings, db, kinds=DELIVERY_KINDS, resolver=resolver)
 
 
 def _register(db, url: str, events: list[str] | None = None) -> int:
@@ -92,7 +99,7 @@ def test_receiver_gets_signed_delivery(db, receiver):
     other = _register(db, receiver.url + "?only=qa", ["qa.failed"])
     with db.scope() as s:
         enqueue_event(s, "trace.finalized", {"trace_id": "t-1", "status": "queued"})
-    assert WebhookDispatcher(db.settings, db).run_once() == 1
+    assert deliverer(db).run_pending() == 1
     assert len(receiver.requests) == 1
     request = receiver.requests[0]
     headers = {k.lower(): v for k, v in request["headers"].items()}
@@ -125,16 +132,16 @@ def test_down_receiver_is_retried_with_backoff_then_succeeds(db):
     with db.scope() as s:
         enqueue_event(s, "trace.finalized", {"trace_id": "t-3"})
     # A backoff long enough that "not due yet" below holds on a loaded machine.
-    dispatcher = WebhookDispatcher(db.settings.model_copy(update={"webhook_retry_base_s": 0.5}), db)
-    assert dispatcher.run_once() == 1
+    dispatcher = deliverer(db, db.settings.model_copy(update={"job_retry_base_s": 0.5}))
+    assert dispatcher.run_pending() == 1
     [delivery] = _deliveries(db, webhook_id)
     assert delivery.state == "pending" and delivery.attempts == 1 and "ConnectError" in delivery.last_error
-    assert dispatcher.run_once() == 0  # backing off: not due yet
+    assert dispatcher.run_pending() == 0  # backing off: not due yet
     receiver = Receiver(port=port, statuses=[503])
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and _deliveries(db, webhook_id)[0].state != "delivered":
-            dispatcher.run_once()
+            dispatcher.run_pending()
             time.sleep(0.05)
         [delivery] = _deliveries(db, webhook_id)
         assert delivery.state == "delivered"
@@ -145,9 +152,9 @@ def test_down_receiver_is_retried_with_backoff_then_succeeds(db):
         receiver.close()
 
 
-def test_dispatcher_thread_delivers_and_stops(db, receiver):
+def test_worker_thread_delivers_and_stops(db, receiver):
     _register(db, receiver.url, ["qa.completed"])
-    handle = WebhookDispatcher(db.settings.model_copy(update={"webhook_poll_s": 0.05}), db).start()
+    handle = EmbeddedWorker(deliverer(db, db.settings.model_copy(update={"worker_poll_s": 0.05}))).start()
     try:
         with db.scope() as s:
             enqueue_event(s, "qa.completed", {"trace_id": "t-4", "resolved": True})
@@ -164,10 +171,10 @@ def test_gives_up_after_max_attempts_and_does_not_follow_redirects(db, receiver)
     webhook_id = _register(db, receiver.url)
     with db.scope() as s:
         enqueue_event(s, "trace.finalized", {"trace_id": "t-5"})
-    dispatcher = WebhookDispatcher(db.settings, db)
+    dispatcher = deliverer(db)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _deliveries(db, webhook_id)[0].state == "pending":
-        dispatcher.run_once()
+        dispatcher.run_pending()
         time.sleep(0.05)
     [delivery] = _deliveries(db, webhook_id)
     assert delivery.state == "failed" and delivery.attempts == 5 and delivery.last_status_code == 500
@@ -209,11 +216,11 @@ def test_refused_address_is_never_contacted_even_if_dns_changes(db, receiver):
         enqueue_event(s, "qa.failed", {"trace_id": "t-6"})
     answers["hooks.example.test"] = ["10.0.0.7"]
     connects: list[object] = []
-    dispatcher = WebhookDispatcher(db.settings, db, resolver=lambda host, port: answers[host])
+    dispatcher = deliverer(db, resolver=lambda host, port: answers[host])
     original = socket.create_connection
     try:
         socket.create_connection = lambda *a, **k: connects.append(a) or original(*a, **k)  # type: ignore
-        assert dispatcher.run_once() == 1
+        assert dispatcher.run_pending() == 1
     finally:
         socket.create_connection = original
     [delivery] = _deliveries(db, webhook_id)
@@ -247,3 +254,20 @@ def test_signature_rejects_stale_timestamps():
         verify_signature(SECRET, header, body, tolerance_s=300, now=1_000_400)
     with pytest.raises(SignatureError):
         verify_signature(SECRET, "garbage", body)
+
+
+def test_a_removed_webhooks_queued_deliveries_are_dropped_unsent(db, receiver):
+    from bugtrail.db.models import Job
+    from bugtrail.webhooks.service import remove_webhook
+
+    webhook_id = _register(db, receiver.url)
+    with db.scope() as s:
+        enqueue_event(s, "trace.finalized", {"trace_id": "t-7"})
+    with db.scope() as s:
+        remove_webhook(s, webhook_id)
+    assert deliverer(db).run_pending() == 1
+    assert receiver.requests == []
+    with db.scope(read_only=True) as s:
+        [job] = s.query(Job).all()
+        assert (job.kind, job.state) == ("webhook.deliver", "done")
+        assert job.last_error == "delivery no longer pending"

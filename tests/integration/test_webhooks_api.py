@@ -69,11 +69,12 @@ def test_cli_add_list_deliveries_remove(settings, database, monkeypatch):
 
 
 def test_finalize_through_the_api_delivers_a_signed_trace_finalized(client, keys, database, settings):
-    """End to end: POST a trace, finalize it, the dispatcher delivers a signed webhook to 127.0.0.1."""
+    """End to end: POST a trace, finalize it, a worker delivers a signed webhook to 127.0.0.1."""
     import json
     from pathlib import Path
 
-    from bugtrail.webhooks import WebhookDispatcher, verify_signature
+    from bugtrail.tasks import DELIVERY_KINDS, build_worker
+    from bugtrail.webhooks import verify_signature
     from tests.integration.test_webhooks import Receiver
 
     receiver = Receiver()
@@ -84,7 +85,7 @@ def test_finalize_through_the_api_delivers_a_signed_trace_finalized(client, keys
         seed = json.loads((Path(__file__).parents[2] / "examples" / "seed_trace.json").read_text())
         trace_id = client.post("/api/traces", json=seed, headers=keys.alice).json()["trace_id"]
         assert client.post(f"/api/traces/{trace_id}/finalize", headers=keys.alice).status_code == 202
-        assert WebhookDispatcher(settings, database).run_once() == 1
+        assert build_worker(settings, database, DELIVERY_KINDS).run_pending() == 1
         [request] = receiver.requests
         headers = {k.lower(): v for k, v in request["headers"].items()}
         verify_signature(hook["secret"], headers["x-bugtrail-signature"], request["body"])

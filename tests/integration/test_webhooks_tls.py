@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bugtrail.webhooks import WebhookDispatcher, enqueue_event, verify_signature
+from bugtrail.tasks import DELIVERY_KINDS, build_worker
+from bugtrail.webhooks import enqueue_event, verify_signature
 from bugtrail.webhooks import repository as webhook_repo
 from bugtrail.webhooks.service import register_webhook
 
@@ -115,9 +116,9 @@ def _deliver(database, settings, url: str, verify) -> tuple[str, str | None]:
         )
         enqueue_event(s, "qa.completed", {"trace_id": "tls"})
         hook_id = hook.id
-    WebhookDispatcher(
-        settings, database, resolver=lambda host, port: resolver[host], verify=verify
-    ).run_once()
+    build_worker(
+        settings, database, DELIVERY_KINDS, resolver=lambda host, port: resolver[host], verify=verify
+    ).run_pending()
     with database.scope(read_only=True) as s:
         [delivery] = webhook_repo.list_deliveries(s, hook_id)
         return delivery.state, delivery.last_error

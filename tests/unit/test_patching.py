@@ -115,3 +115,22 @@ def test_test_file_patterns():
     assert is_test_file("test_a.py", PATTERNS)
     assert is_test_file("pkg/test_a.py", PATTERNS)
     assert not is_test_file("src/calc.py", PATTERNS)
+
+
+def test_patch_only_gets_a_rebuilt_single_file_diff():
+    from bugtrail.qa.diff_vetting import hunks_for_patch
+
+    hunk = "@@ -1,2 +1,2 @@\n a\n-b\n+c\n"
+    assert hunks_for_patch(f"--- a/x.py\n+++ b/x.py\n{hunk}", "x.py") == f"--- a/x.py\n+++ b/x.py\n{hunk}"
+    # Counted hunk lines may look like headers; they stay hunk lines.
+    tricky = "@@ -1,2 +1,2 @@\n a\n---- a/.git/config\n+++ b/.git/config\n"
+    assert hunks_for_patch(tricky, "x.py") == f"--- a/x.py\n+++ b/x.py\n{tricky}"
+    for refused in (
+        f"Index: .git/config\n--- a/x.py\n+++ b/x.py\n{hunk}",  # a header patch reads, git does not
+        f"*** a/x.py\n--- b/x.py\n{hunk}",  # context-diff header
+        f"--- a/x.py\n+++ b/x.py\n{hunk}--- a/y.py\n+++ b/y.py\n{hunk}",  # a second file after a hunk
+        "--- a/x.py\n+++ b/x.py\n@@ -1,3 +1,2 @@\n a\n-b\n+c\n",  # miscounted: patch would read on
+        "diff --git a/x.py b/y.py\nrename from x.py\nrename to y.py\n",  # no hunk, a rename
+        f"--- a/x.py\n+++ b/x.py\nnew mode 120000\n{hunk}",
+    ):
+        assert hunks_for_patch(refused, "x.py") is None, refused

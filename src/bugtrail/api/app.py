@@ -17,6 +17,7 @@ from bugtrail.dashboard.routes import router as dashboard_router
 from bugtrail.db.engine import Database
 from bugtrail.export.routes import router as export_router
 from bugtrail.qa.routes import router as qa_router
+from bugtrail.repos.routes import router as repos_router
 from bugtrail.traces.routes import router as traces_router
 from bugtrail.webhooks.routes import router as webhooks_router
 
@@ -40,7 +41,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
-    for router in (traces_router, auth_router, qa_router, export_router, webhooks_router, dashboard_router):
+    routers = (traces_router, auth_router, qa_router, repos_router, export_router, webhooks_router)
+    for router in (*routers, dashboard_router):
         app.include_router(router, responses=ERROR_RESPONSES)
 
     @app.get("/healthz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})

@@ -14,6 +14,7 @@ from bugtrail.cli import (
     judge_cmd,
     keys_cmd,
     recorder_cmd,
+    repos_cmd,
     runner_cmd,
     server_cmd,
     webhooks_cmd,
@@ -29,6 +30,7 @@ app = typer.Typer(
 
 server_cmd.register(app)
 keys_cmd.register(app)
+repos_cmd.register(app)
 judge_cmd.register(app)
 runner_cmd.register(app)
 worker_cmd.register(app)

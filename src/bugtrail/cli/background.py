@@ -1,9 +1,9 @@
-"""Background services that run beside the API in `bugtrail serve`: the QA worker, webhook deliveries."""
+"""Background work beside the API in `bugtrail serve`: the one worker loop, embedded in a thread."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -13,12 +13,15 @@ if TYPE_CHECKING:
 
 @contextmanager
 def start_services(settings: Settings, database: Database, qa_worker: bool | None = None) -> Iterator[None]:
-    """Start the embedded worker (unless disabled) and the webhook dispatcher; stop them on exit."""
-    with ExitStack() as stack:
-        from bugtrail.jobs.worker import start_embedded_worker
-        from bugtrail.webhooks import start_webhook_dispatcher
+    """Run the embedded worker: every kind, or only webhook deliveries when QA runs elsewhere
+    (`embedded_worker=False`: QA is left to `bugtrail worker` processes). Drains on exit."""
+    from bugtrail.jobs.worker import EmbeddedWorker
+    from bugtrail.tasks import DELIVERY_KINDS, build_worker
 
-        if settings.embedded_worker if qa_worker is None else qa_worker:
-            stack.callback(start_embedded_worker(settings, database).stop)
-        stack.callback(start_webhook_dispatcher(settings, database).stop)
+    run_qa = settings.embedded_worker if qa_worker is None else qa_worker
+    worker = build_worker(settings, database, kinds=None if run_qa else DELIVERY_KINDS)
+    embedded = EmbeddedWorker(worker).start()
+    try:
         yield
+    finally:
+        embedded.stop()

@@ -33,12 +33,25 @@ def start(
     bug: str = typer.Option(..., "--bug", "-b", help="What is wrong, in a sentence or two."),
     test_command: str = typer.Option(None, "--test-command", "-t", help="How QA runs the tests."),
     repo_url: str = typer.Option(None, "--repo-url", help="Defaults to the 'origin' remote."),
+    environment: bool = typer.Option(
+        True,
+        "--environment/--no-environment",
+        help="Record your Python version and installed packages (pip freeze) so QA can rebuild them.",
+    ),
+    python: str = typer.Option(
+        None,
+        "--python",
+        help="The interpreter your commands use; default $VIRTUAL_ENV, .venv/venv here, then PATH.",
+    ),
 ) -> None:
     """Start recording a debugging session in this git work tree."""
     with _recorder() as recorder:
         from bugtrail.sdk.client import AuthError
 
-        session, edits = recorder.start(bug, test_command=test_command, repo_url=repo_url)
+        captured = _capture_environment(recorder, python) if environment else None
+        session, edits = recorder.start(
+            bug, test_command=test_command, repo_url=repo_url, environment=captured
+        )
         try:
             report = recorder.sync(deadline=5.0)
         except AuthError as exc:
@@ -50,6 +63,8 @@ def start(
             raise _fail(f"the server refused the new trace: {create_errors[0]}. Fix that and start again.")
         base = session.base_commit[:12] if session.base_commit else "(no commits yet)"
         echo(f"Recording trace {session.trace_id} on {base}.")
+        if captured is not None:
+            _describe_environment(captured)
         if edits:
             echo(f"Recorded {len(edits)} uncommitted change(s) already in the work tree.")
         if session.repo_url.startswith("file://"):
@@ -59,6 +74,24 @@ def start(
             )
         echo('Next: `bugtrail run -- <cmd>`, `bugtrail note "..."`, and `bugtrail finish` when fixed.')
         report_sync(report)
+
+
+def _capture_environment(recorder: Any, python: str | None) -> dict[str, Any] | None:
+    """Capture only when a session can start (an existing one makes `start` fail anyway)."""
+    if recorder.current() is not None:
+        return None
+    from bugtrail.sdk.environment import capture_environment
+
+    return capture_environment(python=python, work_tree=recorder.repo.root)
+
+
+def _describe_environment(captured: dict[str, Any]) -> None:
+    version = captured.get("python_version")
+    project = f"; project: {', '.join(captured['project'])}" if captured.get("project") else ""
+    if version:
+        echo(f"Environment: Python {version}, {len(captured.get('packages', []))} package(s){project}.")
+    for note in captured.get("notes", []):
+        say(f"environment: {note}")
 
 
 def run(

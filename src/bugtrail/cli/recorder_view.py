@@ -57,6 +57,9 @@ def show_status(recorder: Recorder) -> None:
 
 def verdict_line(trace: dict[str, Any]) -> str:
     qa = trace.get("qa_results") or {}
+    if qa.get("outcome") == "error" and qa.get("error_kind"):
+        # The tests could not run (environment, infrastructure) or the trace is bad input: no verdict.
+        return f"{qa['error_kind']} error, no verdict on the fix: {qa.get('error') or 'unknown reason'}"
     parts = [
         f"tests {'passed' if qa.get('tests_passed') else 'failed'}",
         f"resolved: {'yes' if qa.get('resolved') else 'no'}",

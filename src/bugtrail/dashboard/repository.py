@@ -1,4 +1,4 @@
-"""All dashboard SQL: aggregate counts over traces, QA results and the job queue (portable SQL only)."""
+"""All dashboard SQL: aggregates over traces, QA results and the job queue; login sessions (portable SQL)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from bugtrail.db.models import Job, QaResult, Trace, utcnow
+from bugtrail.db.models import ApiKey, DashboardSession, Job, QaResult, Trace, utcnow
+from bugtrail.qa.tasks import QA_RUN
 
 TOP_N = 12
 HISTOGRAM_BINS = (1, 2, 3, 4, 5)
@@ -65,8 +66,9 @@ def overview(session: Session, days: int = 90) -> Overview:
     )
     data.score_histogram = {b: int(counts.get(b, 0)) for b in HISTOGRAM_BINS}
 
+    # The QA queue: webhook deliveries share the job table but are not QA waiting time.
     queued = session.execute(
-        select(func.count(), func.min(Job.created_at)).where(Job.state == "queued")
+        select(func.count(), func.min(Job.created_at)).where(Job.state == "queued", Job.kind == QA_RUN)
     ).one()
     data.queue_length, data.oldest_queued_at = int(queued[0] or 0), queued[1]
     data.recent_failures = recent_failures(session)
@@ -85,8 +87,16 @@ def recent_traces(session: Session, limit: int = 20) -> list[Any]:
         Trace.tests_passed,
         Trace.resolved,
         Trace.reasoning_score,
+        QaResult.outcome.label("qa_outcome"),
+        QaResult.result["error_kind"].as_string().label("error_kind"),
+        QaResult.error.label("qa_error"),
     )
-    query = select(*columns).order_by(Trace.created_at.desc(), Trace.trace_id.desc()).limit(limit)
+    query = (
+        select(*columns)
+        .outerjoin(QaResult, QaResult.id == Trace.latest_qa_result_id)
+        .order_by(Trace.created_at.desc(), Trace.trace_id.desc())
+        .limit(limit)
+    )
     return list(session.execute(query))
 
 
@@ -117,7 +127,7 @@ def recent_failures(session: Session, limit: int = 15) -> list[dict[str, Any]]:
             "developer_id": developer,
             "repo_url": repo,
             "at": qa.qa_timestamp,
-            "kind": qa.outcome,
+            "kind": failure_kind(qa),
             "reason": failure_reason(qa),
         }
         for qa, developer, repo in rows
@@ -144,6 +154,12 @@ def recent_failures(session: Session, limit: int = 15) -> list[dict[str, Any]]:
     return failures[:limit]
 
 
+def failure_kind(qa: QaResult) -> str:
+    """`error (environment)`: the tests could not run, which is not a failed fix."""
+    error_kind = (qa.result or {}).get("error_kind")
+    return f"{qa.outcome} ({error_kind})" if qa.outcome == "error" and error_kind else qa.outcome
+
+
 def failure_reason(qa: QaResult) -> str:
     result = qa.result or {}
     if qa.error or result.get("error"):
@@ -158,3 +174,38 @@ def failure_reason(qa: QaResult) -> str:
     if qa.resolved is False:
         return "tests pass but the fail-to-pass tests were not fixed"
     return qa.judge_comments or qa.outcome
+
+
+# -- dashboard sessions (the cookie holds a random token; only its sha256 is stored) ---------------------
+def add_session(session: Session, id_hash: str, key_id: int, expires_at: datetime) -> None:
+    session.add(DashboardSession(id_hash=id_hash, key_id=key_id, expires_at=expires_at))
+    session.flush()
+
+
+def live_session_key(session: Session, id_hash: str, now: datetime) -> ApiKey | None:
+    """The key behind a session that is unexpired, not logged out, and whose key is not revoked."""
+    return session.scalar(
+        select(ApiKey)
+        .join(DashboardSession, DashboardSession.key_id == ApiKey.id)
+        .where(
+            DashboardSession.id_hash == id_hash,
+            DashboardSession.revoked_at.is_(None),
+            DashboardSession.expires_at > now,
+            ApiKey.revoked_at.is_(None),
+        )
+    )
+
+
+def revoke_session(session: Session, id_hash: str, now: datetime) -> bool:
+    result = session.execute(
+        update(DashboardSession)
+        .where(DashboardSession.id_hash == id_hash, DashboardSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    session.flush()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def delete_expired_sessions(session: Session, now: datetime) -> None:
+    session.execute(delete(DashboardSession).where(DashboardSession.expires_at <= now))
+    session.flush()

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from bugtrail.api.deps import DbSession
+from bugtrail.api.deps import AppSettings, DbSession
 from bugtrail.auth.keys import Principal, find_active
 from bugtrail.dashboard import auth, repository, views
 from bugtrail.traces.repository import get_trace_read
@@ -71,6 +71,7 @@ def login_form(request: Request) -> Response:
 def login(
     request: Request,
     session: DbSession,
+    settings: AppSettings,
     api_key: str = Form(""),
     csrf_token: str = Form(""),
 ) -> Response:
@@ -85,22 +86,25 @@ def login(
             error = "Unknown or revoked API key."
         elif not principal.can_read_all:
             error = "The dashboard needs a reviewer or admin key."
-    if error is not None:
+    if error is not None or principal is None:
         response = render(
             "login.html", 401 if principal is None else 403, csrf_token=token, error=error, principal=None
         )
         auth.set_cookie(request, response, auth.CSRF_COOKIE, token, 3600)
         return response
+    session_token = auth.start_session(session, settings, principal)
+    max_age = int(settings.dashboard_session_ttl_s)
     redirect = RedirectResponse("/dashboard", status_code=303)
-    auth.set_cookie(request, redirect, auth.SESSION_COOKIE, api_key.strip(), auth.SESSION_MAX_AGE_S)
-    auth.set_cookie(request, redirect, auth.CSRF_COOKIE, token, auth.SESSION_MAX_AGE_S)
+    auth.set_cookie(request, redirect, auth.SESSION_COOKIE, session_token, max_age)
+    auth.set_cookie(request, redirect, auth.CSRF_COOKIE, token, max_age)
     return redirect
 
 
 @router.post("/logout")
-def logout(request: Request, csrf_token: str = Form("")) -> Response:
+def logout(request: Request, session: DbSession, csrf_token: str = Form("")) -> Response:
     if not auth.csrf_ok(request, csrf_token):
         return render("message.html", 403, principal=None, title="Forbidden", message="Invalid form token.")
+    auth.end_session(request, session)  # server-side: a copied cookie stops working too
     response = RedirectResponse("/dashboard/login", status_code=303)
     response.delete_cookie(auth.SESSION_COOKIE, path=auth.COOKIE_PATH)
     return response
@@ -142,7 +146,7 @@ def trace_page(trace_id: str, request: Request, session: DbSession) -> Response:
         hidden_events=max(0, len(trace.events) - views.MAX_EVENTS_SHOWN),
         qa=qa,
         criteria=views.criteria_rows(qa),
-        tests={key: views.test_list(qa, key) for key in ("fail_to_pass", "pass_to_pass", "failed_after")},
+        tests={key: views.test_list(qa, key) for key in views.TEST_LISTS},
     )
 
 

@@ -7,9 +7,11 @@ from typing import Any
 
 from bugtrail.dashboard.repository import HISTOGRAM_BINS, Overview
 from bugtrail.db.models import utcnow
+from bugtrail.qa.result import QaResult
 from bugtrail.wire import TRACE_STATUSES, TraceRead
 
 MAX_EVENTS_SHOWN = 5000
+TEST_LISTS = ("fail_to_pass", "pass_to_pass", "failed_after", "flaky")
 
 
 def diff_lines(diff: str) -> list[tuple[str, str]]:
@@ -84,9 +86,9 @@ def age(since: datetime | None) -> str:
     return f"{seconds // 86400} days"
 
 
-def criteria_rows(qa: dict[str, Any] | None) -> list[dict[str, Any]]:
+def criteria_rows(qa: QaResult | None) -> list[dict[str, Any]]:
     """Judge criteria as rows, whether stored as {name: {score, comment}}, {name: score} or a list."""
-    judge = (qa or {}).get("judge") or {}
+    judge = (qa.judge if qa is not None else None) or {}
     criteria = judge.get("criteria") if isinstance(judge, dict) else None
     rows: list[dict[str, Any]] = []
     if isinstance(criteria, dict):
@@ -114,8 +116,8 @@ def criteria_rows(qa: dict[str, Any] | None) -> list[dict[str, Any]]:
     return rows
 
 
-def test_list(qa: dict[str, Any] | None, key: str) -> list[str]:
-    value = (qa or {}).get(key)
+def test_list(qa: QaResult | None, key: str) -> list[str]:
+    value = getattr(qa, key, None) if qa is not None else None
     if isinstance(value, dict):  # e.g. {"passed": [...], "failed": [...]}
         return [f"{outcome}: {name}" for outcome, names in value.items() for name in (names or [])]
     if isinstance(value, list):

@@ -45,6 +45,8 @@ class Trace(Base):
     bug_description: Mapped[str] = mapped_column(Text)
     base_commit: Mapped[str | None] = mapped_column(String(40))
     test_command: Mapped[str | None] = mapped_column(Text)
+    # The developer's Python environment as the recorder captured it (wire.RecordedEnvironment), or null.
+    environment: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     # sha256 of the create payload's header fields: an identical re-create is a no-op, a different one 409.
     content_hash: Mapped[str] = mapped_column(String(64))
@@ -85,13 +87,17 @@ class Event(Base):
 
 
 class Job(Base):
-    """Durable queue row: queued -> running -> done | failed."""
+    """Durable queue row for every kind of background work: queued -> running -> done | failed."""
 
     __tablename__ = "job"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    kind: Mapped[str] = mapped_column(String(32), default="qa")
-    trace_id: Mapped[str] = mapped_column(ForeignKey("trace.trace_id", ondelete="CASCADE"), index=True)
+    # A task kind registered by its domain ("qa.run", "webhook.deliver", ...).
+    kind: Mapped[str] = mapped_column(String(32), default="qa.run")
+    # The trace the job is about, when it is about one (QA runs); a deleted trace takes its jobs with it.
+    trace_id: Mapped[str | None] = mapped_column(ForeignKey("trace.trace_id", ondelete="CASCADE"), index=True)
+    # Jobs sharing a key (e.g. one webhook receiver) are limited in how many run at once.
+    concurrency_key: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
@@ -104,7 +110,10 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime)
 
-    __table_args__ = (Index("ix_job_claim", "state", "run_after"),)
+    __table_args__ = (
+        Index("ix_job_claim", "state", "run_after"),
+        Index("ix_job_running_key", "state", "concurrency_key"),
+    )
 
 
 class QaResult(Base):
@@ -144,6 +153,18 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
 
 
+class DashboardSession(Base):
+    """A dashboard login: the cookie holds a random token, the table its sha256 (revocable, expiring)."""
+
+    __tablename__ = "dashboard_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
 class Webhook(Base):
     __tablename__ = "webhook"
 
@@ -164,6 +185,7 @@ class WebhookDelivery(Base):
     event: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
+    # A record of the job queue's attempts (the "webhook.deliver" job drives the retries).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
@@ -188,3 +210,20 @@ class ExportRecord(Base):
     sha256: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class RepoConfigRow(Base):
+    """An admin's QA configuration for the repositories under one URL prefix (repos.schemas.RepoConfig)."""
+
+    __tablename__ = "repo_configs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    url_prefix: Mapped[str] = mapped_column(String(2000), unique=True)
+    install_commands: Mapped[list[str]] = mapped_column(JSONType)
+    python_version: Mapped[str | None] = mapped_column(String(16))
+    test_command: Mapped[str | None] = mapped_column(Text)
+    test_file_patterns: Mapped[list[str]] = mapped_column(JSONType)
+    image: Mapped[str | None] = mapped_column(String(500))
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

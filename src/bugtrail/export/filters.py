@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from bugtrail.qa.result import ERROR_KINDS, QA_OUTCOMES
 from bugtrail.wire import TRACE_STATUSES
 
 ExportFormat = Literal["jsonl", "parquet"]
@@ -19,6 +20,9 @@ class ExportFilters(BaseModel):
     status: list[str] | None = Field(default=None, description="one or more trace statuses")
     tests_passed: bool | None = None
     resolved: bool | None = None
+    outcome: list[str] | None = Field(default=None, description="outcome of the newest QA result")
+    error_kind: list[str] | None = Field(default=None, description="environment | infrastructure | input")
+    patch_exact: bool | None = Field(default=None, description="every edit applied without fuzz")
     min_reasoning_score: float | None = None
     max_reasoning_score: float | None = None
     developer_id: str | None = None
@@ -36,6 +40,18 @@ class ExportFilters(BaseModel):
         if unknown:
             raise ValueError(f"unknown status {unknown}; allowed: {list(TRACE_STATUSES)}")
         return statuses or None
+
+    @field_validator("outcome", "error_kind")
+    @classmethod
+    def _check_choice(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if value is None:
+            return None
+        allowed = QA_OUTCOMES if info.field_name == "outcome" else ERROR_KINDS
+        chosen = sorted({part.strip() for item in value for part in item.split(",") if part.strip()})
+        unknown = [choice for choice in chosen if choice not in allowed]
+        if unknown:
+            raise ValueError(f"unknown {info.field_name} {unknown}; allowed: {list(allowed)}")
+        return chosen or None
 
     @field_validator("created_after", "created_before")
     @classmethod

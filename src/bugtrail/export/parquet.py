@@ -1,12 +1,15 @@
 """Parquet: one row per trace with nested events (list<struct>), or one row per event.
 
-Event `details` and the `qa_results` document are JSON strings: their keys vary by event type and by
-QA outcome, and a JSON column round-trips them exactly in pandas, pyarrow, duckdb and datasets.
+Event `details`, the trace's recorded `environment` and the `qa_results` document are JSON strings: their
+keys vary by event type and by QA outcome, and a JSON column round-trips them exactly in pandas, pyarrow,
+duckdb and datasets. The QA document goes through qa.result.QaResult on the way, so it is the API's shape
+(older schemas upgraded).
 Row groups are written incrementally with ParquetWriter, one per batch, so memory stays one batch.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bugtrail.export.repository import TraceBundle
+from bugtrail.qa.result import QaResult
 
 _UTC = pa.timestamp("us", tz="UTC")
 
@@ -45,7 +49,14 @@ _TRACE_FIELDS = [
     ("reasoning_score", pa.float64()),
 ]
 
-TRACE_SCHEMA = pa.schema([*_TRACE_FIELDS, ("events", pa.list_(EVENT_STRUCT)), ("qa_results", pa.string())])
+TRACE_SCHEMA = pa.schema(
+    [
+        *_TRACE_FIELDS,
+        ("environment", pa.string()),  # JSON (wire.RecordedEnvironment) or null
+        ("events", pa.list_(EVENT_STRUCT)),
+        ("qa_results", pa.string()),
+    ]
+)
 
 EVENT_SCHEMA = pa.schema(
     [
@@ -91,9 +102,27 @@ def batch_table(batch: list[TraceBundle], layout: str) -> pa.Table:
             shared["trace_created_at"] = header["created_at"]
             rows.extend({**shared, **event} for event in events)
         else:
-            qa = bundle.qa_result.result if bundle.qa_result is not None else None
-            rows.append({**header, "events": events, "qa_results": qa})
+            qa = _qa_json(bundle.qa_result.result) if bundle.qa_result is not None else None
+            environment = _json_text(bundle.trace.environment)
+            rows.append({**header, "environment": environment, "events": events, "qa_results": qa})
     return pa.Table.from_pylist(rows, schema=schema_for(layout))
+
+
+def _qa_json(stored: str | dict[str, Any] | None) -> str | None:
+    """The document as the API serves it: through the typed model, so older schemas come out upgraded."""
+    if stored is None:
+        return None
+    if isinstance(stored, str):
+        return QaResult.model_validate_json(stored).model_dump_json()
+    return QaResult.model_validate(stored).model_dump_json()
+
+
+def _json_text(value: Any) -> str | None:
+    if isinstance(value, str):  # already JSON text (json_as_text=True)
+        return None if value == "null" else value
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 class IncrementalParquetWriter:

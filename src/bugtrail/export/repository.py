@@ -36,6 +36,15 @@ def _filtered(query: Select[Any], filters: ExportFilters) -> Select[Any]:
         conditions.append(Trace.tests_passed.is_(filters.tests_passed))
     if filters.resolved is not None:
         conditions.append(Trace.resolved.is_(filters.resolved))
+    qa_conditions: list[ColumnElement[bool]] = []
+    if filters.outcome:
+        qa_conditions.append(QaResult.outcome.in_(filters.outcome))
+    if filters.error_kind:
+        qa_conditions.append(QaResult.result["error_kind"].as_string().in_(filters.error_kind))
+    if filters.patch_exact is not None:
+        qa_conditions.append(QaResult.result["patch_exact"].as_boolean().is_(filters.patch_exact))
+    if qa_conditions:  # fields of the newest QA result's document (no column of their own on trace)
+        conditions.append(Trace.latest_qa_result_id.in_(select(QaResult.id).where(*qa_conditions)))
     if filters.min_reasoning_score is not None:
         conditions.append(Trace.reasoning_score >= filters.min_reasoning_score)
     if filters.max_reasoning_score is not None:
@@ -65,7 +74,7 @@ def iter_bundles(
     """
     after: tuple[datetime, str] | None = None
     while True:
-        query = _filtered(select(*Trace.__table__.c), filters)
+        query = _filtered(select(*_columns(Trace, json_as_text, "environment")), filters)
         if after is not None:
             created_at, trace_id = after
             query = query.where(

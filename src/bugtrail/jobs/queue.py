@@ -1,7 +1,8 @@
-"""The durable job queue lives in the database: enqueueing happens in the caller's transaction."""
+"""Enqueueing: a job row written in the caller's transaction, so it commits (or not) with its cause."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -9,19 +10,25 @@ from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Job, utcnow
 
-QA_JOB = "qa"
 
-
-def enqueue_qa_job(
-    session: Session, trace_id: str, max_attempts: int, payload: dict[str, Any] | None = None
+def enqueue(
+    session: Session,
+    kind: str,
+    *,
+    max_attempts: int,
+    trace_id: str | None = None,
+    payload: dict[str, Any] | None = None,
+    concurrency_key: str | None = None,
+    run_after: datetime | None = None,
 ) -> Job:
-    """Record a QA job; it commits (or not) together with the write that caused it."""
+    """Record a job of a registered kind; flush only (the caller's transaction owner commits)."""
     job = Job(
-        kind=QA_JOB,
+        kind=kind,
         trace_id=trace_id,
+        concurrency_key=concurrency_key,
         state="queued",
         max_attempts=max_attempts,
-        run_after=utcnow(),
+        run_after=run_after or utcnow(),
         payload=payload,
     )
     session.add(job)

@@ -5,6 +5,10 @@ wait for each other); SQLite has one writer at a time (BEGIN IMMEDIATE), and the
 compare-and-set UPDATE so it is correct whatever the locking. A job whose lease expired (its worker died) is
 claimable again. Every state change after the claim is conditional on `worker_id`, so a worker that lost its
 lease can no longer complete the job: at most one result per job.
+
+Jobs may carry a `concurrency_key` (a webhook receiver): a claim skips keys that already have
+`per_key_limit` jobs running under a live lease, so one slow receiver cannot take every slot. The limit is
+exact on SQLite (one writer at a time) and best-effort across PostgreSQL workers claiming at the same instant.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Job, utcnow
@@ -27,14 +31,41 @@ def _claimable(now: datetime) -> Any:
     )
 
 
+def _due_query(
+    now: datetime, kinds: tuple[str, ...] | None, per_key_limit: int | None, due_by: datetime | None
+) -> Any:
+    query = select(Job.id).where(_claimable(now))
+    if due_by is not None:  # only what was due when a pass started (a retried job waits for the next pass)
+        query = query.where(or_(Job.state == RUNNING, Job.run_after <= due_by))
+    if kinds is not None:
+        query = query.where(Job.kind.in_(kinds))
+    if per_key_limit is not None:
+        busy_keys = (
+            select(Job.concurrency_key)
+            .where(Job.state == RUNNING, Job.lease_expires_at >= now, Job.concurrency_key.is_not(None))
+            .group_by(Job.concurrency_key)
+            .having(func.count() >= per_key_limit)
+        )
+        query = query.where(or_(Job.concurrency_key.is_(None), Job.concurrency_key.not_in(busy_keys)))
+    return query
+
+
+def has_due_job(session: Session, kinds: tuple[str, ...] | None = None) -> bool:
+    """A cheap read before a claim, so idle workers do not take SQLite's write lock on every poll."""
+    return session.scalar(_due_query(utcnow(), kinds, None, None).limit(1)) is not None
+
+
 def claim_next_job(
-    session: Session, worker_id: str, lease_s: float, kinds: tuple[str, ...] = ("qa",)
+    session: Session,
+    worker_id: str,
+    lease_s: float,
+    kinds: tuple[str, ...] | None = None,
+    per_key_limit: int | None = None,
+    due_by: datetime | None = None,
 ) -> Job | None:
     """Take the oldest due job (or one whose lease expired); the caller commits to make the claim stick."""
     now = utcnow()
-    query = (
-        select(Job.id).where(Job.kind.in_(kinds), _claimable(now)).order_by(Job.run_after, Job.id).limit(1)
-    )
+    query = _due_query(now, kinds, per_key_limit, due_by).order_by(Job.run_after, Job.id).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     job_id = session.scalar(query)
@@ -99,17 +130,6 @@ def retry_job(session: Session, job_id: int, worker_id: str, error: str, delay_s
     return result.rowcount == 1  # type: ignore[attr-defined]
 
 
-def release_job(session: Session, job_id: int, worker_id: str) -> bool:
-    """Give a job back untouched (worker shutting down before it started): the attempt is not counted."""
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.worker_id == worker_id, Job.state == RUNNING)
-        .values(state=QUEUED, worker_id=None, lease_expires_at=None, attempts=Job.attempts - 1)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
-
-
 def get_job(session: Session, job_id: int) -> Job | None:
     return session.get(Job, job_id)
 
@@ -121,7 +141,3 @@ def active_job_for_trace(session: Session, trace_id: str) -> Job | None:
         .order_by(Job.id)
         .limit(1)
     )
-
-
-def jobs_for_trace(session: Session, trace_id: str) -> list[Job]:
-    return list(session.scalars(select(Job).where(Job.trace_id == trace_id).order_by(Job.id)))

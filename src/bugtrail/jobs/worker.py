@@ -1,8 +1,10 @@
-"""The QA worker: claim a job, keep its lease alive while it runs, hand it to the pipeline, repeat.
+"""The one worker loop: claim a job of a registered kind, keep its lease alive, run its handler, repeat.
 
-One worker runs one job at a time; scale out with more workers (`bugtrail worker` on many machines against
-one PostgreSQL). Stopping (SIGTERM, or .stop() on the embedded worker) lets the current job finish
-("drain"); a worker that dies instead simply stops renewing its lease and another worker takes the job over.
+The same loop runs embedded beside `bugtrail serve` (cli/background.py) and as `bugtrail worker`; scale out
+with more workers against one PostgreSQL. Each kind gets `policy.concurrency` slots (threads) in a worker:
+QA runs one at a time, webhook deliveries several, so a slow QA job never holds up a delivery. Stopping
+(SIGTERM, or .stop()) lets the current jobs finish ("drain"); a worker that dies instead simply stops
+renewing its leases and another worker takes its jobs over.
 """
 
 from __future__ import annotations
@@ -12,88 +14,148 @@ import os
 import socket
 import threading
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from datetime import datetime
 
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
+from bugtrail.db.models import utcnow
 from bugtrail.jobs import repository as jobs
-from bugtrail.qa import repository as qa_repo
-from bugtrail.qa.pipeline import JobTicket, LeaseLost, run_qa_job
+from bugtrail.jobs.registry import TaskRegistry
+from bugtrail.jobs.task import ClaimedJob, JobContext, LeaseLost, TaskKind, TaskPolicy
 
 log = logging.getLogger("bugtrail.worker")
+ERROR_TEXT_LIMIT = 2000
 
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-@dataclass
 class Worker:
-    settings: Settings
-    database: Database
-    worker_id: str = field(default_factory=new_worker_id)
-    stopping: threading.Event = field(default_factory=threading.Event)
-    jobs_done: int = 0
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        registry: TaskRegistry,
+        kinds: Iterable[str] | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.worker_id = worker_id or new_worker_id()
+        names = tuple(kinds) if kinds is not None else registry.names()
+        self.kinds: dict[str, TaskKind] = {name: registry.get(name) for name in names}
+        self.policies: dict[str, TaskPolicy] = {
+            name: kind.policy(settings) for name, kind in self.kinds.items()
+        }
+        self.stopping = threading.Event()
+        self.jobs_done = 0
+        self._count_lock = threading.Lock()
 
     def startup_cleanup(self) -> None:
-        """Remove containers and scratch dirs that dead workers on this machine left behind."""
-        from bugtrail.qa.replay import remove_orphan_scratch
-        from bugtrail.qa.runner import remove_orphan_containers
+        """Each kind's start-up hook (e.g. QA removes containers and scratch dirs dead workers left)."""
+        for kind in self.kinds.values():
+            if kind.on_worker_start is not None:
+                kind.on_worker_start(self.settings)
 
-        try:
-            removed = remove_orphan_containers(self.settings)
-            if removed:
-                log.warning("removed %d orphaned QA container(s)", removed)
-        except Exception as exc:  # no daemon yet is not a reason to refuse to start
-            log.warning("orphan container clean-up skipped: %s", exc)
-        remove_orphan_scratch(self.settings)
-
-    def claim(self) -> JobTicket | None:
-        with self.database.scope() as session:
-            job = jobs.claim_next_job(session, self.worker_id, self.settings.job_lease_s)
-            if job is None:
+    # -- one job ---------------------------------------------------------------------------------
+    def claim(self, name: str, due_by: datetime | None = None) -> ClaimedJob | None:
+        kind, policy = self.kinds[name], self.policies[name]
+        with self.database.scope(read_only=True) as session:
+            if not jobs.has_due_job(session, (name,)):
                 return None
-            qa_repo.set_trace_status(session, job.trace_id, "running")
-            return JobTicket(job.id, job.trace_id, job.attempts, job.max_attempts)
+        with self.database.scope() as session:
+            row = jobs.claim_next_job(
+                session, self.worker_id, policy.lease_s, (name,), policy.per_key_limit, due_by
+            )
+            if row is None:
+                return None
+            claimed = ClaimedJob(
+                id=row.id,
+                kind=row.kind,
+                trace_id=row.trace_id,
+                attempts=row.attempts,
+                max_attempts=policy.max_attempts or row.max_attempts,
+                payload=dict(row.payload or {}),
+            )
+            if kind.on_claim is not None:
+                kind.on_claim(session, claimed)
+            return claimed
 
-    def run_once(self) -> bool:
-        """Claim and process at most one job; False when the queue had nothing due."""
-        ticket = self.claim()
-        if ticket is None:
-            return False
-        log.info(
-            "worker %s: job %s (trace %s, attempt %s)",
-            self.worker_id,
-            ticket.id,
-            ticket.trace_id,
-            ticket.attempts,
-        )
-        heartbeat = _Heartbeat(self.database, ticket.id, self.worker_id, self.settings.job_lease_s)
+    def run_once(self, kinds: Iterable[str] | None = None, due_by: datetime | None = None) -> bool:
+        """Claim and process at most one job (of the given kinds, in order); False when none was due."""
+        for name in kinds if kinds is not None else self.kinds:
+            job = self.claim(name, due_by)
+            if job is not None:
+                self.process(job)
+                return True
+        return False
+
+    def process(self, job: ClaimedJob) -> None:
+        kind, policy = self.kinds[job.kind], self.policies[job.kind]
+        log.info("worker %s: %s job %s (attempt %s)", self.worker_id, job.kind, job.id, job.attempts)
+        context = JobContext(self.settings, self.database, job, self.worker_id, policy)
+        heartbeat = _Heartbeat(self.database, job.id, self.worker_id, policy.lease_s)
         heartbeat.start()
         try:
-            state = run_qa_job(self.settings, self.database, ticket, self.worker_id)
-            log.info("worker %s: job %s -> %s", self.worker_id, ticket.id, state)
+            kind.handler(context)
         except LeaseLost:
             log.warning(
-                "worker %s: lost the lease on job %s; its result was discarded", self.worker_id, ticket.id
+                "worker %s: lost the lease on job %s; its result was discarded", self.worker_id, job.id
             )
+        except Exception as exc:  # a handler bug or a database blip: retry with backoff, then fail
+            log.exception("worker %s: %s job %s raised", self.worker_id, job.kind, job.id)
+            self._settle_after_crash(context, f"{type(exc).__name__}: {exc}"[:ERROR_TEXT_LIMIT])
         finally:
             heartbeat.stop()
-        self.jobs_done += 1
-        return True
+        with self._count_lock:
+            self.jobs_done += 1
 
+    def _settle_after_crash(self, context: JobContext, error: str) -> None:
+        try:
+            with self.database.scope() as session:
+                if context.job.attempts < context.job.max_attempts:
+                    context.retry(session, error)
+                else:
+                    context.finish(session, jobs.FAILED, error)
+        except LeaseLost:
+            pass  # settled by its handler after all, or taken over: either way not ours to change
+        except Exception as exc:  # the database is away: the lease expires and the job is claimed again
+            log.warning("could not settle job %s (%s); its lease will expire", context.job.id, exc)
+
+    def run_pending(self, kinds: Iterable[str] | None = None) -> int:
+        """Process the jobs due now, one at a time, then return how many (tests, `worker --once`)."""
+        started, count = utcnow(), 0
+        names = tuple(kinds) if kinds is not None else tuple(self.kinds)
+        while not self.stopping.is_set() and self.run_once(names, due_by=started):
+            count += 1
+        return count
+
+    # -- the loop --------------------------------------------------------------------------------
     def run(self, max_jobs: int | None = None) -> None:
-        """Loop until stop() (or max_jobs processed); errors reaching here are logged and the loop goes on."""
+        """Run every kind's slots until stop() (or max_jobs processed), then drain and return."""
         self.startup_cleanup()
+        slots = [
+            threading.Thread(target=self._slot, args=(name, max_jobs), name=f"{name}-{i}", daemon=True)
+            for name, policy in self.policies.items()
+            for i in range(max(1, policy.concurrency))
+        ]
+        for slot in slots:
+            slot.start()
+        for slot in slots:
+            slot.join()
+
+    def _slot(self, name: str, max_jobs: int | None) -> None:
         while not self.stopping.is_set():
             try:
-                worked = self.run_once()
-            except Exception:
-                log.exception("worker %s: unexpected error; continuing", self.worker_id)
+                worked = self.run_once((name,))
+            except Exception:  # a database hiccup while claiming: wait a poll, then go on
+                log.exception("worker %s: claiming a %s job failed; continuing", self.worker_id, name)
                 worked = False
             if max_jobs is not None and self.jobs_done >= max_jobs:
-                return
-            if not worked:
+                self.stopping.set()
+            elif not worked:
                 self.stopping.wait(self.settings.worker_poll_s)
 
     def stop(self) -> None:
@@ -128,11 +190,11 @@ class _Heartbeat:
 
 
 class EmbeddedWorker:
-    """A worker thread inside `bugtrail serve`; .stop() drains the current job, then returns."""
+    """The worker loop in a thread (inside `bugtrail serve`); .stop() drains the current jobs."""
 
-    def __init__(self, settings: Settings, database: Database) -> None:
-        self.worker = Worker(settings, database)
-        self.thread = threading.Thread(target=self.worker.run, name="bugtrail-qa-worker", daemon=True)
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.thread = threading.Thread(target=worker.run, name="bugtrail-worker", daemon=True)
 
     def start(self) -> EmbeddedWorker:
         self.thread.start()
@@ -141,7 +203,3 @@ class EmbeddedWorker:
     def stop(self, timeout: float | None = None) -> None:
         self.worker.stop()
         self.thread.join(timeout)
-
-
-def start_embedded_worker(settings: Settings, database: Database) -> EmbeddedWorker:
-    return EmbeddedWorker(settings, database).start()

@@ -4,6 +4,13 @@ Each edit is tried with `git apply`, then `git apply --reject --recount` (tolera
 counts and whitespace), then `patch --fuzz`. A failed attempt is rolled back (the touched files are
 restored) before the next one, so a partial apply never leaks into the following strategy or edit.
 Every edit gets a report line.
+
+Edits are untrusted input (see docs/qa.md, "Hardening"): the touched paths come from git's own parse of the
+diff joined with every header we can see, and any `.git` component or non-plain path refuses the edit; git
+runs with a clean --git-dir outside the tree and isolated config, so nothing the tree holds (a .git/config,
+attributes, hooks) is ever read; `patch` only gets a single-file diff rebuilt from checked hunks; snapshots
+and rollbacks never follow a symlink (qa.safe_paths), and a symlink an edit leaves pointing outside the tree
+refuses the edit.
 """
 
 from __future__ import annotations
@@ -11,11 +18,15 @@ from __future__ import annotations
 import fnmatch
 import re
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bugtrail.qa.workspace import git
+from bugtrail.qa import safe_paths
+from bugtrail.qa.diff_vetting import DiffRefused, git_paths, header_paths, hunks_for_patch
+from bugtrail.qa.gitcmd import git
+from bugtrail.qa.safe_paths import UnsafePath
 
 PATCH_FUZZ = 3
 # Keys a recorder may put in edit details for a renamed file's old path.
@@ -45,6 +56,7 @@ class EditReport:
     method: str | None = None  # git-apply | git-apply-reject | patch-fuzz | delete | rename | empty
     error: str | None = None
     attempts: list[str] = field(default_factory=list)
+    refused: bool = False  # True when the edit was refused as unsafe (a .git path, a symlink outside, ...)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,126 +68,122 @@ def is_test_file(path: str, patterns: list[str]) -> bool:
 
 def apply_edits(tree: Path, edits: list[EditSpec], test_patterns: list[str]) -> list[EditReport]:
     """Apply every edit in order; a failed edit is reported and skipped, later edits are still tried."""
-    return [_apply_one(tree, edit, is_test_file(edit.file, test_patterns)) for edit in edits]
+    with tempfile.TemporaryDirectory(prefix="bugtrail-gitdir-") as holder:
+        # git never reads the tree's own .git: it gets an empty repository of ours (clean config, no hooks).
+        git_dir = Path(holder) / "clean.git"
+        done = git(["init", "--bare", "--quiet", str(git_dir)], isolated=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"git init failed: {done.stderr.strip()}")
+        applier = _Applier(tree, git_dir)
+        return [applier.apply(edit, is_test_file(edit.file, test_patterns)) for edit in edits]
 
 
-def _apply_one(tree: Path, edit: EditSpec, is_test: bool) -> EditReport:
-    report = EditReport(edit.index, edit.event_id, edit.file, is_test, applied=False)
-    details = edit.details
-    diff = str(details.get("diff") or "")
-    renamed_from = next((str(details[key]) for key in RENAME_KEYS if details.get(key)), None)
-    try:
-        target = _inside(tree, edit.file)
-        if not diff.strip():
-            _apply_without_diff(tree, target, details, renamed_from, report)
-            return report
-        if "GIT binary patch" not in diff and "@@" not in diff and details.get("binary"):
-            report.error = "binary edit without a git binary patch; its content cannot be replayed"
-            return report
-        _apply_diff(tree, edit.file, _normalise(diff, edit.file), report)
-    except _Unsafe as exc:
-        report.error = str(exc)
-    return report
+class _Applier:
+    def __init__(self, tree: Path, git_dir: Path) -> None:
+        self.tree = tree
+        self.git_dir = git_dir
 
+    def git(self, args: list[str], diff: str) -> subprocess.CompletedProcess[str]:
+        location = [f"--git-dir={self.git_dir}", f"--work-tree={self.tree}"]
+        return git([*location, *args], cwd=self.tree, input_text=diff, isolated=True)
 
-def _apply_without_diff(
-    tree: Path, target: Path, details: dict[str, Any], renamed_from: str | None, report: EditReport
-) -> None:
-    if details.get("deleted"):
-        if not target.exists():
-            report.error = "file to delete does not exist"
-            return
-        target.unlink()
-        report.applied, report.method = True, "delete"
-    elif renamed_from:
-        source = _inside(tree, renamed_from)
-        if not source.exists():
-            report.error = f"file to rename ({renamed_from}) does not exist"
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        source.rename(target)
-        report.applied, report.method = True, "rename"
-    elif details.get("binary"):
-        report.error = "binary edit without a diff; its content cannot be replayed"
-    else:
-        report.applied, report.method = True, "empty"
+    def apply(self, edit: EditSpec, is_test: bool) -> EditReport:
+        report = EditReport(edit.index, edit.event_id, edit.file, is_test, applied=False)
+        details = edit.details
+        diff = str(details.get("diff") or "")
+        renamed_from = next((str(details[key]) for key in RENAME_KEYS if details.get(key)), None)
+        try:
+            safe_paths.check_relative(edit.file)
+            if not diff.strip():
+                self._apply_without_diff(edit.file, details, renamed_from, report)
+                return report
+            if "GIT binary patch" not in diff and "@@" not in diff and details.get("binary"):
+                report.error = "binary edit without a git binary patch; its content cannot be replayed"
+                return report
+            self._apply_diff(edit.file, _normalise(diff, edit.file), report)
+        except (UnsafePath, DiffRefused) as exc:
+            report.error = str(exc)
+            report.refused = True
+        return report
 
+    def _apply_without_diff(
+        self, file: str, details: dict[str, Any], renamed_from: str | None, report: EditReport
+    ) -> None:
+        if details.get("deleted"):
+            if not safe_paths.unlink_file(self.tree, file):
+                report.error = "file to delete does not exist"
+                return
+            report.applied, report.method = True, "delete"
+        elif renamed_from:
+            safe_paths.check_relative(renamed_from)
+            if not safe_paths.rename_file(self.tree, renamed_from, file):
+                report.error = f"file to rename ({renamed_from}) does not exist"
+                return
+            report.applied, report.method = True, "rename"
+        elif details.get("binary"):
+            report.error = "binary edit without a diff; its content cannot be replayed"
+        else:
+            report.applied, report.method = True, "empty"
 
-def _apply_diff(tree: Path, file: str, diff: str, report: EditReport) -> None:
-    strip = _strip_level(diff, file)
-    touched = {file, *(_paths_in(diff, strip))}
-    for path in touched:
-        _inside(tree, path)
-    snapshot = {path: _read(tree / path) for path in touched}
-    strategies: list[tuple[str, list[str]]] = [
-        ("git-apply", ["git", "apply", "--whitespace=nowarn", f"-p{strip}", "-"]),
-        (
-            "git-apply-reject",
-            [
-                "git",
-                "apply",
-                "--reject",
-                "--recount",
-                "--ignore-whitespace",
-                "--whitespace=nowarn",
-                f"-p{strip}",
-                "-",
-            ],
-        ),
-        (
-            "patch-fuzz",
-            [
-                "patch",
-                "--batch",
-                "--forward",
-                f"--fuzz={PATCH_FUZZ}",
-                f"-p{strip}",
-                "--no-backup-if-mismatch",
-                "--reject-file=-",
-                "--quiet",
-            ],
-        ),
-    ]
-    for method, command in strategies:
-        done = _run(command, tree, diff)
-        if done.returncode == 0:
-            report.applied, report.method = True, method
-            return
-        message = (done.stderr or done.stdout).strip().splitlines()
-        report.attempts.append(f"{method}: {' | '.join(message[-3:])[:500] or f'exit {done.returncode}'}")
-        _restore(tree, snapshot)
-    report.error = report.attempts[0] if report.attempts else "diff did not apply"
+    def _apply_diff(self, file: str, diff: str, report: EditReport) -> None:
+        strip = _strip_level(diff, file)
+        vetted = git_paths(diff, strip, self.git)
+        touched = safe_paths.check_all({file, *vetted, *header_paths(diff, strip)})
+        snapshot = {path: safe_paths.snapshot(self.tree, path) for path in touched}
+        for method, command, text in self._strategies(file, diff, strip, vetted):
+            done = self._run(command, text)
+            if done.returncode == 0:
+                try:
+                    for path in touched:
+                        safe_paths.check_stays_inside(self.tree, path)
+                except UnsafePath:
+                    self._restore(snapshot)
+                    raise
+                report.applied, report.method = True, method
+                return
+            message = (done.stderr or done.stdout).strip().splitlines()
+            report.attempts.append(f"{method}: {' | '.join(message[-3:])[:500] or f'exit {done.returncode}'}")
+            self._restore(snapshot)
+        report.error = report.attempts[0] if report.attempts else "diff did not apply"
 
+    def _strategies(
+        self, file: str, diff: str, strip: int, vetted: set[str]
+    ) -> list[tuple[str, list[str], str]]:
+        common = ["--whitespace=nowarn", f"-p{strip}", "-"]
+        strategies = [
+            ("git-apply", ["git", "apply", *common], diff),
+            (
+                "git-apply-reject",
+                ["git", "apply", "--reject", "--recount", "--ignore-whitespace", *common],
+                diff,
+            ),
+        ]
+        # patch follows no git rules: it only ever sees one vetted regular file, under headers we wrote.
+        single = hunks_for_patch(diff, file) if vetted == {file} else None
+        entry = safe_paths.snapshot(self.tree, file) if single else None
+        if single and entry is not None and entry.kind == "file":
+            patch = ["patch", "--batch", "--forward", f"--fuzz={PATCH_FUZZ}", "--no-backup-if-mismatch"]
+            patch += ["--reject-file=-", "--quiet", "-p1", "--", file]
+            strategies.append(("patch-fuzz", patch, single))
+        return strategies
 
-def _run(command: list[str], tree: Path, diff: str) -> subprocess.CompletedProcess[str]:
-    if command[0] == "git":
-        return git(command[1:], cwd=tree, input_text=diff)
-    return subprocess.run(
-        command,
-        cwd=tree,
-        input=diff,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=120,
-        check=False,
-    )
+    def _run(self, command: list[str], text: str) -> subprocess.CompletedProcess[str]:
+        if command[0] == "git":
+            return self.git(command[1:], text)
+        return subprocess.run(
+            command,
+            cwd=self.tree,
+            input=text,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=120,
+            check=False,
+        )
 
-
-class _Unsafe(Exception):
-    pass
-
-
-def _inside(tree: Path, relative: str) -> Path:
-    """tree/relative, refusing absolute paths, '..' and symlinks that lead outside the tree."""
-    if not relative or relative.startswith("/") or ".." in relative.split("/") or "\x00" in relative:
-        raise _Unsafe(f"unsafe path {relative!r}")
-    path = tree / relative
-    root = tree.resolve()
-    resolved = path.resolve()
-    if resolved != root and root not in resolved.parents:
-        raise _Unsafe(f"path {relative!r} leads outside the work tree")
-    return path
+    def _restore(self, snapshot: dict[str, safe_paths.Entry | None]) -> None:
+        for relative, entry in snapshot.items():
+            safe_paths.restore(self.tree, relative, entry)
 
 
 _HEADER_RE = re.compile(r"^(?:---|\+\+\+) (\S+)", re.MULTILINE)
@@ -203,34 +211,3 @@ def _strip_level(diff: str, file: str) -> int:
         if path.split("/", 1)[-1] == file:
             return 1
     return 1
-
-
-def _paths_in(diff: str, strip: int) -> set[str]:
-    paths: set[str] = set()
-    for raw in _HEADER_RE.findall(diff):
-        if raw != "/dev/null":
-            parts = raw.split("/")
-            paths.add("/".join(parts[strip:]) if len(parts) > strip else raw)
-    for match in re.finditer(r"^rename (?:from|to) (.+)$", diff, re.MULTILINE):
-        paths.add(match.group(1).strip())
-    return {path for path in paths if path}
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
-
-
-def _restore(tree: Path, snapshot: dict[str, bytes | None]) -> None:
-    for relative, content in snapshot.items():
-        path = tree / relative
-        for leftover in (path.with_name(path.name + ".rej"), path.with_name(path.name + ".orig")):
-            leftover.unlink(missing_ok=True)
-        if content is None:
-            if path.is_file() or path.is_symlink():
-                path.unlink()
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)

@@ -1,10 +1,12 @@
 """Run one QA job end to end: load the trace, replay it in Docker, judge the reasoning, store the result.
 
 Three outcomes stay apart: `completed` (tests ran, or the edits did not apply: a result about the trace),
-`skipped` (nothing to run: no base_commit, repo not allowlisted), `error` (the infrastructure failed after
-all retries, or the trace cannot be replayed, e.g. its base_commit does not exist). The judge's verdict is a
-separate record inside the result. The result, the trace's new status and the job's completion are written
-in one transaction that first checks this worker still owns the job: exactly one result per job.
+`skipped` (nothing to run: no base_commit, repo not allowlisted), `error` with an error_kind: the tests
+could not run for reasons of the `environment` (build failed, pytest usage error, imports missing in both
+runs ...), the `infrastructure` failed after all retries, or the trace is bad `input` (base_commit missing,
+edits refused). The judge's verdict is a separate record inside the result. The typed result (qa.result.
+QaResult) is built here and only here. The result, the trace's new status and the job's completion are
+written in one transaction that first checks this worker still owns the job: exactly one result per job.
 """
 
 from __future__ import annotations
@@ -22,16 +24,19 @@ from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.db.models import utcnow
 from bugtrail.jobs import repository as jobs
+from bugtrail.jobs.backoff import retry_delay_s
+from bugtrail.qa import environment_adapter as environments
 from bugtrail.qa import repository as qa_repo
 from bugtrail.qa.errors import QaInfraError
 from bugtrail.qa.judge import get_judge
-from bugtrail.qa.replay import ReplayResult, image_for, replay_trace, test_command_for
+from bugtrail.qa.replay import ReplayResult, replay_trace
+from bugtrail.qa.result import QaResult, RunSummary
+from bugtrail.repos.schemas import RepoConfig
 from bugtrail.traces import repository as traces
 from bugtrail.webhooks import enqueue_event
 from bugtrail.wire import TraceRead
 
 log = logging.getLogger("bugtrail.qa")
-RESULT_SCHEMA = 1
 
 
 @dataclass(frozen=True)
@@ -48,17 +53,22 @@ class LeaseLost(Exception):
     """Another worker took the job over (this worker's lease expired); nothing of ours was stored."""
 
 
-def load_trace(database: Database, trace_id: str) -> TraceRead | None:
+def load_trace_and_config(
+    database: Database, settings: Settings, trace_id: str
+) -> tuple[TraceRead, RepoConfig | None] | None:
+    """The trace and its repository's configuration, read in one read-only scope."""
     with database.scope(read_only=True) as session:
         trace = traces.get_trace(session, trace_id)
         if trace is None:
             return None
-        return traces.to_trace_read(trace, traces.load_events(session, trace_id), None)
+        read = traces.to_trace_read(trace, traces.load_events(session, trace_id), None)
+        return read, environments.load_repo_config(session, settings, read.repo_url)
 
 
 def run_qa_job(settings: Settings, database: Database, ticket: JobTicket, worker_id: str) -> str:
     """Process a claimed job. Returns the job's new state: done | failed | queued (retry)."""
-    trace = load_trace(database, ticket.trace_id)
+    loaded = load_trace_and_config(database, settings, ticket.trace_id)
+    trace, repo_config = loaded if loaded else (None, None)
     if trace is None:
         with database.scope() as session:
             jobs.finish_job(session, ticket.id, worker_id, jobs.FAILED, "trace no longer exists")
@@ -72,18 +82,19 @@ def run_qa_job(settings: Settings, database: Database, ticket: JobTicket, worker
         replay = _error_replay(
             settings,
             trace,
+            repo_config,
             log_dir,
             f"gave up after {ticket.attempts - 1} attempts whose worker stopped responding (lease expired)",
         )
     else:
         try:
-            replay = replay_trace(settings, trace, log_dir, worker_id=worker_id)
+            replay = replay_trace(settings, trace, log_dir, worker_id=worker_id, repo_config=repo_config)
         except Exception as exc:  # infrastructure, or a bug: both retried, neither is a test result
             reason = str(exc) if isinstance(exc, QaInfraError) else f"unexpected error: {exc!r}"
             if not isinstance(exc, QaInfraError):
                 log.error("QA job %s crashed:\n%s", ticket.id, traceback.format_exc())
             if ticket.attempts < ticket.max_attempts:
-                delay = settings.job_retry_base_s * 2 ** (ticket.attempts - 1)
+                delay = retry_delay_s(settings.job_retry_base_s, settings.job_retry_max_s, ticket.attempts)
                 with database.scope() as session:
                     if not jobs.retry_job(session, ticket.id, worker_id, reason, delay):
                         raise LeaseLost(ticket.id) from exc
@@ -96,87 +107,94 @@ def run_qa_job(settings: Settings, database: Database, ticket: JobTicket, worker
                     delay,
                 )
                 return jobs.QUEUED
-            replay = _error_replay(settings, trace, log_dir, reason)
+            replay = _error_replay(settings, trace, repo_config, log_dir, reason)
 
-    document = build_document(replay, ticket, judge=None)
-    judge_record = run_judge(settings, trace, document)
-    document = build_document(replay, ticket, judge=judge_record)
-    return store_result(database, ticket, worker_id, replay.outcome, document)
+    result = build_result(replay, ticket, judge=None)
+    judge_record = run_judge(settings, trace, result)
+    result = build_result(replay, ticket, judge=judge_record)
+    return store_result(database, ticket, worker_id, result)
 
 
-def _error_replay(settings: Settings, trace: TraceRead, log_dir: Path, reason: str) -> ReplayResult:
+def _error_replay(
+    settings: Settings, trace: TraceRead, config: RepoConfig | None, log_dir: Path, reason: str
+) -> ReplayResult:
     return ReplayResult(
         outcome="error",
-        test_command=test_command_for(settings, trace),
-        image=image_for(settings, trace.repo_url),
+        test_command=environments.test_command_for(settings, trace, config),
+        image=environments.default_image(settings, trace.repo_url, config),
         log_dir=str(log_dir),
         error=reason,
+        error_kind="infrastructure",
     )
 
 
-def run_judge(settings: Settings, trace: TraceRead, document: dict[str, Any]) -> dict[str, Any] | None:
+def run_judge(settings: Settings, trace: TraceRead, result: QaResult) -> dict[str, Any] | None:
     """The judge's record; a judge failure is recorded, not raised."""
     try:
-        record = get_judge(settings).judge(trace.model_copy(update={"qa_results": document}))
+        record = get_judge(settings).judge(trace.model_copy(update={"qa_results": result}))
         return dict(record.model_dump(mode="json"))
     except Exception as exc:  # the verdict on the tests must survive a broken judge
         log.exception("judge failed for trace %s", trace.trace_id)
         return {"error": f"judge failed: {exc!r}", "reasoning_score": None, "judge_comments": None}
 
 
-def build_document(replay: ReplayResult, ticket: JobTicket, judge: dict[str, Any] | None) -> dict[str, Any]:
-    """The qa_results document served with the trace (seed fields first, then the verdict detail)."""
+def build_result(replay: ReplayResult, ticket: JobTicket, judge: dict[str, Any] | None) -> QaResult:
+    """The one producer of the qa_results document (seed fields first, then the verdict detail)."""
     verdict = replay.verdict
+    graded = verdict is not None and verdict.error_kind is None
     judge = judge or {}
-    return {
-        "schema": RESULT_SCHEMA,
-        "outcome": replay.outcome,
-        "tests_passed": verdict.tests_passed if verdict else None,
-        "reasoning_score": judge.get("reasoning_score"),
-        "judge_comments": judge.get("judge_comments"),
-        "test_output": replay.test_output,
-        "qa_timestamp": utcnow().replace(tzinfo=UTC).isoformat(),
-        "resolved": verdict.resolved if verdict else None,
-        "fail_to_pass": verdict.fail_to_pass if verdict else [],
-        "pass_to_pass": verdict.pass_to_pass if verdict else [],
-        "failed_after": verdict.failed_after if verdict else [],
-        "pass_to_fail": verdict.pass_to_fail if verdict else [],
-        "grading_method": verdict.grading_method if verdict else None,
-        "timed_out": verdict.timed_out if verdict else False,
-        "patch_applied": replay.patch_applied,
-        "patch_report": replay.patch_report,
-        "test_command": replay.test_command,
-        "runner_image": replay.image,
-        "test_duration_s": replay.test_duration_s,
-        "tests_wall_s": replay.tests_wall_s,
-        "setup_s": replay.setup_s,
-        "before": _run_summary(replay, "before"),
-        "after": _run_summary(replay, "after"),
-        "error": replay.error,
-        "judge": judge or None,
-        "job_id": ticket.id,
-        "attempt": ticket.attempts,
-        "log_dir": replay.log_dir,
-    }
+    return QaResult(
+        outcome=replay.outcome,
+        tests_passed=verdict.tests_passed if verdict else None,
+        reasoning_score=judge.get("reasoning_score"),
+        judge_comments=judge.get("judge_comments"),
+        test_output=replay.test_output,
+        qa_timestamp=utcnow().replace(tzinfo=UTC).isoformat(),
+        resolved=verdict.resolved if verdict else None,
+        error_kind=replay.error_kind if replay.outcome == "error" else None,
+        error=replay.error,
+        exit_code_note=verdict.exit_code_note if verdict else None,
+        fail_to_pass=verdict.fail_to_pass if graded and verdict else [],
+        pass_to_pass=verdict.pass_to_pass if graded and verdict else [],
+        failed_after=verdict.failed_after if graded and verdict else [],
+        pass_to_fail=verdict.pass_to_fail if graded and verdict else [],
+        flaky=verdict.flaky if verdict else [],
+        grading_method=verdict.grading_method if verdict else None,
+        timed_out=verdict.timed_out if verdict else False,
+        patch_applied=replay.patch_applied,
+        patch_exact=replay.patch_exact,
+        patch_report=replay.patch_report,
+        environment=replay.environment,
+        test_command=replay.test_command,
+        runner_image=replay.image,
+        test_duration_s=replay.test_duration_s,
+        tests_wall_s=replay.tests_wall_s,
+        setup_s=replay.setup_s,
+        before=_run_summary(replay, "before"),
+        after=_run_summary(replay, "after"),
+        judge=judge or None,
+        job_id=ticket.id,
+        attempt=ticket.attempts,
+        log_dir=replay.log_dir,
+    )
 
 
-def _run_summary(replay: ReplayResult, phase: str) -> dict[str, Any] | None:
+def _run_summary(replay: ReplayResult, phase: str) -> RunSummary | None:
     run = replay.before if phase == "before" else replay.after
     if run is None:
         return None
-    summary = run.as_dict()
+    summary = RunSummary(**run.as_dict(), reruns=replay.reruns)
     if phase == "before":
-        summary["output_tail"] = replay.before_output
+        summary.output_tail = replay.before_output
     return summary
 
 
-def store_result(
-    database: Database, ticket: JobTicket, worker_id: str, outcome: str, document: dict[str, Any]
-) -> str:
+def store_result(database: Database, ticket: JobTicket, worker_id: str, result: QaResult) -> str:
+    outcome, document = result.outcome, result.document()
     state = jobs.FAILED if outcome == "error" else jobs.DONE
     try:
         with database.scope() as session:
-            if not jobs.finish_job(session, ticket.id, worker_id, state, document.get("error")):
+            if not jobs.finish_job(session, ticket.id, worker_id, state, result.error):
                 raise LeaseLost(ticket.id)
             row = qa_repo.add_qa_result(
                 session,
@@ -193,10 +211,13 @@ def store_result(
                     "trace_id": ticket.trace_id,
                     "qa_result_id": row.id,
                     "outcome": outcome,
-                    "tests_passed": document.get("tests_passed"),
-                    "resolved": document.get("resolved"),
-                    "reasoning_score": document.get("reasoning_score"),
-                    "error": document.get("error"),
+                    "error_kind": result.error_kind,
+                    "tests_passed": result.tests_passed,
+                    "resolved": result.resolved,
+                    "reasoning_score": result.reasoning_score,
+                    "patch_exact": result.patch_exact,
+                    "flaky": result.flaky,
+                    "error": result.error,
                 },
             )
     except IntegrityError as exc:  # a result for this job already exists: someone else finished it

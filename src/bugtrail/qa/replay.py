@@ -1,9 +1,11 @@
-"""Replay one trace: checkout base_commit, apply edits, run the tests before/after, grade. No database here.
+"""Replay one trace: checkout base_commit, prepare the environment, apply edits, run the tests, grade.
 
+No database here: the pipeline loads the repository's configuration and passes it in.
 Log directory layout (fixed names, so a run can be re-graded from disk):
   <log_dir>/patch_report.json     per-edit report for the "after" tree (all edits)
   <log_dir>/before/{test_output.txt,junit.xml,run.json}
-  <log_dir>/after/{test_output.txt,junit.xml,run.json}
+  <log_dir>/before/run-1/...      the reruns of BUGTRAIL_QA_RERUNS (same files), run-2/, ...
+  <log_dir>/after/{test_output.txt,junit.xml,run.json} and after/run-N/
   <log_dir>/verdict.json
 """
 
@@ -17,21 +19,28 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from bugtrail.config import Settings, split_csv
 from bugtrail.errors import Unavailable
+from bugtrail.qa import environment_adapter as environments
 from bugtrail.qa import liveness
+from bugtrail.qa.apply_container import apply_in_container
 from bugtrail.qa.docker_api import docker_client
+from bugtrail.qa.environments.schemas import EnvironmentInfo
 from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
-from bugtrail.qa.grading import Verdict, grade_logs
-from bugtrail.qa.patching import EditReport, EditSpec, apply_edits, is_test_file
+from bugtrail.qa.grading import RERUN_PREFIX, Verdict, grade_logs
+from bugtrail.qa.patching import EditReport, EditSpec, is_test_file
+from bugtrail.qa.result import ErrorKind, patch_exact_of
 from bugtrail.qa.runner import OUTPUT_FILE, RunResult, run_phase
 from bugtrail.qa.workspace import check_repo_allowed, checkout, ensure_mirror
+from bugtrail.repos.schemas import RepoConfig
+from bugtrail.traces.redaction import redact_text
 from bugtrail.wire import TraceRead
 
-BEFORE_OUTPUT_KEEP = 64 * 1024
-PHASES = ("before", "after")  # the "before" run's output kept in the result document (tail)
+BEFORE_OUTPUT_KEEP = 64 * 1024  # the "before" run's output kept in the result document (tail)
+ERROR_OUTPUT_KEEP = 64 * 1024  # the log tail kept with an environment error
+PHASES = ("before", "after")
 
 
 @dataclass
@@ -41,7 +50,11 @@ class ReplayResult:
     image: str
     log_dir: str
     verdict: Verdict | None = None
+    error_kind: ErrorKind | None = None  # set when outcome is error
+    environment: EnvironmentInfo | None = None
+    reruns: int = 0
     patch_applied: bool | None = None
+    patch_exact: bool | None = None
     patch_report: list[dict[str, Any]] = field(default_factory=list)
     before: RunResult | None = None
     after: RunResult | None = None
@@ -56,26 +69,6 @@ class ReplayResult:
         return asdict(self)
 
 
-def test_command_for(settings: Settings, trace: TraceRead) -> str:
-    if trace.test_command and trace.test_command.strip():
-        return trace.test_command
-    return _lookup_map(settings.test_command_map, trace.repo_url) or settings.default_test_command
-
-
-def image_for(settings: Settings, repo_url: str) -> str:
-    return _lookup_map(settings.runner_image_map, repo_url) or settings.runner_image
-
-
-def _lookup_map(raw: str, repo_url: str) -> str | None:
-    """`prefix=value,prefix=value`: the longest matching prefix wins."""
-    best: tuple[int, str] | None = None
-    for entry in split_csv(raw):
-        prefix, sep, value = entry.partition("=")
-        if sep and repo_url.startswith(prefix.strip()) and (best is None or len(prefix) > best[0]):
-            best = (len(prefix), value.strip())
-    return best[1] if best else None
-
-
 def edits_of(trace: TraceRead) -> list[EditSpec]:
     return [
         EditSpec(index=i, event_id=str(event.event_id), details=dict(event.details))
@@ -88,22 +81,39 @@ def scratch_root(settings: Settings) -> Path:
     return settings.data_dir.resolve() / "qa-scratch"
 
 
-def replay_trace(settings: Settings, trace: TraceRead, log_dir: Path, worker_id: str = "") -> ReplayResult:
-    """Skipped/input problems come back as a result; infrastructure problems raise QaInfraError."""
-    command = test_command_for(settings, trace)
-    image = image_for(settings, trace.repo_url)
+def replay_trace(
+    settings: Settings,
+    trace: TraceRead,
+    log_dir: Path,
+    worker_id: str = "",
+    repo_config: RepoConfig | None = None,
+) -> ReplayResult:
+    """Skipped/input/environment problems come back as a result; infrastructure problems raise QaInfraError.
+
+    repo_config is the repository's registered configuration (the pipeline loads it); without a pipeline
+    (benchmarks, tests) the settings maps stand in for it.
+    """
+    if repo_config is None:
+        repo_config = environments.config_from_settings(settings, trace.repo_url)
+    command = environments.test_command_for(settings, trace, repo_config)
+    image = environments.default_image(settings, trace.repo_url, repo_config)
     result = ReplayResult(outcome="completed", test_command=command, image=image, log_dir=str(log_dir))
     try:
-        return _replay(settings, trace, log_dir, worker_id, result)
+        return _replay(settings, trace, log_dir, worker_id, result, repo_config)
     except QaSkipped as exc:
         result.outcome, result.error = "skipped", str(exc)
     except QaInputError as exc:
-        result.outcome, result.error = "error", str(exc)
+        result.outcome, result.error_kind, result.error = "error", "input", str(exc)
     return result
 
 
 def _replay(
-    settings: Settings, trace: TraceRead, log_dir: Path, worker_id: str, result: ReplayResult
+    settings: Settings,
+    trace: TraceRead,
+    log_dir: Path,
+    worker_id: str,
+    result: ReplayResult,
+    repo_config: RepoConfig | None,
 ) -> ReplayResult:
     if not trace.base_commit:
         raise QaSkipped("trace has no base_commit; the tests cannot be replayed")
@@ -121,19 +131,52 @@ def _replay(
         mirror = ensure_mirror(settings, trace.repo_url, trace.base_commit)
         edits = edits_of(trace)
         patterns = split_csv(settings.test_file_patterns)
+        if repo_config is not None:
+            patterns += repo_config.test_file_patterns
 
-        def prepare(phase: str) -> list[EditReport]:
-            tree = scratch / phase / "repo"
-            checkout(mirror, trace.base_commit or "", tree)
+        def check_out(phase: str) -> None:
+            checkout(mirror, trace.base_commit or "", scratch / phase / "repo")
+
+        def apply(phase: str) -> list[EditReport]:
             chosen = [e for e in edits if phase == "after" or is_test_file(e.file, patterns)]
-            return apply_edits(tree, chosen, patterns)
+            # In a container, like the tests: no host git or patch ever runs on an attacker-shaped tree.
+            client = docker_client(settings)
+            try:
+                return apply_in_container(
+                    settings,
+                    client,
+                    phase=phase,
+                    scratch=scratch / phase,
+                    edits=chosen,
+                    patterns=patterns,
+                    worker_id=worker_id,
+                )
+            finally:
+                client.close()
 
         with ThreadPoolExecutor(workers, thread_name_prefix="qa-phase") as pool:
-            reports = dict(zip(PHASES, pool.map(prepare, PHASES), strict=True))
+            list(pool.map(check_out, PHASES))
+        # The environment is chosen from the tree at base_commit, before any edit touches it.
+        prepared = environments.prepare_environment(
+            settings, trace, repo_config, scratch / "before" / "repo", mirror, log_dir / "environment"
+        )
+        result.environment, result.image = prepared.info, prepared.image
+        if prepared.error is not None:
+            result.setup_s = round(time.monotonic() - started, 3)
+            return _environment_failed(log_dir, result, prepared.error, prepared.info.build_log_tail)
+        with ThreadPoolExecutor(workers, thread_name_prefix="qa-phase") as pool:
+            reports = dict(zip(PHASES, pool.map(apply, PHASES), strict=True))
         result.patch_report = [report.as_dict() for report in reports["after"]]
         result.patch_applied = all(report.applied for report in reports["after"])
+        result.patch_exact = patch_exact_of(result.patch_report)
         (log_dir / "patch_report.json").write_text(json.dumps(result.patch_report, indent=2))
         result.setup_s = round(time.monotonic() - started, 3)
+        refused = [r for r in reports["after"] if r.refused]  # unsafe paths: a bad trace, not a failed fix
+        if refused:
+            raise QaInputError(
+                "the trace's edits were refused as unsafe",
+                "; ".join(f"edit #{r.index} ({r.file}): {r.error}" for r in refused),
+            )
         if not result.patch_applied:
             failed = [r for r in reports["after"] if not r.applied]
             result.verdict = Verdict(tests_passed=False, resolved=False, grading_method="not-run")
@@ -146,17 +189,27 @@ def _replay(
         def run(phase: str) -> RunResult:
             client = docker_client(settings)  # one client per thread: the SDK's session is not shared
             try:
-                return run_phase(
-                    settings,
-                    client,
-                    phase=phase,
-                    scratch=scratch / phase,
-                    command=result.test_command,
-                    image=result.image,
-                    log_dir=log_dir / phase,
-                    readonly_mounts=[mirror],
-                    worker_id=worker_id,
-                )
+                first: RunResult | None = None
+                # Reruns go to <phase>/run-N/ in the same tree, so state a test leaves behind is kept
+                # (that is what makes an order-dependent test show up as flaky).
+                for attempt in range(settings.qa_reruns + 1):
+                    run_dir = log_dir / phase
+                    if attempt:
+                        run_dir = run_dir / f"{RERUN_PREFIX}{attempt}"
+                    outcome = run_phase(
+                        settings,
+                        client,
+                        phase=phase,
+                        scratch=scratch / phase,
+                        command=result.test_command,
+                        image=result.image,
+                        log_dir=run_dir,
+                        readonly_mounts=[mirror],
+                        worker_id=worker_id,
+                    )
+                    first = first or outcome
+                assert first is not None
+                return first
             finally:
                 client.close()
 
@@ -165,16 +218,40 @@ def _replay(
             result.before, result.after = pool.map(run, PHASES)
         result.tests_wall_s = round(time.monotonic() - tests_started, 3)
         result.test_duration_s = round(result.before.duration_s + result.after.duration_s, 3)
+        result.reruns = settings.qa_reruns
         result.verdict = grade_logs(log_dir)
-        result.test_output = _read_text(log_dir / "after" / OUTPUT_FILE)
-        before_output = _read_text(log_dir / "before" / OUTPUT_FILE)
-        result.before_output = before_output[-BEFORE_OUTPUT_KEEP:]
+        result.test_output = stored_output(log_dir / "after" / OUTPUT_FILE)
+        result.before_output = stored_output(log_dir / "before" / OUTPUT_FILE, keep=BEFORE_OUTPUT_KEEP)
+        if result.verdict.error_kind is not None:  # the tests could not run: not a verdict on the fix
+            result.outcome, result.error_kind = "error", cast(ErrorKind, result.verdict.error_kind)
+            result.error = result.verdict.error
+            if not result.test_output.strip():
+                result.test_output = result.before_output
         _write_verdict(log_dir, result)
         return result
     finally:
         # Deleting thousands of files is not on the job's critical path; a crash leaves it to
         # remove_orphan_scratch at the next worker start.
         threading.Thread(target=shutil.rmtree, args=(scratch, True), daemon=True).start()
+
+
+def _environment_failed(
+    log_dir: Path, result: ReplayResult, reason: str, log_tail: str | None
+) -> ReplayResult:
+    """The environment could not be built: an error of kind environment, with the build log's tail."""
+    result.outcome, result.error_kind, result.error = "error", "environment", reason
+    result.test_output = redact_text((log_tail or "")[-ERROR_OUTPUT_KEEP:])[0] or None
+    _write_verdict(log_dir, result)
+    return result
+
+
+def stored_output(path: Path, keep: int | None = None) -> str:
+    """A phase's output as it goes into the result: capped first (the runner capped the file at
+    test_output_cap_bytes; `keep` trims to a tail), then redacted, since tests print tokens too."""
+    text = _read_text(path)
+    if keep is not None:
+        text = text[-keep:]
+    return redact_text(text)[0]
 
 
 def _read_text(path: Path) -> str:
@@ -186,7 +263,13 @@ def _read_text(path: Path) -> str:
 
 def _write_verdict(log_dir: Path, result: ReplayResult) -> None:
     verdict = result.verdict.as_dict() if result.verdict else None
-    document = {"verdict": verdict, "patch_applied": result.patch_applied}
+    document = {
+        "verdict": verdict,
+        "patch_applied": result.patch_applied,
+        "patch_exact": result.patch_exact,
+        "error_kind": result.error_kind,
+        "error": result.error,
+    }
     (log_dir / "verdict.json").write_text(json.dumps(document, indent=2))
 
 

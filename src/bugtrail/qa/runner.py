@@ -62,6 +62,39 @@ def container_user() -> tuple[int, int]:
     return (CONTAINER_UID, CONTAINER_UID) if uid == 0 else (uid, gid)
 
 
+def hardened_options(settings: Settings) -> dict[str, Any]:
+    """The lock-down of every QA container: the test runs and the edit application alike."""
+    import docker.types
+
+    return {
+        "network_mode": "none",
+        "read_only": True,
+        "tmpfs": {"/tmp": TMPFS_OPTIONS},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
+        "pids_limit": settings.container_pids_limit,
+        "mem_limit": settings.container_memory,
+        "memswap_limit": settings.container_memory,
+        "nano_cpus": int(settings.container_cpus * 1e9),
+        "ulimits": [docker.types.Ulimit(name="fsize", soft=MAX_FILE_BYTES, hard=MAX_FILE_BYTES)],
+        # Output is read through attach; the daemon must not keep its own (unbounded) copy on disk.
+        "log_config": docker.types.LogConfig(type="none"),
+        "stdin_open": False,
+        "tty": False,
+    }
+
+
+def container_labels(phase: str, worker_id: str) -> dict[str, str]:
+    """Labels that let remove_orphan_containers find a container a crashed worker left behind."""
+    return {
+        LABEL_ROLE: ROLE_RUNNER,
+        LABEL_WORKER: worker_id,
+        LABEL_OWNER: liveness.current().encode(),
+        LABEL_PID: str(os.getpid()),
+        LABEL_RUN: f"{phase}-{uuid.uuid4().hex[:12]}",
+    }
+
+
 def hand_over(scratch: Path) -> None:
     """Give the scratch dir to the container user (only needed, and only possible, when we are root)."""
     uid, gid = container_user()
@@ -91,6 +124,8 @@ def run_phase(
 
     log_dir.mkdir(parents=True, exist_ok=True)
     (scratch / "out").mkdir(exist_ok=True)
+    # A rerun in the same scratch dir must not pick up the previous run's junit if it writes none.
+    (scratch / "out" / JUNIT_FILE).unlink(missing_ok=True)
     hand_over(scratch)
     uid, gid = container_user()
     volumes = {str(scratch.resolve()): {"bind": CONTAINER_ROOT, "mode": "rw"}}
@@ -106,32 +141,15 @@ def run_phase(
                 "HOME": "/tmp",
                 "PYTHONDONTWRITEBYTECODE": "1",
                 # xunit1 keeps the file attribute, which turns testcases back into pytest node ids.
+                # Collection errors in one file must not stop the others from running (the before run
+                # of a new test file that imports the fix is the common case).
                 "PYTEST_ADDOPTS": f"--junitxml={CONTAINER_ROOT}/out/{JUNIT_FILE} -o junit_family=xunit1 "
-                "-p no:cacheprovider",
+                "-p no:cacheprovider --continue-on-collection-errors",
                 "CI": "1",
             },
             volumes=volumes,
-            network_mode="none",
-            read_only=True,
-            tmpfs={"/tmp": TMPFS_OPTIONS},
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            pids_limit=settings.container_pids_limit,
-            mem_limit=settings.container_memory,
-            memswap_limit=settings.container_memory,
-            nano_cpus=int(settings.container_cpus * 1e9),
-            ulimits=[docker.types.Ulimit(name="fsize", soft=MAX_FILE_BYTES, hard=MAX_FILE_BYTES)],
-            # Output is read through attach; the daemon must not keep its own (unbounded) copy on disk.
-            log_config=docker.types.LogConfig(type="none"),
-            labels={
-                LABEL_ROLE: ROLE_RUNNER,
-                LABEL_WORKER: worker_id,
-                LABEL_OWNER: liveness.current().encode(),
-                LABEL_PID: str(os.getpid()),
-                LABEL_RUN: f"{phase}-{uuid.uuid4().hex[:12]}",
-            },
-            stdin_open=False,
-            tty=False,
+            labels=container_labels(phase, worker_id),
+            **hardened_options(settings),
         )
     except docker.errors.ImageNotFound as exc:
         raise QaInfraError(f"runner image {image!r} not found", "run `bugtrail runner build-image`") from exc

@@ -12,8 +12,8 @@ from bugtrail.config import Settings
 from bugtrail.db.models import Trace
 from bugtrail.errors import Conflict, NotFound
 from bugtrail.jobs import repository as jobs
-from bugtrail.jobs.queue import enqueue_qa_job
 from bugtrail.qa import repository as qa_repo
+from bugtrail.qa.tasks import enqueue_qa_job
 from bugtrail.traces import repository as traces
 
 

@@ -9,71 +9,30 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from bugtrail.config import Settings, split_csv
+from bugtrail.qa.allowlist import allowlist_problem, repo_allowed
 from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
+from bugtrail.qa.gitcmd import git
 
 GIT_NETWORK_TIMEOUT_S = 900.0
-GIT_LOCAL_TIMEOUT_S = 300.0
-# Never let git prompt for credentials or run transports we did not allow.
-_GIT_ENV = {
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_ASKPASS": "true",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "LC_ALL": "C",
-}
 
-
-def repo_allowed(repo_url: str, allowlist: str) -> bool:
-    """True when repo_url starts with one of the comma-separated prefixes (at a path boundary)."""
-    url = repo_url.strip()
-    if not url or url.startswith("-") or any(ch.isspace() or ord(ch) < 32 for ch in url):
-        return False
-    for prefix in split_csv(allowlist):
-        if url == prefix.rstrip("/"):
-            return True
-        if url.startswith(prefix) and (prefix.endswith("/") or url[len(prefix)] in "/:?#"):
-            return True
-    return False
+__all__ = ["check_repo_allowed", "checkout", "ensure_mirror", "git", "mirror_path", "repo_allowed"]
 
 
 def check_repo_allowed(repo_url: str, settings: Settings) -> None:
-    if not repo_allowed(repo_url, settings.repo_allowlist):
+    problem = allowlist_problem(repo_url, settings.repo_allowlist)
+    if problem is not None:
         raise QaSkipped(
             "repo_url is not in the allowlist",
-            f"{repo_url!r} matches none of BUGTRAIL_REPO_ALLOWLIST ({settings.repo_allowlist})",
+            f"{repo_url!r}: {problem} (BUGTRAIL_REPO_ALLOWLIST={settings.repo_allowlist})",
         )
-
-
-def git(
-    args: list[str],
-    cwd: Path | None = None,
-    timeout: float = GIT_LOCAL_TIMEOUT_S,
-    input_text: str | None = None,
-    allow_protocols: str | None = None,
-) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, **_GIT_ENV}
-    if allow_protocols is not None:
-        env["GIT_ALLOW_PROTOCOL"] = allow_protocols
-    return subprocess.run(
-        ["git", *args],
-        cwd=cwd,
-        env=env,
-        input=input_text,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=timeout,
-        check=False,
-    )
 
 
 def mirror_path(settings: Settings, repo_url: str) -> Path:
@@ -146,7 +105,9 @@ def checkout(mirror: Path, commit: str, dest: Path) -> None:
     done = git(["clone", "--shared", "--no-checkout", "--quiet", "--", str(mirror), str(dest)])
     if done.returncode != 0:
         raise QaInfraError("could not create the scratch clone", _tail(done.stderr))
-    done = git(["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit], cwd=dest)
+    # Isolated: the user's config (filters such as git-lfs, hooks) has no say over what the tests see.
+    checkout_args = ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit]
+    done = git(checkout_args, cwd=dest, isolated=True)
     if done.returncode != 0:
         raise QaInfraError("could not check out base_commit", _tail(done.stderr))
 

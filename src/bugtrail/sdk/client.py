@@ -8,6 +8,7 @@ a timeout or an outage is harmless. One Client per developer; it is thread-safe.
     client = Client("http://127.0.0.1:8000", api_key="...", spool_path="/tmp/dev1.sqlite3")
     trace_id = client.create_trace(repo_url=..., bug_description="...", base_commit=sha)
     client.note(trace_id, "the cache key ignores the locale", reasoning_type="hypothesis")
+    # optional: environment=capture_environment(work_tree=".") on create_trace (bugtrail.sdk.environment)
     client.flush()
     client.finalize(trace_id, wait=600)
 """
@@ -110,14 +111,17 @@ class Client:
         base_commit: str | None = None,
         test_command: str | None = None,
         trace_id: str | None = None,
+        environment: dict[str, Any] | None = None,
         flush: bool = True,
     ) -> str:
+        """Spool (and by default send) a new trace. environment: see `capture_environment()`."""
         op = self.create_trace_op(
             repo_url=repo_url,
             bug_description=bug_description,
             base_commit=base_commit,
             test_command=test_command,
             trace_id=trace_id,
+            environment=environment,
         )
         self.spool.append([op])
         if flush:
@@ -132,6 +136,7 @@ class Client:
         base_commit: str | None = None,
         test_command: str | None = None,
         trace_id: str | None = None,
+        environment: dict[str, Any] | None = None,
     ) -> Op:
         trace_id = str(uuid.UUID(trace_id)) if trace_id else str(uuid.uuid4())
         body: dict[str, Any] = {
@@ -143,6 +148,8 @@ class Client:
             body["base_commit"] = base_commit
         if test_command:
             body["test_command"] = test_command
+        if environment is not None:
+            body["environment"] = environment
         return Op("create_trace", trace_id, to_json(body))
 
     @staticmethod

@@ -86,15 +86,23 @@ class Recorder:
 
     # --- verbs ---------------------------------------------------------------------------------------------
     def start(
-        self, bug_description: str, test_command: str | None = None, repo_url: str | None = None
+        self,
+        bug_description: str,
+        test_command: str | None = None,
+        repo_url: str | None = None,
+        environment: dict[str, Any] | None = None,
     ) -> tuple[SessionInfo, list[str]]:
-        """Create the trace (spooled: works offline) and record edits already in the work tree."""
+        """Create the trace (spooled: works offline) and record edits already in the work tree.
+
+        environment: the developer's Python environment (`capture_environment(work_tree=repo.root)`), or None.
+        """
         base_commit = self.repo.head_commit()
         op = Client.create_trace_op(
             repo_url=repo_url or self.repo.remote_url(),
             bug_description=bug_description,
             base_commit=base_commit,
             test_command=test_command,
+            environment=environment,
         )
         body = json.loads(op.body)
         session = SessionInfo(

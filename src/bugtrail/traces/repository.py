@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bugtrail.db.engine import json_serializer
 from bugtrail.db.models import Event, QaResult, Trace, utcnow
-from bugtrail.wire import EventRead, TraceRead, TraceSummary
+from bugtrail.wire import EventRead, RecordedEnvironment, TraceRead, TraceSummary
 
 _EVENT_TABLE = Event.metadata.tables["event"]
 
@@ -202,9 +202,21 @@ def to_trace_read(trace: Trace, events: Iterable[Event], qa_result: QaResult | N
     """The one shape of a whole trace: GET /api/traces/{id}, the judge's input and JSONL export rows."""
     return TraceRead(
         **to_summary(trace).model_dump(),
+        environment=_environment(trace.environment),
         events=[to_event_read(event) for event in events],
         qa_results=qa_result.result if qa_result is not None else None,
     )
+
+
+def _environment(stored: Any) -> RecordedEnvironment | None:
+    if isinstance(stored, str):  # an export reading JSON columns as text
+        import json
+
+        stored = json.loads(stored)
+    if not isinstance(stored, dict):
+        return None
+    # Validated when it was received; constructing without re-validating keeps big exports fast.
+    return RecordedEnvironment.model_construct(**stored)
 
 
 def get_trace_read(session: Session, trace_id: str) -> TraceRead | None:

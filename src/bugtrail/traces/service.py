@@ -15,7 +15,7 @@ from bugtrail.auth.keys import Principal
 from bugtrail.config import Settings
 from bugtrail.db.models import Trace, utcnow
 from bugtrail.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
-from bugtrail.jobs.queue import enqueue_qa_job
+from bugtrail.qa.tasks import enqueue_qa_job
 from bugtrail.traces import events as event_rows
 from bugtrail.traces import repository as repo
 from bugtrail.webhooks import enqueue_event
@@ -48,6 +48,15 @@ def _header(payload: TraceCreate, developer_id: str) -> dict[str, Any]:
     }
 
 
+def _header_hash(header: dict[str, Any], payload: TraceCreate) -> str:
+    """The create payload's identity. The environment counts only when sent (the hashes of traces stored
+    before it existed do not change), and without its defaults (a field added later changes no hash)."""
+    if payload.environment is None:
+        return event_rows.canonical_hash(header)
+    sent = payload.environment.model_dump(mode="json", exclude_defaults=True)
+    return event_rows.canonical_hash({**header, "environment": sent})
+
+
 def create_trace(
     session: Session, settings: Settings, principal: Principal, payload: TraceCreate, finalize: bool = False
 ) -> TraceCreated:
@@ -59,7 +68,8 @@ def create_trace(
         )
     _check_event_count(settings, 0, len(payload.events))
     trace_id = str(payload.trace_id or uuid.uuid4())
-    header_hash = event_rows.canonical_hash(_header(payload, developer_id))
+    environment = payload.environment.model_dump(mode="json") if payload.environment is not None else None
+    header_hash = _header_hash(_header(payload, developer_id), payload)
     existing = repo.get_trace(session, trace_id, for_update=True)
     if existing is None:
         trace = Trace(
@@ -69,6 +79,8 @@ def create_trace(
             event_count=0,
             **_header(payload, developer_id),
         )
+        if environment is not None:
+            trace.environment = environment  # left unset otherwise: SQL NULL, not JSON null
         if not repo.add_trace_if_absent(session, trace):
             # Lost a race with an identical retry: continue as the idempotent path on the winner's row.
             existing = repo.get_trace(session, trace_id, for_update=True)

@@ -1,12 +1,11 @@
 """Webhooks: admins register URLs; events become durable, signed, retried deliveries.
 
 Public surface used by other domains:
-- enqueue_event(session, event, payload): call inside your transaction (flush only).
-- start_webhook_dispatcher(settings, database) -> handle with .stop().
+- enqueue_event(session, event, payload): call inside your transaction (flush only); each delivery is a
+  "webhook.deliver" job in the one queue (`bugtrail.jobs`), registered by webhooks.tasks.register().
 - verify_signature(secret, header, body, tolerance_s): for receivers (see signing.py for the header).
 """
 
-from bugtrail.webhooks.dispatcher import WebhookDispatcher, start_webhook_dispatcher
 from bugtrail.webhooks.service import WEBHOOK_EVENTS, enqueue_event
 from bugtrail.webhooks.signing import SIGNATURE_HEADER, SignatureError, verify_signature
 
@@ -14,8 +13,6 @@ __all__ = [
     "SIGNATURE_HEADER",
     "WEBHOOK_EVENTS",
     "SignatureError",
-    "WebhookDispatcher",
     "enqueue_event",
-    "start_webhook_dispatcher",
     "verify_signature",
 ]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Webhook, WebhookDelivery, utcnow
@@ -46,21 +46,23 @@ def active_subscribers(session: Session, event: str) -> list[Webhook]:
 
 def add_deliveries(
     session: Session, webhooks: Sequence[Webhook], event: str, payload: dict[str, Any]
-) -> None:
+) -> list[tuple[WebhookDelivery, Webhook]]:
     now = utcnow()
-    for webhook in webhooks:
-        session.add(
-            WebhookDelivery(
-                webhook_id=webhook.id,
-                event=event,
-                payload=payload,
-                state="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+    rows = [
+        WebhookDelivery(
+            webhook_id=webhook.id,
+            event=event,
+            payload=payload,
+            state="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
         )
+        for webhook in webhooks
+    ]
+    session.add_all(rows)
     session.flush()
+    return list(zip(rows, webhooks, strict=True))
 
 
 def list_deliveries(session: Session, webhook_id: int, limit: int = 100) -> list[WebhookDelivery]:
@@ -71,38 +73,6 @@ def list_deliveries(session: Session, webhook_id: int, limit: int = 100) -> list
         .limit(limit)
     )
     return list(session.scalars(query))
-
-
-def due_delivery_ids(session: Session, now: datetime, limit: int) -> list[tuple[int, datetime]]:
-    query = (
-        select(WebhookDelivery.id, WebhookDelivery.next_attempt_at)
-        .where(WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= now)
-        .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-        .limit(limit)
-    )
-    return [(row[0], row[1]) for row in session.execute(query)]
-
-
-def claim_delivery(session: Session, delivery_id: int, seen_due_at: datetime, lease_s: float) -> bool:
-    """Compare-and-set on next_attempt_at: exactly one dispatcher (of several processes) wins.
-
-    The lease pushes next_attempt_at forward, so a sender that dies mid-request leaves the delivery
-    due again later (at-least-once).
-    """
-    result = session.execute(
-        update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == delivery_id,
-            WebhookDelivery.state == "pending",
-            WebhookDelivery.next_attempt_at == seen_due_at,
-        )
-        .values(
-            next_attempt_at=utcnow() + timedelta(seconds=lease_s),
-            attempts=WebhookDelivery.attempts + 1,
-        )
-    )
-    session.flush()
-    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def load_delivery(session: Session, delivery_id: int) -> tuple[WebhookDelivery, Webhook] | None:
@@ -117,21 +87,22 @@ def load_delivery(session: Session, delivery_id: int) -> tuple[WebhookDelivery, 
 def record_attempt(
     session: Session,
     delivery_id: int,
+    attempts: int,
     *,
     state: str,
     status_code: int | None,
-    error: str | None,
+    error: str | None = None,
     next_attempt_at: datetime | None = None,
 ) -> None:
-    values: dict[str, Any] = {"state": state, "last_status_code": status_code, "last_error": error}
+    values: dict[str, Any] = {
+        "state": state,
+        "attempts": attempts,
+        "last_status_code": status_code,
+        "last_error": error,
+    }
     if state == "delivered":
         values["delivered_at"] = utcnow()
     if next_attempt_at is not None:
         values["next_attempt_at"] = next_attempt_at
     session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery_id).values(**values))
     session.flush()
-
-
-def count_by_state(session: Session) -> dict[str, int]:
-    rows = session.execute(select(WebhookDelivery.state, func.count()).group_by(WebhookDelivery.state))
-    return {state: int(count) for state, count in rows}

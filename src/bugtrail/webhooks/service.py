@@ -10,23 +10,36 @@ from sqlalchemy.orm import Session
 from bugtrail.config import Settings
 from bugtrail.db.models import Webhook
 from bugtrail.errors import InvalidInput, NotFound
+from bugtrail.jobs import queue
 from bugtrail.webhooks import repository
 from bugtrail.webhooks.ssrf import DestinationPolicy, Resolver
+from bugtrail.webhooks.tasks import DELIVER, receiver_key
 
 WEBHOOK_EVENTS: tuple[str, ...] = ("trace.finalized", "qa.completed", "qa.failed")
+DEFAULT_MAX_ATTEMPTS = Settings.model_fields["webhook_max_attempts"].default
 
 
 def enqueue_event(session: Session, event: str, payload: dict[str, Any]) -> None:
-    """Create one pending delivery per active subscriber, inside the caller's transaction (flush only).
+    """Create one pending delivery and its "webhook.deliver" job per active subscriber, inside the
+    caller's transaction (flush only).
 
-    Called by finalize (trace.finalized) and by the QA pipeline (qa.completed / qa.failed); the
-    dispatcher thread sends them after the caller commits, so a rolled-back write sends nothing.
+    Called by finalize (trace.finalized) and by the QA pipeline (qa.completed / qa.failed); a worker
+    sends them after the caller commits, so a rolled-back write sends nothing.
     """
     if event not in WEBHOOK_EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
     subscribers = repository.active_subscribers(session, event)
-    if subscribers:
-        repository.add_deliveries(session, subscribers, event, payload)
+    if not subscribers:
+        return
+    for delivery, webhook in repository.add_deliveries(session, subscribers, event, payload):
+        queue.enqueue(
+            session,
+            DELIVER,
+            # The worker applies webhook_max_attempts when it runs (TaskPolicy.max_attempts).
+            max_attempts=DEFAULT_MAX_ATTEMPTS,
+            payload={"delivery_id": delivery.id},
+            concurrency_key=receiver_key(webhook.url),
+        )
 
 
 def register_webhook(

@@ -4,6 +4,11 @@ Every delivery resolves the hostname itself, refuses any non-public address (pri
 link-local, multicast, reserved, unspecified, shared/CGNAT ...) unless it is explicitly allowed by
 `webhook_allow_private`, and then connects to the address it checked (the caller pins it), so a DNS
 answer that changes between the check and the connect (rebinding) cannot redirect the request.
+
+IPv6 forms that carry an IPv4 address are judged by that address: IPv4-mapped (`::ffff:0:0/96`),
+IPv4-compatible (`::/96`) and 6to4 (`2002::/16`). Translation and tunnelling prefixes are refused
+outright, whatever they embed, because the gateway that unwraps them may sit inside the network: NAT64
+(`64:ff9b::/96`, `64:ff9b:1::/48`) and Teredo (`2001::/32`).
 """
 
 from __future__ import annotations
@@ -49,6 +54,36 @@ class PinnedTarget:
         return host if self.port == default else f"{host}:{self.port}"
 
 
+# Refused whatever they embed: a translator or relay may reach addresses we cannot see from here.
+TRANSLATION_NETWORKS = tuple(
+    ipaddress.IPv6Network(net) for net in ("64:ff9b::/96", "64:ff9b:1::/48", "2001::/32")
+)
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for (mapped, compatible, 6to4), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip in IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in SIX_TO_FOUR:
+        return ip.sixtofour
+    return None
+
+
+def is_public_address(ip: IPAddress) -> bool:
+    """Globally routable unicast, judged on the IPv4 address inside IPv6 forms that embed one."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in network for network in TRANSLATION_NETWORKS):
+            return False
+        inner = embedded_ipv4(ip)
+        if inner is not None:
+            return is_public_address(inner)
+    return ip.is_global and not ip.is_multicast
+
+
 def system_resolver(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return sorted({str(info[4][0]) for info in infos})
@@ -87,13 +122,15 @@ class DestinationPolicy:
         return scheme, host, port
 
     def is_allowed_address(self, host: str, ip: IPAddress) -> bool:
-        if ip.version == 6 and ip.ipv4_mapped is not None:
-            ip = ip.ipv4_mapped
-        if host in self.allowed_hosts or str(ip) in self.allowed_hosts:
+        """Public, or explicitly allowed (by host, by address, or by network, raw or unwrapped)."""
+        forms: list[IPAddress] = [ip]
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            forms.append(ip.ipv4_mapped)  # ::ffff:a.b.c.d is the IPv4 socket a.b.c.d
+        if host in self.allowed_hosts or any(str(form) in self.allowed_hosts for form in forms):
             return True
-        if any(ip in network for network in self.allowed_networks):
+        if any(form in network for form in forms for network in self.allowed_networks):
             return True
-        return ip.is_global and not ip.is_multicast
+        return is_public_address(ip)
 
     def resolve(self, url: str) -> PinnedTarget:
         """Resolve and check every address; refuse if any is not allowed. Does not connect."""

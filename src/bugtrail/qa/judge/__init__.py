@@ -1,8 +1,8 @@
 """The reasoning judge: scores a finished trace's reasoning against a versioned 1-5 rubric.
 
     from bugtrail.qa.judge import get_judge, JudgeRecord, JudgeError
-    record = get_judge(settings).judge(trace)      # trace: wire.TraceRead, events in order
-    qa_results["judge"] = record.model_dump(mode="json")
+    record = get_judge(settings).judge(trace)      # trace: wire.TraceRead (qa_results: qa.result.QaResult)
+    # qa.pipeline.build_result puts record.model_dump(mode="json") into QaResult.judge
 
 BUGTRAIL_JUDGE picks the judge: `openai` (any OpenAI-compatible server: OPENAI_API_KEY, OPENAI_BASE_URL,
 BUGTRAIL_JUDGE_MODEL), `heuristic` (offline, deterministic), or `auto` (openai when OPENAI_API_KEY is set).

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bugtrail.db.models import QaResult, Trace, utcnow
+from bugtrail.qa.result import QaResult as QaResultDocument
 
 JUDGED_ONLY = "judged_only"  # outcome of a qa_result made by `bugtrail judge` when QA never ran
 PREVIOUS_JUDGES_KEPT = 5
@@ -42,17 +43,12 @@ def store_judge_record(session: Session, trace: Trace, record: dict[str, Any]) -
     row = newest_qa_result(session, trace)
     created = row is None
     if row is None:
-        document: dict[str, Any] = {
-            "schema": 1,
-            "outcome": JUDGED_ONLY,
-            "tests_passed": None,
-            "resolved": None,
-            "error": None,
-        }
+        document = QaResultDocument(outcome=JUDGED_ONLY).document()
         row = QaResult(trace_id=trace.trace_id, job_id=None, outcome=JUDGED_ONLY, result=document)
         session.add(row)
         session.flush()
-    document = dict(row.result or {})
+    # Through the model: a schema-1 row is upgraded as it is rewritten.
+    document = QaResultDocument.model_validate(row.result or {"outcome": row.outcome}).document()
     previous = [p for p in [_previous(document.get("judge"))] if p] + list(
         document.get("previous_judges") or []
     )
