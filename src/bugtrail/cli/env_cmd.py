@@ -63,8 +63,7 @@ def build(
     from bugtrail.qa.workspace import checkout, ensure_mirror
 
     settings = load_settings()
-    trace = _trace_for(settings, target, commit)
-    config = _repo_config(settings, trace.repo_url)
+    trace, config = _trace_for(settings, target, commit)
     mirror = ensure_mirror(settings, trace.repo_url, trace.base_commit or "")
     log_dir = settings.data_dir.resolve() / "env-logs" / f"{int(time.time())}-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="bugtrail-env-") as scratch:
@@ -131,7 +130,11 @@ class _client:
         self.client.close()
 
 
-def _trace_for(settings: Settings, target: str, commit: str | None) -> TraceRead:
+def _trace_for(settings: Settings, target: str, commit: str | None) -> tuple[TraceRead, RepoConfig | None]:
+    """The trace (stored, or made up for a URL and commit) and the repository configuration that applies."""
+    from bugtrail.cli.common import open_database
+    from bugtrail.qa import environment_adapter
+    from bugtrail.qa.pipeline import load_trace_and_config
     from bugtrail.wire import TraceRead
 
     try:
@@ -140,32 +143,19 @@ def _trace_for(settings: Settings, target: str, commit: str | None) -> TraceRead
         if not commit or not re.fullmatch(r"[0-9a-f]{40}", commit):
             raise fail("a repository URL needs --commit with a 40-hex commit", None) from None
         now = datetime.now(UTC)
-        return TraceRead(
+        trace = TraceRead(
             trace_id=uuid.uuid4(), developer_id="cli", repo_url=target, bug_description="bugtrail env build",
             base_commit=commit, status="completed", event_count=0, created_at=now, updated_at=now, events=[],
         )  # fmt: skip
-    from bugtrail.cli.common import open_database
-    from bugtrail.qa.pipeline import load_trace
-
+        with open_database(settings) as database, database.scope(read_only=True) as session:
+            return trace, environment_adapter.load_repo_config(session, settings, target)
     with open_database(settings) as database:
-        trace = load_trace(database, str(trace_id))
-    if trace is None:
+        loaded = load_trace_and_config(database, settings, str(trace_id))
+    if loaded is None:
         raise fail(f"trace {trace_id} not found")
-    if not trace.base_commit:
+    if not loaded[0].base_commit:
         raise fail(f"trace {trace_id} has no base_commit; there is nothing to build")
-    return trace
-
-
-def _repo_config(settings: Settings, repo_url: str) -> RepoConfig | None:
-    """The registered repository config, when the repos domain is present (it ships separately)."""
-    try:
-        from bugtrail.repos import service  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None
-    from bugtrail.cli.common import open_database
-
-    with open_database(settings) as database, database.scope(read_only=True) as session:
-        return service.effective_config(session, settings, repo_url)  # type: ignore[no-any-return,unused-ignore]
+    return loaded
 
 
 def _duration(text: str) -> float:
