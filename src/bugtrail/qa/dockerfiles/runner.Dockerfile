@@ -17,8 +17,10 @@ RUN apt-get update \
     && apt-get clean \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 
-# The venv comes first on PATH, so `python -m pytest` is PyPI's current pytest. pip trusts the image's bundle
-# (Debian's plus extra-ca.crt), which environment images built on this one rely on too.
+# The venv comes first on PATH, so `python -m pytest` is PyPI's current pytest. It sees Debian's packages too
+# (--system-site-packages), so images derived from this one with `apt-get install python3-...` keep working;
+# what pip installs in the venv comes first. pip trusts the image's bundle (Debian's plus extra-ca.crt),
+# which environment images built on this one rely on too.
 ENV VIRTUAL_ENV=/opt/bugtrail/venv \
     PATH=/opt/bugtrail/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt \
@@ -27,7 +29,7 @@ ENV VIRTUAL_ENV=/opt/bugtrail/venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DEFAULT_TIMEOUT=120
-RUN python3 -m venv /opt/bugtrail/venv \
+RUN python3 -m venv --system-site-packages /opt/bugtrail/venv \
     && pip install --upgrade pip \
     && pip install pytest \
     && python -c "import platform; print(platform.python_version())" > /opt/bugtrail/python-version

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
 
@@ -21,7 +22,9 @@ from bugtrail.qa.environments.requirements import judge_line, requirement_name
 from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource
 from bugtrail.qa.image import SUITE_PYTHONS, choose_suite, runner_image_for_suite
 from bugtrail.repos.schemas import RepoConfig
-from bugtrail.wire import TraceRead
+
+if TYPE_CHECKING:
+    from bugtrail.wire import TraceRead
 
 # Never pinned from a recorded environment: the image's own installer, and Debian/Ubuntu artefacts.
 RECORDED_SKIP = {"pip", "pkg-resources", "pkg_resources", "distribute"}

@@ -14,7 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bugtrail.config import Settings
 from bugtrail.errors import BugtrailError, Unavailable
@@ -38,7 +38,9 @@ from bugtrail.qa.environments.schemas import EnvironmentInfo
 from bugtrail.qa.errors import QaInfraError
 from bugtrail.qa.image import SUITE, SUITE_PYTHONS, build_runner_image, python_minor
 from bugtrail.repos.schemas import RepoConfig
-from bugtrail.wire import TraceRead
+
+if TYPE_CHECKING:
+    from bugtrail.wire import TraceRead
 
 log = logging.getLogger(__name__)
 BUILD_LOG = "build.log"
