@@ -28,6 +28,7 @@ from bugtrail.qa.image import DOCKERFILES, add_bytes, dockerfile_text, host_ca_b
 from bugtrail.qa.workspace import git
 
 MAX_LOG_BYTES = 16 * 1024 * 1024
+GIT_ARCHIVE_TIMEOUT_S = 600.0
 TAIL_LINES = 60
 TAIL_CHARS = 8000
 PYTHON_MARKER = "BUGTRAIL_PYTHON_VERSION="
@@ -103,7 +104,11 @@ def make_context(
         stdout=target,
         stderr=subprocess.PIPE,
     ) as proc:
-        _, stderr = proc.communicate(timeout=600)
+        try:
+            _, stderr = proc.communicate(timeout=GIT_ARCHIVE_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            proc.kill()
+            raise EnvBuildError(f"git archive of {commit} took over {GIT_ARCHIVE_TIMEOUT_S:.0f}s") from exc
     if proc.returncode != 0:
         raise EnvBuildError(f"git archive of {commit} failed", stderr.decode(errors="replace")[-2000:])
     target.flush()
