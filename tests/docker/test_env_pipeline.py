@@ -8,6 +8,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+from typer.testing import CliRunner
+
+from bugtrail.cli.app import app
+from bugtrail.config import Settings
 from tests.docker.buggy_repo import git, trace_body
 from tests.docker.env_repos import SCM_INIT, SCM_TEST, scm_repo
 from tests.docker.test_qa_verdicts import submit_and_run
@@ -32,10 +37,13 @@ def fix_body(repo: Path, commit: str) -> dict[str, Any]:
     )
 
 
-def test_fix_graded_in_a_detected_environment_and_the_image_reused(client, keys, worker, repos_dir: Path):
+def test_fix_graded_in_a_detected_environment_and_the_image_reused(
+    client, keys, worker, repos_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+):
     repo = repos_dir / "envpkg"
     commit = buggy_scm_repo(repo)
-    first = submit_and_run(client, keys, worker, fix_body(repo, commit))["qa_results"]
+    trace = submit_and_run(client, keys, worker, fix_body(repo, commit))
+    first = trace["qa_results"]
     environment = first["environment"]
     try:
         assert first["outcome"] == "completed", (first.get("error"), environment.get("build_log_tail"))
@@ -50,5 +58,19 @@ def test_fix_graded_in_a_detected_environment_and_the_image_reused(client, keys,
         assert second["resolved"] is True
         assert second["environment"]["cache_hit"] is True
         assert second["environment"]["image"] == environment["image"]
+
+        # `bugtrail env build TRACE_ID` prepares what QA used for that trace: the same cached image.
+        for name, value in {
+            "BUGTRAIL_DATA_DIR": str(settings.data_dir),
+            "BUGTRAIL_DATABASE_URL": settings.resolved_database_url,
+            "BUGTRAIL_REPO_ALLOWLIST": settings.repo_allowlist,
+            "BUGTRAIL_RUNNER_IMAGE": settings.runner_image,
+        }.items():
+            monkeypatch.setenv(name, value)
+        built = CliRunner().invoke(app, ["env", "build", trace["trace_id"]])
+        assert built.exit_code == 0, built.output
+        assert f"ready: {environment['image']} (reused from the cache)" in built.output
+        missing = CliRunner().invoke(app, ["env", "build", "00000000-0000-0000-0000-000000000000"])
+        assert missing.exit_code == 1 and "not found" in missing.output
     finally:
         subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)
