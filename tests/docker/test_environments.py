@@ -351,3 +351,36 @@ def test_recorded_python_313_gets_a_trixie_runner_built_on_demand(
     assert info.python_version_requested == "3.13.0"
     output = run_tests(settings, client, repo, commit, prepared.image, tmp_path / "scratch")
     assert "2 passed" in output
+
+
+def test_without_on_demand_suites_the_default_runner_is_used_and_noted(
+    settings: Settings, repos_dir: Path, tmp_path: Path
+):
+    alias = f"bugtrail-runner-nosuites-{uuid.uuid4().hex[:8]}:latest"
+    subprocess.run(["docker", "tag", settings.runner_image, alias], check=True)
+    try:
+        repo = repos_dir / "nosuites"
+        commit = plain_repo(repo)
+        off = settings.model_copy(update={"env_build_suites": False, "runner_image": alias})
+        prepared = prepare(
+            off, repo, commit, tmp_path / "w", environment=RecordedEnvironment(python_version="3.13.1")
+        )
+        assert prepared.error is None and prepared.image == alias
+        assert prepared.info.python_version and prepared.info.python_version.startswith("3.11.")
+        assert "BUGTRAIL_ENV_BUILD_SUITES is off" in (prepared.info.python_version_note or "")
+    finally:
+        subprocess.run(["docker", "rmi", alias], capture_output=True, check=False)
+
+
+def test_missing_default_runner_image_is_an_infrastructure_error(
+    settings: Settings, repos_dir: Path, tmp_path: Path
+):
+    from bugtrail.qa.errors import QaInfraError
+
+    repo = repos_dir / "norunner"
+    commit = plain_repo(repo)
+    missing = settings.model_copy(
+        update={"runner_image": f"bugtrail-runner-missing-{uuid.uuid4().hex[:8]}:x"}
+    )
+    with pytest.raises(QaInfraError, match="not found"):
+        prepare(missing, repo, commit, tmp_path / "w")

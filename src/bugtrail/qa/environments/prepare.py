@@ -80,12 +80,8 @@ def prepare_environment(
     try:
         if choice.ready_image:
             return _ready_image(client, info, choice.ready_image)
-        base_error = ensure_runner_base(settings, client, choice.suite, env_dir)
-        if base_error:
-            info.build_log_tail = base_error
-            return PreparedEnvironment(
-                info, info.image, f"no runner image for {choice.suite}: {base_error[:300]}"
-            )
+        if not ensure_runner_base(settings, client, choice.suite, env_dir):
+            choice = _on_default_suite(settings, choice, info)
         if not choice.needs_build:
             _set_python(info, runner_python(settings, client, info.image))
             return PreparedEnvironment(info, info.image, None)
@@ -102,30 +98,49 @@ def _ready_image(client: Any, info: EnvironmentInfo, image: str) -> PreparedEnvi
     return PreparedEnvironment(info, image, None)
 
 
-def ensure_runner_base(settings: Settings, client: Any, suite: str, env_dir: Path) -> str | None:
-    """None when the runner image for `suite` exists (building a non-default one on demand), else why not."""
+def ensure_runner_base(settings: Settings, client: Any, suite: str, env_dir: Path) -> bool:
+    """True when the runner image for `suite` exists (a non-default one is built on demand); False when
+    on-demand builds are off. A missing default runner or a failed build is infrastructure (QaInfraError)."""
     from bugtrail.qa.image import runner_image_for_suite
 
     tag = runner_image_for_suite(settings, suite)
     if _image(client, tag) is not None:
-        return None
+        return True
     if suite == SUITE:
-        return f"runner image {tag} not found; run `bugtrail runner build-image`"
+        raise QaInfraError(f"runner image {tag!r} not found", "run `bugtrail runner build-image`")
     if not settings.env_build_suites:
-        return f"runner image {tag} not found; run `bugtrail runner build-image --suite {suite}`"
-    cache = EnvCache(settings)
-    with cache.lock(f"runner-{suite}"):
+        return False
+    with EnvCache(settings).lock(f"runner-{suite}"):
         if _image(client, tag) is not None:
-            return None
+            return True
         lines: list[str] = []
         try:
             build_runner_image(settings, suite=suite, report=lines.append)
         except BugtrailError as exc:
-            (env_dir / f"runner-{suite}.log").write_text(
-                "\n".join([*lines, exc.message, str(exc.detail or "")])
-            )
-            return f"{exc.message}\n{exc.detail or ''}"[-4000:]
-    return None
+            (env_dir / f"runner-{suite}.log").write_text("\n".join([*lines, exc.message, str(exc.detail)]))
+            raise QaInfraError(
+                f"could not build the {suite} runner image: {exc.message}", exc.detail
+            ) from exc
+    return True
+
+
+def _on_default_suite(settings: Settings, choice: PlanChoice, info: EnvironmentInfo) -> PlanChoice:
+    """The plan moved to the default suite's runner (BUGTRAIL_ENV_BUILD_SUITES=false), noted."""
+    from bugtrail.qa.image import runner_image_for_suite
+
+    python = SUITE_PYTHONS[SUITE]
+    note = (
+        f"the {choice.suite} runner image is not built and BUGTRAIL_ENV_BUILD_SUITES is off; "
+        f"using Python {python} ({SUITE})"
+    )
+    plan = choice.plan.model_copy(
+        update={"base_image": runner_image_for_suite(settings, SUITE), "python_version": python}
+    )
+    plan.notes.append(note)
+    info.plan, info.image, info.python_version = plan, plan.base_image, python
+    info.python_version_note = note
+    choice.plan, choice.suite, choice.python_note = plan, SUITE, note
+    return choice
 
 
 def _cached_or_built(
@@ -138,6 +153,8 @@ def _cached_or_built(
     env_dir: Path,
     info: EnvironmentInfo,
 ) -> PreparedEnvironment:
+    import docker.errors
+
     plan = choice.plan
     base = _image(client, plan.base_image)
     key = cache_key(plan, str(base.id if base else plan.base_image), tree, choice.dependency_files)
@@ -199,7 +216,7 @@ def _cached_or_built(
                 base_image=plan.base_image,
             )
             image.tag(tag.split(":")[0], tag.split(":")[1])
-        except (EnvCacheError, OSError) as exc:
+        except (EnvCacheError, OSError, docker.errors.APIError) as exc:
             remove_image(client, outcome.image_id)
             cache.forget(key)
             info.build_log_tail = str(exc)
