@@ -39,8 +39,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from benchmarks.rawhttp import RawConnection, percentile
-from benchmarks.serverproc import BugtrailServer
+from tests.support.rawhttp import RawConnection, percentile
+from tests.support.server import BugtrailServer
 
 BATCH = 100
 OUTPUT_FILLER = (

@@ -42,8 +42,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
-from benchmarks.rawhttp import percentile
-from benchmarks.serverproc import BugtrailServer
+from tests.support.rawhttp import percentile
+from tests.support.server import BugtrailServer
 
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 THINK_S = (10.0, 30.0)

@@ -27,12 +27,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # bugtrail and tests.support from this checkout
 
 from bugtrail.config import Settings  # noqa: E402
 from bugtrail.qa.replay import replay_trace  # noqa: E402
 from bugtrail.qa.workspace import checkout, ensure_mirror  # noqa: E402
 from bugtrail.wire import EventRead, TraceRead  # noqa: E402
+from tests.support.repos import git  # noqa: E402
 
 CALC = "def add(a, b):\n    return a - b\n"
 FIXED = "def add(a, b):\n    return a + b\n"
@@ -48,17 +49,6 @@ def slow_tests(count: int, work_ms: int) -> str:
     ]
     body += [f"def test_slow_{i}():\n    assert burn() > 0\n\n" for i in range(count)]
     return "".join(body)
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=b", "-c", "user.email=b@e", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 def make_repo(path: Path, tests: int, work_ms: int, filler: int) -> tuple[str, str]:

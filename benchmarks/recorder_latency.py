@@ -22,8 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.recorder import cli_env, developer_key, make_repo  # noqa: E402
-from tests.support.server import ServerProcess  # noqa: E402
+from tests.support.recorder import cli_env, developer_key  # noqa: E402
+from tests.support.repos import make_repo  # noqa: E402
+from tests.support.server import BugtrailServer  # noqa: E402
 
 
 def cpu_ms() -> float:
@@ -55,7 +56,7 @@ def main() -> None:
     bt = [sys.executable, "-m", "bugtrail"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        server = ServerProcess(tmp_path / "data").start()
+        server = BugtrailServer(tmp_path / "data").start()
         try:
             key = developer_key(server)
             files = {f"pkg/mod{i}.py": f"VALUE_{i} = {i}\n" * 20 for i in range(args.files)}
@@ -106,7 +107,7 @@ def main() -> None:
             report("bugtrail snapshot after editing one file", edit_then([*bt, "snapshot"]))
             server.stop()
             report("bugtrail note (server down)", timed([*bt, "note", "offline"], repo, env, args.runs))
-            server = ServerProcess(tmp_path / "data", port=server.port).start()
+            server = BugtrailServer(tmp_path / "data", port=server.port).start()
             start = time.perf_counter()
             subprocess.run([*bt, "sync"], cwd=repo, env=env, check=True, capture_output=True)
             print(

@@ -72,7 +72,8 @@ fi
 # 3. Wheelhouse, keyed by the dependency list and the Python minor version (the image's python3 is 3.11).
 requirements="$("$python" - <<'EOF'
 import tomllib
-deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+project = tomllib.load(open("pyproject.toml", "rb"))["project"]
+deps = project["dependencies"] + project["optional-dependencies"]["server"]  # as docker/service/Dockerfile
 print("\n".join([*deps, "setuptools>=68", "wheel"]))
 EOF
 )"

@@ -128,10 +128,6 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'bugtrail.db').resolve()}"
 
     @property
-    def is_sqlite(self) -> bool:
-        return self.resolved_database_url.startswith("sqlite")
-
-    @property
     def resolved_clone_cache_dir(self) -> Path:
         return self.clone_cache_dir or (self.data_dir / "clone-cache")
 

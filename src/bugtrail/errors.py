@@ -44,9 +44,5 @@ class InvalidInput(BugtrailError):
     status_code = 422
 
 
-class StorageFull(BugtrailError):
-    status_code = 507
-
-
 class Unavailable(BugtrailError):
     status_code = 503

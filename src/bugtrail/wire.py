@@ -289,8 +289,3 @@ class FinalizeResult(BaseModel):
 class TraceList(BaseModel):
     items: list[TraceSummary]
     next_cursor: str | None = None
-
-
-class ErrorBody(BaseModel):
-    error: str
-    detail: Any = None

@@ -28,7 +28,7 @@ def database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def live_server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    from tests.integration.export_seed import live_app_server
+    from tests.support.server import live_app_server
 
     with live_app_server(app) as url:
         yield url

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 
 from bugtrail.db.models import utcnow
-from tests.browser.png import colour_stats
-from tests.integration.export_seed import add_job, add_trace
+from tests.support.png import colour_stats
+from tests.support.seed import add_job, add_trace
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,8 @@ import pytest
 
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
-from tests.docker.buggy_repo import BuggyRepo, make_buggy_repo
+from tests.support.buggy_repo import BuggyRepo, make_buggy_repo, qa_env
+from tests.support.server import BugtrailServer
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -60,3 +61,16 @@ def worker(settings: Settings, database: Database) -> Iterator[object]:
     from bugtrail.tasks import build_worker
 
     yield build_worker(settings, database)
+
+
+@pytest.fixture
+def server(tmp_path: Path, repos_dir: Path, runner_image: str) -> Iterator[BugtrailServer]:
+    """`bugtrail serve` without its embedded worker (tests start standalone workers), admin key read."""
+    proc = BugtrailServer(
+        data_dir=tmp_path / "server-data",
+        env=qa_env(repos_dir, BUGTRAIL_JOB_LEASE_S="3", BUGTRAIL_RUNNER_IMAGE=runner_image),
+    )
+    proc.start()
+    proc.read_first_start_key()
+    yield proc
+    proc.stop()

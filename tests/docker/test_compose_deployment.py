@@ -11,7 +11,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,7 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.docker.buggy_repo import BuggyRepo, good_fix, make_buggy_repo
+from tests.support.buggy_repo import BuggyRepo, good_fix, make_buggy_repo
+from tests.support.server import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -36,12 +36,6 @@ COMPOSE_FILES = {
     "bridge-network": "compose.yaml:compose.override.yaml",
 }
 COMPOSE_BIN = shutil.which("docker-compose")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

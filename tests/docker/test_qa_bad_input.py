@@ -13,8 +13,16 @@ from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.jobs.worker import Worker
 from bugtrail.tasks import build_worker
-from tests.docker.buggy_repo import CALC, FIXED, NEW_TEST, TESTS, BuggyRepo, edit_event, trace_body
-from tests.docker.test_qa_verdicts import submit_and_run
+from tests.support.buggy_repo import (
+    CALC,
+    FIXED,
+    NEW_TEST,
+    TESTS,
+    BuggyRepo,
+    edit_event,
+    submit_and_run,
+    trace_body,
+)
 
 
 def with_settings(worker: Worker, **overrides: Any) -> Worker:
@@ -70,7 +78,7 @@ def test_base_commit_that_does_not_exist(client, keys, worker, buggy_repo: Buggy
 def test_repo_outside_the_allowlist_is_skipped(
     client, keys, worker, tmp_path: Path, settings: Settings
 ) -> None:
-    from tests.docker.buggy_repo import make_buggy_repo
+    from tests.support.buggy_repo import make_buggy_repo
 
     outside = make_buggy_repo(tmp_path / "elsewhere")  # not under the allowlisted repos dir
     trace = submit_and_run(

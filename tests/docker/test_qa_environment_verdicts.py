@@ -16,8 +16,17 @@ from typing import Any
 import pytest
 
 from bugtrail.config import Settings
-from tests.docker.buggy_repo import CALC, FIXED, NEW_TEST, TESTS, BuggyRepo, git, make_buggy_repo, trace_body
-from tests.docker.test_qa_verdicts import submit_and_run
+from tests.support.buggy_repo import (
+    CALC,
+    FIXED,
+    NEW_TEST,
+    TESTS,
+    BuggyRepo,
+    make_buggy_repo,
+    submit_and_run,
+    trace_body,
+)
+from tests.support.repos import git
 
 COV_DOCKERFILE = """FROM {base}
 USER root

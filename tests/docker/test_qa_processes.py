@@ -8,63 +8,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.docker.buggy_repo import CALC, FIXED, NEW_TEST, TESTS, BuggyRepo, good_fix, trace_body
-from tests.support.server import ServerProcess
+from tests.support.buggy_repo import CALC, FIXED, NEW_TEST, TESTS, BuggyRepo, good_fix, qa_env, trace_body
+from tests.support.server import BugtrailServer
 
 SLOW_FIX = "import time\n\ntime.sleep(12)\n\n" + FIXED  # only the "after" run imports it slowly
 
 
-def qa_env(repos_dir: Path, **extra: str) -> dict[str, str]:
-    import bugtrail
-
-    # Subprocesses must run the code under test, not whatever bugtrail is installed in site-packages.
-    source = str(Path(bugtrail.__file__).resolve().parents[1])
-    return {
-        "PYTHONPATH": os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH", "")) if p),
-        "BUGTRAIL_REPO_ALLOWLIST": f"file://{repos_dir}/",
-        "BUGTRAIL_JUDGE": "heuristic",
-        "BUGTRAIL_WORKER_POLL_S": "0.2",
-        "BUGTRAIL_JOB_RETRY_BASE_S": "0.5",
-        **extra,
-    }
-
-
-@pytest.fixture
-def server(tmp_path: Path, repos_dir: Path, runner_image: str) -> Iterator[ServerProcess]:
-    proc = ServerProcess(
-        data_dir=tmp_path / "server-data",
-        env=qa_env(repos_dir, BUGTRAIL_JOB_LEASE_S="3", BUGTRAIL_RUNNER_IMAGE=runner_image),
-    )
-    proc.start()
-    proc.read_first_start_key()
-    drain_stderr(proc)
-    yield proc
-    proc.stop()
-
-
-def drain_stderr(server: ServerProcess) -> list[str]:
-    """Read the server's stderr in the background: a full pipe would block its logging threads."""
-    lines: list[str] = []
-    stream = server.process.stderr if server.process else None
-    if stream is not None:
-        threading.Thread(target=lambda: lines.extend(stream), daemon=True).start()
-    return lines
-
-
-def api(server: ServerProcess) -> httpx.Client:
+def api(server: BugtrailServer) -> httpx.Client:
     return httpx.Client(
         base_url=server.url, headers={"Authorization": f"Bearer {server.admin_key}"}, timeout=30
     )
 
 
-def start_worker(server: ServerProcess) -> subprocess.Popen[str]:
+def start_worker(server: BugtrailServer) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "bugtrail", "worker", "--log-level", "warning"],
         env=server.environment(),
@@ -102,11 +63,11 @@ def finished(http: httpx.Client, trace_id: str) -> dict[str, Any] | None:
 def test_serve_with_embedded_worker_keeps_serving_during_qa(
     tmp_path: Path, repos_dir: Path, buggy_repo: BuggyRepo, runner_image: str
 ) -> None:
-    server = ServerProcess(
+    server = BugtrailServer(
         data_dir=tmp_path / "server-data",
+        worker=True,
         env=qa_env(
             repos_dir,
-            BUGTRAIL_EMBEDDED_WORKER="true",
             BUGTRAIL_TEST_TIMEOUT_S="5",
             BUGTRAIL_RUNNER_IMAGE=runner_image,
         ),
@@ -114,7 +75,6 @@ def test_serve_with_embedded_worker_keeps_serving_during_qa(
     server.start()
     try:
         server.read_first_start_key()
-        log = drain_stderr(server)
         latencies: list[float] = []
         failures: list[str] = []
         stop = threading.Event()
@@ -154,7 +114,7 @@ def test_serve_with_embedded_worker_keeps_serving_during_qa(
             ]
             trace_id = http.post("/api/traces", json=good_fix(buggy_repo)).json()["trace_id"]
             done = http.post(f"/api/traces/{trace_id}/finalize", params={"wait": 180}, timeout=200)
-            assert done.status_code == 200, (done.text, "".join(log)[-5000:])
+            assert done.status_code == 200, (done.text, server.log_tail())
             body = done.json()
             assert body["status"] == "completed"
             assert body["qa_results"]["resolved"] is True and body["qa_results"]["tests_passed"] is True
@@ -171,7 +131,7 @@ def test_serve_with_embedded_worker_keeps_serving_during_qa(
 
 
 def test_worker_killed_mid_job_is_finished_by_another_exactly_once(
-    server: ServerProcess, buggy_repo: BuggyRepo
+    server: BugtrailServer, buggy_repo: BuggyRepo
 ) -> None:
     body = trace_body(
         buggy_repo.url,
@@ -212,7 +172,7 @@ def test_worker_killed_mid_job_is_finished_by_another_exactly_once(
         assert len(history) == 1 and history[0]["job_id"] == qa["job_id"]
 
 
-def test_sigterm_drains_the_current_job(server: ServerProcess, buggy_repo: BuggyRepo) -> None:
+def test_sigterm_drains_the_current_job(server: BugtrailServer, buggy_repo: BuggyRepo) -> None:
     body = trace_body(buggy_repo.url, buggy_repo.base_commit, [("calc.py", CALC, SLOW_FIX)])
     with api(server) as http:
         trace_id = http.post("/api/traces?finalize=true", json=body).json()["trace_id"]

@@ -12,8 +12,16 @@ from typing import Any
 
 import pytest
 
-from tests.docker.buggy_repo import CALC, FIXED, TESTS, BuggyRepo, edit_event, make_buggy_repo, trace_body
-from tests.docker.test_qa_verdicts import submit_and_run
+from tests.support.buggy_repo import (
+    CALC,
+    FIXED,
+    TESTS,
+    BuggyRepo,
+    edit_event,
+    make_buggy_repo,
+    submit_and_run,
+    trace_body,
+)
 
 LATER = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
 

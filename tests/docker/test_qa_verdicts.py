@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from bugtrail.config import Settings
-from tests.docker.buggy_repo import (
+from tests.support.buggy_repo import (
     CALC,
     FIX_BREAKS_SUB,
     FIXED,
@@ -14,22 +12,11 @@ from tests.docker.buggy_repo import (
     WRONG_FIX,
     BuggyRepo,
     good_fix,
+    submit_and_run,
     trace_body,
 )
 
 NEW_TEST_ID = "tests/test_calc.py::test_add"
-
-
-def submit_and_run(client: Any, keys: Any, worker: Any, body: dict[str, Any]) -> dict[str, Any]:
-    """POST the trace finalized, let the worker run its job, return the trace as the API shows it."""
-    created = client.post("/api/traces?finalize=true", json=body, headers=keys.alice)
-    assert created.status_code == 201, created.text
-    trace_id = created.json()["trace_id"]
-    assert client.get(f"/api/traces/{trace_id}", headers=keys.alice).json()["status"] == "queued"
-    assert worker.run_once()
-    got = client.get(f"/api/traces/{trace_id}", headers=keys.alice)
-    assert got.status_code == 200
-    return dict(got.json())
 
 
 def test_fix_with_new_failing_test_is_resolved(client, keys, worker, buggy_repo: BuggyRepo) -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from benchmarks.serverproc import free_port
+from tests.support.server import free_port
 
 
 def _pg_bin() -> Path | None:

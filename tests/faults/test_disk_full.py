@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from benchmarks.serverproc import BugtrailServer, http_json
+from tests.support.server import BugtrailServer, http_json
 
 pytestmark = pytest.mark.slow
 

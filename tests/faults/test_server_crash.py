@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from benchmarks.serverproc import BugtrailServer, http_json
 from bugtrail.db.models import Event, Job, Trace
+from tests.support.server import BugtrailServer, http_json
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
-from benchmarks.serverproc import ROOT
 from bugtrail.auth.keys import create_key, find_active
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
@@ -27,6 +26,7 @@ from bugtrail.db.models import Job, QaResult, Trace
 from bugtrail.traces import service
 from bugtrail.wire import TraceCreate
 from tests.support.openai_stub import Answer, Hang, OpenAIStub
+from tests.support.server import ROOT
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

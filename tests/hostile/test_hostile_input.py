@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from benchmarks.serverproc import http_json
-from tests.hostile.conftest import new_trace, raw_exchange, rss_kib, status_of
+from tests.support.rawhttp import raw_exchange, status_of
+from tests.support.server import http_json, rss_kib
 
 MiB = 1024 * 1024
 # The server's resident memory may grow this much during one hostile request at most.
@@ -45,7 +45,7 @@ def event_count(server, key: str, trace_id: str) -> int:  # type: ignore[no-unty
 
 
 def test_declared_huge_body_is_refused_before_it_is_read(live_server, live_key) -> None:  # type: ignore[no-untyped-def]
-    trace_id = new_trace(live_server, live_key)
+    trace_id = live_server.create_trace(live_key)
     before = rss_kib(live_server.process.pid)
     # Declares 10 GiB and sends 1 MiB of it: the answer must come from the Content-Length alone.
     response = raw_exchange(
@@ -58,7 +58,7 @@ def test_declared_huge_body_is_refused_before_it_is_read(live_server, live_key) 
 
 
 def test_streamed_body_over_the_limit_is_413_and_memory_stays_bounded(live_server, live_key) -> None:  # type: ignore[no-untyped-def]
-    trace_id = new_trace(live_server, live_key)
+    trace_id = live_server.create_trace(live_key)
     before = rss_kib(live_server.process.pid)
     head = (
         f"POST /api/traces/{trace_id}/events HTTP/1.1\r\nhost: 127.0.0.1\r\n"
@@ -83,7 +83,7 @@ def test_huge_header_block_is_refused_with_bounded_memory(live_server) -> None: 
 
 
 def test_100k_nested_arrays_are_400_not_a_crash(live_server, live_key) -> None:  # type: ignore[no-untyped-def]
-    trace_id = new_trace(live_server, live_key)
+    trace_id = live_server.create_trace(live_key)
     deep = b"[" * 100_000 + b"]" * 100_000
     for body in (deep, json.dumps({"events": [reasoning()]})[:-2].encode() + b', "x": ' + deep + b"}]}"):
         response = raw_exchange(
@@ -97,7 +97,7 @@ def test_100k_nested_arrays_are_400_not_a_crash(live_server, live_key) -> None: 
 
 def test_nesting_the_json_parser_accepts_is_still_bounded(live_server, live_key) -> None:  # type: ignore[no-untyped-def]
     # 900 levels parse fine but used to crash serialisation (500); the wire format now caps details depth.
-    trace_id = new_trace(live_server, live_key)
+    trace_id = live_server.create_trace(live_key)
     nested: object = []
     for _ in range(900):
         nested = [nested]
@@ -169,7 +169,7 @@ def test_ids_beyond_64_bits_are_4xx_on_every_route(client, app, keys) -> None:  
     """SQLite raised OverflowError (a 500) for integer path ids >= 2**63."""
     from fastapi.testclient import TestClient
 
-    from tests.hostile.test_authz import call, operations
+    from tests.support.routes import call, operations
 
     lenient = TestClient(app, raise_server_exceptions=False)
     failures = []

@@ -10,16 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from benchmarks.rawhttp import RawConnection
-from benchmarks.serverproc import http_json
-from tests.hostile.conftest import new_trace
+from tests.support.rawhttp import RawConnection
+from tests.support.server import http_json
 
 pytestmark = pytest.mark.slow
 
 
 def timed_healthy_requests(server, key: str, count: int = 20) -> list[float]:  # type: ignore[no-untyped-def]
     """Latencies of a normal client creating a trace and appending events while others misbehave."""
-    trace_id = new_trace(server, key)
+    trace_id = server.create_trace(key)
     latencies = []
     for i in range(count):
         event = {
@@ -59,7 +58,7 @@ def test_many_concurrent_writers_all_succeed(live_server, live_key) -> None:  # 
 
 
 def test_clients_waiting_for_qa_do_not_starve_the_server(live_server, live_key) -> None:  # type: ignore[no-untyped-def]
-    traces = [new_trace(live_server, live_key) for _ in range(50)]
+    traces = [live_server.create_trace(live_key) for _ in range(50)]
     with ThreadPoolExecutor(max_workers=50) as pool:
         # No worker runs: each finalize ?wait=8 blocks for its full 8 s.
         waiting = [
@@ -83,7 +82,7 @@ def test_slowloris_and_slow_uploads_do_not_block_others(live_server, live_key) -
             sock = socket.create_connection(("127.0.0.1", live_server.port))
             sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-slow-%d: a" % i)
             sockets.append(sock)
-        trace_id = new_trace(live_server, live_key)
+        trace_id = live_server.create_trace(live_key)
         for _ in range(30):  # bodies that never finish, on a real write route
             sock = socket.create_connection(("127.0.0.1", live_server.port))
             sock.sendall(

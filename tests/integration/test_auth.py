@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tests.integration.test_traces_api import reasoning, seed
+from tests.support.traces import reasoning, seed
 
 
 def test_every_api_route_needs_a_key(client) -> None:

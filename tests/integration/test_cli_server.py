@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.server import ServerProcess, cli_environment
+from tests.support.server import BugtrailServer, cli_environment
 
 
 def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -20,7 +20,7 @@ def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_serve_prints_admin_key_once_and_keys_cli_works(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data").start()
+    server = BugtrailServer(tmp_path / "data").start()
     try:
         admin_key = server.read_first_start_key()
         assert admin_key.startswith("btk_")
@@ -44,11 +44,10 @@ def test_serve_prints_admin_key_once_and_keys_cli_works(tmp_path: Path) -> None:
         server.stop()
 
     # A second start finds keys and prints none.
-    again = ServerProcess(tmp_path / "data").start()
+    again = BugtrailServer(tmp_path / "data").start()
     try:
         again.stop()
-        assert again.process is not None and again.process.stdout is not None
-        assert again.process.stdout.read().strip() == ""
+        assert again.output.strip() == "" and again.admin_key is None
     finally:
         again.stop()
 
@@ -68,7 +67,7 @@ def test_db_upgrade_on_fresh_data_dir(tmp_path: Path) -> None:
 
 
 def test_e2e_example_script(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data").start()
+    server = BugtrailServer(tmp_path / "data").start()
     try:
         server.read_first_start_key()
         key = run_cli(tmp_path / "data", "keys", "create", "--developer", "alice").stdout.strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.integration.export_seed import add_job, add_trace
+from tests.support.seed import add_job, add_trace
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

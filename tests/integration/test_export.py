@@ -14,7 +14,7 @@ import pytest
 from bugtrail.export import service
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.repository import list_records
-from tests.integration.export_seed import BASE_TIME, add_trace
+from tests.support.seed import BASE_TIME, add_trace
 
 
 @pytest.fixture

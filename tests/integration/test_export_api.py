@@ -8,7 +8,7 @@ import json
 
 import pyarrow.parquet as pq
 
-from tests.integration.export_seed import add_trace
+from tests.support.seed import add_trace
 
 
 def _seed(database) -> list[str]:
@@ -88,7 +88,7 @@ def test_cli_export_from_a_server_checks_the_sha256(app, keys, database, tmp_pat
     from typer.testing import CliRunner
 
     from bugtrail.cli.app import app as cli
-    from tests.integration.export_seed import live_app_server
+    from tests.support.server import live_app_server
 
     ids = _seed(database)
     out = tmp_path / "remote.jsonl"

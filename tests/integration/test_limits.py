@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bugtrail.api.app import create_app
-from tests.integration.test_traces_api import event, reasoning, seed
+from tests.support.traces import event, reasoning, seed
 
 
 @pytest.fixture

@@ -7,15 +7,15 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bugtrail.sdk.environment import capture_environment, find_interpreter
-from tests.support.recorder import bugtrail, cli_env, developer_key, make_repo, session_trace_id
-from tests.support.server import ServerProcess
+from tests.support.recorder import bugtrail, cli_env, developer_key, session_trace_id
+from tests.support.repos import make_repo
+from tests.support.server import BugtrailServer
 
 PYPROJECT = """\
 [build-system]
@@ -61,15 +61,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return repo
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("server") / "data").start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
 def _pip_freeze(python: Path) -> list[str]:
     out = subprocess.run(
         [str(python), "-m", "pip", "freeze"], capture_output=True, text=True, check=True, env=_venv_env()
@@ -77,7 +68,7 @@ def _pip_freeze(python: Path) -> list[str]:
     return [line for line in out.splitlines() if line and not line.startswith(("#", "-e "))]
 
 
-def _recorded(server: ServerProcess, key: str, repo: Path, env: dict[str, str], *start_args: str) -> dict:
+def _recorded(server: BugtrailServer, key: str, repo: Path, env: dict[str, str], *start_args: str) -> dict:
     started = bugtrail(repo, env, "start", "--bug", "VALUE is wrong", *start_args)
     assert started.returncode == 0, started.stderr.decode()
     trace_id = session_trace_id(repo)
@@ -89,7 +80,7 @@ def _recorded(server: ServerProcess, key: str, repo: Path, env: dict[str, str], 
 
 
 def test_start_records_the_work_trees_virtualenv(
-    server: ServerProcess, project: Path, tmp_path: Path
+    server: BugtrailServer, project: Path, tmp_path: Path
 ) -> None:
     key = developer_key(server, "erin")
     env = cli_env(server.url, key, tmp_path)
@@ -123,7 +114,7 @@ def test_start_records_the_work_trees_virtualenv(
 
 
 def test_virtual_env_wins_and_opting_out_records_nothing(
-    server: ServerProcess, project: Path, tmp_path: Path
+    server: BugtrailServer, project: Path, tmp_path: Path
 ) -> None:
     key = developer_key(server, "fred")
     env = cli_env(server.url, key, tmp_path)
@@ -137,7 +128,7 @@ def test_virtual_env_wins_and_opting_out_records_nothing(
     assert _recorded(server, key, other, env, "--no-environment")["trace"]["environment"] is None
 
 
-def test_a_broken_interpreter_never_fails_start(server: ServerProcess, tmp_path: Path) -> None:
+def test_a_broken_interpreter_never_fails_start(server: BugtrailServer, tmp_path: Path) -> None:
     key = developer_key(server, "gus")
     env = cli_env(server.url, key, tmp_path)
     repo = make_repo(tmp_path / "repo", {"README": "x\n"})
@@ -180,7 +171,7 @@ def test_interpreter_search_order(tmp_path: Path) -> None:
 
 
 def test_sdk_client_sends_a_captured_environment(
-    server: ServerProcess, project: Path, tmp_path: Path
+    server: BugtrailServer, project: Path, tmp_path: Path
 ) -> None:
     from bugtrail import Client
     from bugtrail import capture_environment as exported

@@ -6,42 +6,31 @@ import os
 import pty
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_recorder_session import get_trace
 from tests.support.recorder import (
     bugtrail,
     cli_env,
     developer_key,
-    make_repo,
+    get_trace,
     replay,
     session_trace_id,
     work_tree_files,
-    write_files,
 )
-from tests.support.server import ServerProcess
+from tests.support.repos import make_repo, write_files
+from tests.support.server import BugtrailServer
 
 PNG = bytes(range(256)) * 8  # NUL bytes: git treats it as binary
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("server") / "data").start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def key(server: ServerProcess) -> str:
+def key(server: BugtrailServer) -> str:
     return developer_key(server, "frank")
 
 
-def test_new_deleted_renamed_binary_and_many_edits(server: ServerProcess, key: str, tmp_path: Path) -> None:
+def test_new_deleted_renamed_binary_and_many_edits(server: BugtrailServer, key: str, tmp_path: Path) -> None:
     long_module = "".join(f"def f{i}(x):\n    return x + {i}\n\n\n" for i in range(40))
     repo = make_repo(
         tmp_path / "repo",
@@ -132,7 +121,7 @@ out.write(b"\\nLAST LINE\\n")
 
 
 def test_50_mb_output_is_capped_in_the_event_and_untouched_on_the_terminal(
-    server: ServerProcess, key: str, tmp_path: Path
+    server: BugtrailServer, key: str, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
     env = cli_env(server.url, key, tmp_path)
@@ -182,7 +171,7 @@ def test_50_mb_output_is_capped_in_the_event_and_untouched_on_the_terminal(
 
 
 def test_non_utf8_output_is_recorded_with_replacement_and_passed_through_raw(
-    server: ServerProcess, key: str, tmp_path: Path
+    server: BugtrailServer, key: str, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
     env = cli_env(server.url, key, tmp_path)
@@ -204,7 +193,7 @@ def test_non_utf8_output_is_recorded_with_replacement_and_passed_through_raw(
 
 
 def test_run_in_a_terminal_uses_a_pty_and_keeps_colours(
-    server: ServerProcess, key: str, tmp_path: Path
+    server: BugtrailServer, key: str, tmp_path: Path
 ) -> None:
     repo = make_repo(tmp_path / "repo", {"a.txt": "a\n"})
     env = cli_env(server.url, key, tmp_path)

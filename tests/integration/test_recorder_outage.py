@@ -11,22 +11,25 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.test_recorder_session import BUGGY, TEST, get_trace, run_session
 from tests.support.recorder import (
+    BUGGY,
     SRC,
+    TEST,
     bugtrail,
     cli_env,
     developer_key,
-    make_repo,
+    get_trace,
     replay,
+    run_session,
     session_trace_id,
     work_tree_files,
 )
-from tests.support.server import ServerProcess
+from tests.support.repos import make_repo
+from tests.support.server import BugtrailServer
 
 
 def test_server_down_halfway_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data").start()
+    server = BugtrailServer(tmp_path / "data").start()
     key = developer_key(server)
     repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY, "tests/test_calc.py": TEST})
     env = cli_env(server.url, key, tmp_path)
@@ -43,7 +46,7 @@ def test_server_down_halfway_loses_and_duplicates_nothing(tmp_path: Path) -> Non
         assert b"queued locally" in offline.stdout and b"all sent" not in offline.stdout
         assert bugtrail(repo, env, "sync").returncode == 1  # still down: says so, keeps everything
 
-        server = ServerProcess(tmp_path / "data", port=server.port).start()
+        server = BugtrailServer(tmp_path / "data", port=server.port).start()
         synced = bugtrail(repo, env, "sync")
         assert synced.returncode == 0, synced.stderr
         trace = get_trace(server, key, session_trace_id(repo))
@@ -65,7 +68,7 @@ def test_server_down_halfway_loses_and_duplicates_nothing(tmp_path: Path) -> Non
 
 
 def test_resend_after_lost_acknowledgement_is_deduplicated(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data").start()
+    server = BugtrailServer(tmp_path / "data").start()
     try:
         from bugtrail.sdk.client import Client
 
@@ -107,7 +110,7 @@ while client.pending():
 
 
 def test_kill_9_while_sending_loses_nothing(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data").start()
+    server = BugtrailServer(tmp_path / "data").start()
     try:
         from bugtrail.sdk.client import Client
 

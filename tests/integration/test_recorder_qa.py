@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_recorder_session import get_trace
-from tests.support.recorder import bugtrail, cli_env, developer_key, make_repo, session_trace_id
-from tests.support.server import ServerProcess
+from tests.support.recorder import bugtrail, cli_env, developer_key, get_trace, session_trace_id
+from tests.support.repos import make_repo
+from tests.support.server import BugtrailServer
 
 pytestmark = pytest.mark.docker
 
@@ -24,10 +24,10 @@ NEW_TEST = TESTS.replace("import mul", "import add, mul") + "\n\ndef test_add():
 
 def test_recorded_session_is_resolved_by_qa(tmp_path: Path, runner_image: str) -> None:
     repos = tmp_path / "repos"
-    server = ServerProcess(
+    server = BugtrailServer(
         tmp_path / "data",
+        worker=True,
         env={
-            "BUGTRAIL_EMBEDDED_WORKER": "true",
             "BUGTRAIL_REPO_ALLOWLIST": f"file://{repos}/",
             "BUGTRAIL_RUNNER_IMAGE": runner_image,
             "BUGTRAIL_JUDGE": "heuristic",

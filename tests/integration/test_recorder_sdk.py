@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,22 +10,13 @@ import pytest
 from bugtrail import Client
 from bugtrail.sdk.client import AuthError
 from tests.support.recorder import developer_key
-from tests.support.server import ServerProcess
+from tests.support.server import BugtrailServer
 
 REPO = "https://github.com/example/demo"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("server") / "data").start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
 def test_developers_in_threads_each_get_their_own_complete_trace(
-    server: ServerProcess, tmp_path: Path
+    server: BugtrailServer, tmp_path: Path
 ) -> None:
     keys = {name: developer_key(server, name) for name in ("ann", "ben", "cat")}
     results: dict[str, dict] = {}
@@ -69,7 +59,7 @@ def test_developers_in_threads_each_get_their_own_complete_trace(
         ]
 
 
-def test_one_shared_client_is_thread_safe(server: ServerProcess, tmp_path: Path) -> None:
+def test_one_shared_client_is_thread_safe(server: BugtrailServer, tmp_path: Path) -> None:
     key = developer_key(server, "dan")
     with Client(server.url, key, spool_path=tmp_path / "shared.sqlite3") as client:
         trace_id = client.create_trace(repo_url=REPO, bug_description="shared")
@@ -93,7 +83,7 @@ def test_one_shared_client_is_thread_safe(server: ServerProcess, tmp_path: Path)
 
 
 def test_a_refused_op_is_set_aside_and_does_not_block_the_queue(
-    server: ServerProcess, tmp_path: Path
+    server: BugtrailServer, tmp_path: Path
 ) -> None:
     key = developer_key(server, "eve")
     with Client(server.url, key, spool_path=tmp_path / "eve.sqlite3") as client:
@@ -110,7 +100,7 @@ def test_a_refused_op_is_set_aside_and_does_not_block_the_queue(
         assert client.get_trace(other)["event_count"] == 1
 
 
-def test_a_refused_key_keeps_everything_queued(server: ServerProcess, tmp_path: Path) -> None:
+def test_a_refused_key_keeps_everything_queued(server: BugtrailServer, tmp_path: Path) -> None:
     spool = tmp_path / "bad.sqlite3"
     with Client(server.url, "btk_not_a_key", spool_path=spool) as client:
         trace_id = client.create_trace(repo_url=REPO, bug_description="x", flush=False)
@@ -134,7 +124,7 @@ def test_unreachable_server_backs_off_without_losing_events(tmp_path: Path) -> N
 
 
 def test_bulk_append_and_a_default_spool_per_server_and_key(
-    server: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: BugtrailServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     key = developer_key(server, "ida")

@@ -2,68 +2,25 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-import pytest
-
 from tests.support.recorder import (
+    BUGGY,
+    TEST,
     bugtrail,
     cli_env,
     developer_key,
-    make_repo,
+    get_trace,
     replay,
+    run_session,
     session_trace_id,
     work_tree_files,
 )
-from tests.support.server import ServerProcess
-
-BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
-TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
-PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+from tests.support.repos import make_repo
+from tests.support.server import BugtrailServer
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    process = ServerProcess(tmp_path_factory.mktemp("server") / "data").start()
-    try:
-        yield process
-    finally:
-        process.stop()
-
-
-def get_trace(server: ServerProcess, key: str, trace_id: str) -> dict:
-    response = httpx.get(f"{server.url}/api/traces/{trace_id}", headers={"Authorization": f"Bearer {key}"})
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def run_session(repo: Path, env: dict[str, str], between: object | None = None) -> list[tuple[str, int]]:
-    """start, edit, failing pytest, hypothesis, edit, passing pytest, outcome, finish; returns (step, rc)."""
-    steps: list[tuple[str, int]] = []
-
-    def step(name: str, *args: str) -> None:
-        proc = bugtrail(repo, env, *args)
-        steps.append((name, proc.returncode))
-        if callable(between):
-            between(name)
-
-    step("start", "start", "--bug", "add() subtracts", "--test-command", "python -m pytest -q")
-    (repo / "tests" / "test_calc.py").write_text(
-        TEST + "\n\ndef test_add_zero():\n    assert add(0, 4) == 4\n"
-    )
-    step("run-fail", "run", "--", *PYTEST)
-    step("hypothesis", "note", "--type", "hypothesis", "--confidence", "high", "add() uses - instead of +")
-    (repo / "calc.py").write_text(BUGGY.replace("a - b", "a + b"))
-    step("run-pass", "run", "--", *PYTEST)
-    step("outcome", "note", "--type", "outcome", "--refers-to", "last-command", "both tests pass now")
-    step("finish", "finish")
-    return steps
-
-
-def test_scripted_session_is_stored_in_true_order_and_replays(server: ServerProcess, tmp_path: Path) -> None:
+def test_scripted_session_is_stored_in_true_order_and_replays(server: BugtrailServer, tmp_path: Path) -> None:
     key = developer_key(server, "dana")
     repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY, "tests/test_calc.py": TEST})
     env = cli_env(server.url, key, tmp_path)
@@ -109,7 +66,7 @@ def test_scripted_session_is_stored_in_true_order_and_replays(server: ServerProc
     assert work_tree_files(replayed) == work_tree_files(repo)
 
 
-def test_status_sync_and_errors_that_say_what_to_do(server: ServerProcess, tmp_path: Path) -> None:
+def test_status_sync_and_errors_that_say_what_to_do(server: BugtrailServer, tmp_path: Path) -> None:
     key = developer_key(server, "erin")
     repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY})
     env = cli_env(server.url, key, tmp_path)
@@ -135,7 +92,7 @@ def test_status_sync_and_errors_that_say_what_to_do(server: ServerProcess, tmp_p
     assert bugtrail(repo, env, "status").returncode == 0
 
 
-def test_login_saves_a_private_config_the_other_verbs_use(server: ServerProcess, tmp_path: Path) -> None:
+def test_login_saves_a_private_config_the_other_verbs_use(server: BugtrailServer, tmp_path: Path) -> None:
     import stat
 
     key = developer_key(server, "gus")
@@ -155,7 +112,7 @@ def test_login_saves_a_private_config_the_other_verbs_use(server: ServerProcess,
     assert get_trace(server, key, session_trace_id(repo))["developer_id"] == "gus"
 
 
-def test_finish_wait_reports_progress_until_its_timeout(server: ServerProcess, tmp_path: Path) -> None:
+def test_finish_wait_reports_progress_until_its_timeout(server: BugtrailServer, tmp_path: Path) -> None:
     key = developer_key(server, "hal")
     repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY})
     env = cli_env(server.url, key, tmp_path)

@@ -7,13 +7,13 @@ import sys
 import time
 from pathlib import Path
 
-from tests.integration.test_recorder_session import get_trace
-from tests.support.recorder import bugtrail, cli_env, developer_key, make_repo, session_trace_id
-from tests.support.server import ServerProcess
+from tests.support.recorder import bugtrail, cli_env, developer_key, get_trace, session_trace_id
+from tests.support.repos import make_repo
+from tests.support.server import BugtrailServer
 
 
 def test_watch_records_saves_debounced_and_exits_after_finish(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data").start()
+    server = BugtrailServer(tmp_path / "data").start()
     watcher = None
     try:
         key = developer_key(server)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.test_traces_api import event, seed
+from tests.support.traces import event, seed
 
 AWS_KEY = "AKIAIOSFODNN7EXAMPLE"
 GH_TOKEN = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"

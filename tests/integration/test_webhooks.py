@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,48 +17,9 @@ from bugtrail.webhooks import repository as webhook_repo
 from bugtrail.webhooks.service import register_webhook
 from bugtrail.webhooks.signing import SignatureError, signature_header
 from bugtrail.webhooks.ssrf import DestinationPolicy, RefusedDestination
+from tests.support.receivers import Receiver
 
 SECRET = "s3cret-s3cret-s3cret"
-
-
-class Receiver:
-    """A real HTTP server on 127.0.0.1 that records requests; `statuses` scripts its answers."""
-
-    def __init__(self, port: int = 0, statuses: list[int] | None = None) -> None:
-        self.requests: list[dict] = []
-        self.statuses = list(statuses or [])
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append({"headers": dict(self.headers), "body": body, "path": self.path})
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                if status in (301, 302, 307):
-                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self.server.server_address[1]
-        self.url = f"http://127.0.0.1:{self.port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 @pytest.fixture
@@ -110,6 +70,7 @@ def test_receiver_gets_signed_delivery(db, receiver):
         verify_signature(SECRET, headers["x-bugtrail-signature"], request["body"] + b" ")
     body = json.loads(request["body"])
     assert body["event"] == "trace.finalized" and body["data"] == {"trace_id": "t-1", "status": "queued"}
+    assert body["created_at"].endswith("Z") and datetime.fromisoformat(body["created_at"]).tzinfo == UTC
     assert headers["x-bugtrail-event"] == "trace.finalized"
     [delivery] = _deliveries(db, webhook_id)
     assert (delivery.state, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)

@@ -75,7 +75,7 @@ def test_finalize_through_the_api_delivers_a_signed_trace_finalized(client, keys
 
     from bugtrail.tasks import DELIVERY_KINDS, build_worker
     from bugtrail.webhooks import verify_signature
-    from tests.integration.test_webhooks import Receiver
+    from tests.support.receivers import Receiver
 
     receiver = Receiver()
     try:

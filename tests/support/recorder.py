@@ -5,39 +5,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.support.server import ServerProcess
+import httpx
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
+from tests.support.repos import git
+from tests.support.server import SRC_DIR, BugtrailServer, cli_environment
 
-
-def sh(cwd: Path, *args: str, input: bytes | None = None) -> str:
-    proc = subprocess.run(args, cwd=cwd, input=input, capture_output=True, check=False)
-    assert proc.returncode == 0, f"{args} failed: {proc.stderr.decode(errors='replace')}"
-    return proc.stdout.decode()
-
-
-def make_repo(path: Path, files: dict[str, str | bytes]) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    sh(path, "git", "init", "-q", "-b", "main")
-    sh(path, "git", "config", "user.email", "dev@example.org")
-    sh(path, "git", "config", "user.name", "Dev")
-    write_files(path, files)
-    sh(path, "git", "add", "-A")
-    sh(path, "git", "commit", "-q", "-m", "initial")
-    return path
-
-
-def write_files(root: Path, files: dict[str, str | bytes]) -> None:
-    for name, content in files.items():
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            target.write_bytes(content)
-        else:
-            target.write_text(content)
+SRC = str(SRC_DIR)
 
 
 def cli_env(server_url: str, api_key: str | None, home: Path) -> dict[str, str]:
@@ -55,11 +32,20 @@ def cli_env(server_url: str, api_key: str | None, home: Path) -> dict[str, str]:
     return env
 
 
+# The CLI as this checkout runs it; a test of an installed copy passes that copy's `bugtrail` instead.
+THIS_CHECKOUT = (sys.executable, "-m", "bugtrail")
+
+
 def bugtrail(
-    repo: Path, env: dict[str, str], *args: str, input: bytes | None = None, timeout: float = 300
+    repo: Path,
+    env: dict[str, str],
+    *args: str,
+    input: bytes | None = None,
+    timeout: float = 300,
+    program: Sequence[str] = THIS_CHECKOUT,
 ) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
-        [sys.executable, "-m", "bugtrail", *args],
+        [*program, *args],
         cwd=repo,
         env=env,
         input=input,
@@ -69,9 +55,9 @@ def bugtrail(
     )
 
 
-def developer_key(server: ServerProcess, developer: str = "dana") -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BUGTRAIL_")}
-    env.update(BUGTRAIL_DATA_DIR=str(server.data_dir), PYTHONPATH=SRC)
+def developer_key(server: BugtrailServer, developer: str = "dana") -> str:
+    """A developer key made with the keys CLI on the server's data directory."""
+    env = cli_environment(BUGTRAIL_DATA_DIR=str(server.data_dir))
     proc = subprocess.run(
         [sys.executable, "-m", "bugtrail", "keys", "create", "--developer", developer, "--role", "developer"],
         env=env,
@@ -100,7 +86,7 @@ def session_trace_id(repo: Path) -> str:
 def work_tree_files(root: Path) -> dict[str, bytes]:
     """Every file git would see (tracked or untracked, not ignored), with its content; bytecode and pytest
     caches excluded, as the recorder excludes them."""
-    names = sh(root, "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+    names = git(root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     junk = ("__pycache__/", ".pytest_cache/")
     return {
         n: (root / n).read_bytes()
@@ -120,10 +106,10 @@ def replay(
     shared=True borrows origin's object database (a worktree), which lets header-only binary edits apply.
     """
     if shared:
-        sh(origin, "git", "worktree", "add", "-q", "--detach", str(into), base_commit)
+        git(origin, "worktree", "add", "-q", "--detach", str(into), base_commit)
     else:
-        sh(into.parent, "git", "clone", "-q", "--no-local", str(origin), str(into))
-        sh(into, "git", "checkout", "-q", "--detach", base_commit)
+        git(into.parent, "clone", "-q", "--no-local", str(origin), str(into))
+        git(into, "checkout", "-q", "--detach", base_commit)
     for event in events:
         if event["type"] != "edit":
             continue
@@ -136,3 +122,39 @@ def replay(
         )
         assert proc.returncode == 0, f"edit of {event['details']['file']} did not apply: {proc.stderr!r}"
     return into
+
+
+BUGGY = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
+TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+PYTEST = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+
+
+def get_trace(server: BugtrailServer, key: str, trace_id: str) -> dict:
+    response = httpx.get(f"{server.url}/api/traces/{trace_id}", headers={"Authorization": f"Bearer {key}"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def run_session(
+    repo: Path, env: dict[str, str], between: object | None = None, program: Sequence[str] = THIS_CHECKOUT
+) -> list[tuple[str, int]]:
+    """start, edit, failing pytest, hypothesis, edit, passing pytest, outcome, finish; returns (step, rc)."""
+    steps: list[tuple[str, int]] = []
+
+    def step(name: str, *args: str) -> None:
+        proc = bugtrail(repo, env, *args, program=program)
+        steps.append((name, proc.returncode))
+        if callable(between):
+            between(name)
+
+    step("start", "start", "--bug", "add() subtracts", "--test-command", "python -m pytest -q")
+    (repo / "tests" / "test_calc.py").write_text(
+        TEST + "\n\ndef test_add_zero():\n    assert add(0, 4) == 4\n"
+    )
+    step("run-fail", "run", "--", *PYTEST)
+    step("hypothesis", "note", "--type", "hypothesis", "--confidence", "high", "add() uses - instead of +")
+    (repo / "calc.py").write_text(BUGGY.replace("a - b", "a + b"))
+    step("run-pass", "run", "--", *PYTEST)
+    step("outcome", "note", "--type", "outcome", "--refers-to", "last-command", "both tests pass now")
+    step("finish", "finish")
+    return steps

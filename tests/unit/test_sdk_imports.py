@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
-# uvicorn and httpx are not server-only, but each costs ~100 ms at start-up of `bugtrail note`.
+# All of these come only with `bugtrail[server]` (see tests/integration/test_plain_install.py).
 FORBIDDEN = ("fastapi", "sqlalchemy", "starlette", "alembic", "docker", "openai", "uvicorn", "httpx")
 
 PROBE = """

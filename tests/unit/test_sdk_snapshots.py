@@ -13,7 +13,8 @@ import pytest
 
 from bugtrail.sdk.config import ClientConfig
 from bugtrail.sdk.session import Recorder, SessionError
-from tests.support.recorder import SRC, make_repo, replay, work_tree_files
+from tests.support.recorder import SRC, replay, work_tree_files
+from tests.support.repos import make_repo
 
 OFFLINE = ClientConfig(server="http://127.0.0.1:9", api_key="unused")  # port 9 (discard): nothing listens
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy import text
+from pydantic.json_schema import models_json_schema
 
 from bugtrail import __version__
+from bugtrail.api.auth_gate import ApiKeyGate
 from bugtrail.api.errors import ERROR_RESPONSES, error_response, install_error_handlers
 from bugtrail.api.limits import BodySizeLimit
 from bugtrail.auth.routes import router as auth_router
@@ -18,6 +20,7 @@ from bugtrail.db.engine import Database
 from bugtrail.export.routes import router as export_router
 from bugtrail.qa.routes import router as qa_router
 from bugtrail.repos.routes import router as repos_router
+from bugtrail.traces.routes import OPENAPI_MODELS
 from bugtrail.traces.routes import router as traces_router
 from bugtrail.webhooks.routes import router as webhooks_router
 
@@ -40,6 +43,8 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.state.database = database
     install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Added last = runs first: no body is read (not even its size judged) before the key is checked.
+    app.add_middleware(ApiKeyGate)
 
     routers = (traces_router, auth_router, qa_router, repos_router, export_router, webhooks_router)
     for router in (*routers, dashboard_router):
@@ -48,10 +53,29 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     @app.get("/healthz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})
     def healthz() -> object:
         try:
-            with database.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            database.ping()
         except Exception as exc:  # any database failure means "not healthy", said plainly
             return error_response(503, "database unreachable", str(exc))
         return {"status": "ok", "version": __version__, "database": database.dialect}
 
+    _add_openapi_models(app, OPENAPI_MODELS)
     return app
+
+
+def _add_openapi_models(app: FastAPI, models: tuple[type, ...]) -> None:
+    """Schemas of models that routes reading their own body name only in openapi_extra."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        _, definitions = models_json_schema(
+            [(model, "validation") for model in models], ref_template="#/components/schemas/{model}"
+        )
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in definitions.get("$defs", {}).items():
+            components.setdefault(name, definition)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -14,6 +15,8 @@ from bugtrail.auth.keys import Principal, find_active
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.errors import Forbidden, Unauthorized
+
+T = TypeVar("T")
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
 
@@ -28,15 +31,20 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-async def _db_gate(request: Request) -> AsyncIterator[None]:
-    """Admit the request to the database in the event loop (see api/db_gate.py for why)."""
-    gate: DbGate | None = getattr(request.app.state, "db_gate", None)
+def db_gate(app: Any) -> DbGate:
+    """The app's one DbGate, made on first use (the pool size is known once the database exists)."""
+    gate: DbGate | None = getattr(app.state, "db_gate", None)
     if gate is None:
-        database = get_database(request)
+        database: Database = app.state.database
         pool = database.engine.pool
         slots = pool.size() + getattr(pool, "_max_overflow", 0) if hasattr(pool, "size") else 8
-        gate = request.app.state.db_gate = DbGate(slots, serialize_writes=database.dialect == "sqlite")
-    async with gate.admit(write=request.method not in ("GET", "HEAD")) as release:
+        gate = app.state.db_gate = DbGate(slots, serialize_writes=database.dialect == "sqlite")
+    return gate
+
+
+async def _db_gate(request: Request) -> AsyncIterator[None]:
+    """Admit the request to the database in the event loop (see api/db_gate.py for why)."""
+    async with db_gate(request.app).admit(write=request.method not in ("GET", "HEAD")) as release:
         request.state.release_db_gate = release
         yield
 
@@ -54,8 +62,11 @@ AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
 def current_principal(
-    session: DbSession, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    request: Request, session: DbSession, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
 ) -> Principal:
+    early = gate_principal(request)
+    if early is not None:
+        return early
     if credentials is None or not credentials.credentials:
         raise Unauthorized(
             "missing API key", detail={"hint": "send the header 'Authorization: Bearer <key>'"}
@@ -67,6 +78,38 @@ def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def gate_principal(request: Request) -> Principal | None:
+    """The principal api/auth_gate.py found before the body was read (requests with a body to /api/)."""
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    return principal
+
+
+def early_principal(request: Request) -> Principal:
+    principal = gate_principal(request)
+    if principal is None:  # only reachable if the route is mounted without ApiKeyGate
+        raise Unauthorized(
+            "missing API key", detail={"hint": "send the header 'Authorization: Bearer <key>'"}
+        )
+    return principal
+
+
+# For routes that read their own body: authenticated before the body, no database session held.
+EarlyPrincipal = Annotated[Principal, Depends(early_principal)]
+
+
+async def run_write(request: Request, work: Callable[[Session], T]) -> T:
+    """Run `work` in one write transaction, holding the database writer only for it: the route does its
+    CPU-heavy preparation first, outside. Committed before returning (a 2xx means durable)."""
+    database = get_database(request)
+
+    def in_transaction() -> T:
+        with database.scope() as session:
+            return work(session)
+
+    async with db_gate(request.app).admit(write=True):
+        return await run_in_threadpool(in_transaction)
 
 
 def require_reviewer(principal: CurrentPrincipal) -> Principal:

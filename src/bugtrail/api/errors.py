@@ -92,7 +92,12 @@ def _http_handler(_request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-def _storage_handler(_request: Request, exc: Exception) -> JSONResponse:
+def _storage_handler(request: Request, exc: Exception) -> JSONResponse:
+    return storage_error_response(exc)
+
+
+def storage_error_response(exc: Exception) -> JSONResponse:
+    """507 for a full disk, 503 for an unreachable or locked database, else 500 (logged)."""
     message = str(exc).lower()
     if ("disk" in message and "full" in message) or "no space" in message:
         return error_response(
@@ -103,7 +108,8 @@ def _storage_handler(_request: Request, exc: Exception) -> JSONResponse:
         return error_response(
             503, "the database is unavailable; nothing from this request was stored", {"retry": "later"}
         )
-    return _unexpected_handler(_request, exc)
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(500, "internal error", None)
 
 
 def _integrity_handler(_request: Request, exc: Exception) -> JSONResponse:

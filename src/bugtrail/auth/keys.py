@@ -6,13 +6,13 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bugtrail.auth import repository
 from bugtrail.db.models import ApiKey, utcnow
+from bugtrail.errors import InvalidInput, NotFound
 
 __all__ = ["ApiKey", "Principal"]
-from bugtrail.errors import InvalidInput, NotFound
 
 ROLES = ("developer", "reviewer", "admin")
 KEY_PREFIX = "btk_"
@@ -62,26 +62,18 @@ def create_key(
 
 
 def find_active(session: Session, key: str) -> Principal | None:
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    row = repository.key_by_hash(session, hash_key(key))
     if row is None or row.revoked_at is not None:
         return None
     return Principal(key_id=row.id, developer_id=row.developer_id, role=row.role)
 
 
 def list_keys(session: Session, include_revoked: bool = False) -> list[ApiKey]:
-    query = select(ApiKey).order_by(ApiKey.id)
-    if not include_revoked:
-        query = query.where(ApiKey.revoked_at.is_(None))
-    return list(session.scalars(query))
+    return repository.keys_in_order(session, include_revoked)
 
 
 def revoke(session: Session, key_id_or_prefix: str) -> ApiKey:
-    query = select(ApiKey)
-    if key_id_or_prefix.isdigit():
-        query = query.where(ApiKey.id == int(key_id_or_prefix))
-    else:
-        query = query.where(ApiKey.key_prefix == key_id_or_prefix[:12])
-    rows = list(session.scalars(query))
+    rows = repository.keys_by_id_or_prefix(session, key_id_or_prefix)
     if not rows:
         raise NotFound(f"no API key with id or prefix {key_id_or_prefix!r}")
     if len(rows) > 1:
@@ -93,11 +85,5 @@ def revoke(session: Session, key_id_or_prefix: str) -> ApiKey:
     return row
 
 
-def count_active_admins(session: Session) -> int:
-    return len(
-        list(session.scalars(select(ApiKey.id).where(ApiKey.role == "admin", ApiKey.revoked_at.is_(None))))
-    )
-
-
 def has_any_key(session: Session) -> bool:
-    return session.scalar(select(ApiKey.id).limit(1)) is not None
+    return repository.any_key_exists(session)

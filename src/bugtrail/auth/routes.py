@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field
 
 from bugtrail.api.deps import AdminPrincipal, CurrentPrincipal, DbSession
 from bugtrail.auth import keys
@@ -31,14 +29,9 @@ class KeyRead(BaseModel):
     developer_id: str
     role: Role
     label: str | None
-    created_at: datetime
-    revoked_at: datetime | None
-
-    @field_validator("created_at", "revoked_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        # Stored as naive UTC; say so, or the value is not an RFC 3339 date-time as the schema promises.
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+    # Aware UTC from the database (db.models.UtcDateTime), so an RFC 3339 date-time as the schema promises.
+    created_at: AwareDatetime
+    revoked_at: AwareDatetime | None
 
 
 class KeyCreated(KeyRead):

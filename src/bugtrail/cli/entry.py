@@ -1,8 +1,33 @@
-"""The `bugtrail` executable: the recorder's everyday verbs first, without importing the Typer app."""
+"""The `bugtrail` executable: the recorder's everyday verbs first, without importing the Typer app.
+
+A plain `pip install bugtrail` is the recorder only; the service, QA, export and judge verbs import their
+dependencies inside the command, so without the `server` extra they end here with what to install.
+"""
 
 from __future__ import annotations
 
 import sys
+
+# Top-level modules that only `bugtrail[server]` installs (see pyproject.toml).
+SERVER_MODULES = frozenset(
+    {
+        "alembic",
+        "detect_secrets",
+        "docker",
+        "fastapi",
+        "httpx",
+        "jinja2",
+        "multipart",
+        "openai",
+        "orjson",
+        "psycopg",
+        "pyarrow",
+        "pydantic_settings",
+        "sqlalchemy",
+        "starlette",
+        "uvicorn",
+    }
+)
 
 
 def main() -> None:
@@ -11,4 +36,15 @@ def main() -> None:
     fast_path(sys.argv[1:])  # exits after `run`, `note` or `snapshot`
     from bugtrail.cli.app import main as app_main
 
-    app_main()
+    try:
+        app_main()
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in SERVER_MODULES:
+            raise
+        verb = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), "this command")
+        sys.stderr.write(
+            f"error: `bugtrail {verb}` needs the server components ({missing} is not installed).\n"
+            "→ install them with: pip install 'bugtrail[server]'\n"
+        )
+        raise SystemExit(2) from None

@@ -1,4 +1,4 @@
-"""All tables. Tables are singular snake_case; timestamps are `*_at`, stored as naive UTC."""
+"""All tables. Tables are singular snake_case; timestamps are `*_at` columns of type UtcDateTime."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 # JSONB on PostgreSQL (indexable, compact), JSON text on SQLite.
 JSONType = JSON().with_variant(JSONB(), "postgresql")
@@ -27,9 +29,31 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is timezone-aware UTC in Python and naive UTC in the database.
+
+    SQLite has no time zones and `timestamp without time zone` on PostgreSQL returns naive values; this type
+    gives every reader aware UTC datetimes on both, and takes aware values (any zone, converted) or naive
+    ones (taken as UTC) when writing or comparing. The stored representation is unchanged (no migration).
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def utcnow() -> datetime:
-    """Naive UTC: both SQLite and PostgreSQL `timestamp without time zone` store it unchanged."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, timezone-aware UTC (what UtcDateTime columns return)."""
+    return datetime.now(UTC)
 
 
 class Base(DeclarativeBase):
@@ -51,9 +75,9 @@ class Trace(Base):
     # sha256 of the create payload's header fields: an identical re-create is a no-op, a different one 409.
     content_hash: Mapped[str] = mapped_column(String(64))
     event_count: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
-    finalized_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    finalized_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     # Denormalised from the newest qa_result so lists and exports filter without a join.
     tests_passed: Mapped[bool | None] = mapped_column(Boolean)
     resolved: Mapped[bool | None] = mapped_column(Boolean)
@@ -73,11 +97,11 @@ class Event(Base):
     event_type: Mapped[str] = mapped_column(String(16))
     # The timestamp as sent (with its offset) and its UTC value for ordering.
     event_timestamp: Mapped[str] = mapped_column(String(64))
-    ts_utc: Mapped[datetime] = mapped_column(DateTime)
+    ts_utc: Mapped[datetime] = mapped_column(UtcDateTime)
     details: Mapped[dict[str, Any]] = mapped_column(JSONType)
     content_hash: Mapped[str] = mapped_column(String(64))
     redactions: Mapped[int] = mapped_column(Integer, default=0)
-    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("trace_id", "event_id", name="uq_event_trace_event_id"),
@@ -101,14 +125,14 @@ class Job(Base):
     state: Mapped[str] = mapped_column(String(16), default="queued")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=3)
-    run_after: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime)
+    run_after: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     worker_id: Mapped[str | None] = mapped_column(String(200))
     last_error: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (
         Index("ix_job_claim", "state", "run_after"),
@@ -132,7 +156,7 @@ class QaResult(Base):
     judge_comments: Mapped[str | None] = mapped_column(Text)
     test_output: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
-    qa_timestamp: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    qa_timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     # The full qa_results document as served (verdict, test lists, patch report, judge record).
     result: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
@@ -149,8 +173,8 @@ class ApiKey(Base):
     developer_id: Mapped[str] = mapped_column(String(200), index=True)
     role: Mapped[str] = mapped_column(String(16))
     label: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class DashboardSession(Base):
@@ -160,9 +184,9 @@ class DashboardSession(Base):
 
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     key_id: Mapped[int] = mapped_column(ForeignKey("api_key.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(DateTime)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Webhook(Base):
@@ -174,7 +198,7 @@ class Webhook(Base):
     events: Mapped[list[str]] = mapped_column(JSONType)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
 class WebhookDelivery(Base):
@@ -187,11 +211,11 @@ class WebhookDelivery(Base):
     state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | delivered | failed
     # A record of the job queue's attempts (the "webhook.deliver" job drives the retries).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    delivered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_webhook_delivery_due", "state", "next_attempt_at"),)
 
@@ -208,8 +232,8 @@ class ExportRecord(Base):
     trace_count: Mapped[int | None] = mapped_column(Integer)
     byte_count: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class RepoConfigRow(Base):
@@ -225,5 +249,5 @@ class RepoConfigRow(Base):
     test_file_patterns: Mapped[list[str]] = mapped_column(JSONType)
     image: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

@@ -65,12 +65,18 @@ def count_traces(session: Session, filters: ExportFilters) -> int:
 
 
 def iter_bundles(
-    session: Session, filters: ExportFilters, batch_size: int = 500, json_as_text: bool = False
+    session: Session,
+    filters: ExportFilters,
+    batch_size: int = 500,
+    json_as_text: bool = False,
+    with_events: bool = True,
 ) -> Iterator[list[TraceBundle]]:
     """Oldest first, keyset-paginated on (created_at, trace_id): memory is one batch, however many traces.
 
     json_as_text returns event details and QA documents as the database's JSON text (Parquet stores
     them as JSON strings anyway; skipping the decode/encode round trip is a third of its time).
+    with_events=False leaves `events` empty: the caller pages through each trace's events itself
+    (traces.repository.iter_event_pages), so one huge trace never sits in memory whole.
     """
     after: tuple[datetime, str] | None = None
     while True:
@@ -86,7 +92,11 @@ def iter_bundles(
         traces = list(session.execute(query.order_by(Trace.created_at, Trace.trace_id).limit(batch_size)))
         if not traces:
             return
-        events = _events_by_trace(session, [trace.trace_id for trace in traces], json_as_text)
+        events = (
+            _events_by_trace(session, [trace.trace_id for trace in traces], json_as_text)
+            if with_events
+            else {}
+        )
         qa = _qa_results(
             session,
             [t.latest_qa_result_id for t in traces if t.latest_qa_result_id is not None],

@@ -19,6 +19,8 @@ from bugtrail.db.engine import SQLITE_READ_ONLY, Database
 from bugtrail.export import jsonl, repository
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.parquet import IncrementalParquetWriter
+from bugtrail.export.repository import TraceBundle
+from bugtrail.traces.repository import iter_event_pages
 
 BATCH_SIZE = 500
 CHUNK_BYTES = 1024 * 1024
@@ -80,14 +82,14 @@ def jsonl_chunks(
     digest = hashlib.sha256()
     size = traces = 0
     with _snapshot(database) as session:
-        for batch in repository.iter_bundles(session, filters, batch_size):
-            chunk = jsonl.encode_batch(batch)
-            digest.update(chunk)
-            size += len(chunk)
+        for batch in repository.iter_bundles(session, filters, batch_size, with_events=False):
+            for chunk in jsonl.encode_paged(session, batch):
+                digest.update(chunk)
+                size += len(chunk)
+                yield chunk
             traces += len(batch)
             if on_batch is not None:
                 on_batch(len(batch))
-            yield chunk
     _finish(database, record_id, traces, size, digest.hexdigest())
 
 
@@ -117,8 +119,18 @@ def write_parquet(
     writer = IncrementalParquetWriter(out, layout)
     try:
         with _snapshot(database) as session:
-            for batch in repository.iter_bundles(session, filters, batch_size, json_as_text=True):
-                writer.write_batch(batch)
+            paged = layout == "event"
+            for batch in repository.iter_bundles(
+                session, filters, batch_size, json_as_text=True, with_events=not paged
+            ):
+                if paged:
+                    # One row per event: a row group per page of events, never a whole trace at once.
+                    for bundle in batch:
+                        for page in iter_event_pages(session, bundle.trace.trace_id, json_as_text=True):
+                            writer.write_batch([TraceBundle(bundle.trace, page, bundle.qa_result)])
+                else:
+                    # One row per trace holds all its events: memory is one batch of whole traces.
+                    writer.write_batch(batch)
                 traces += len(batch)
                 if on_batch is not None:
                     on_batch(len(batch))

@@ -7,6 +7,7 @@ so a bad event is refused before it is spooled instead of being rejected by the 
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 import uuid
 from datetime import UTC, datetime
@@ -27,10 +28,15 @@ def to_json(value: Any) -> str:
 
 
 def check_repo_relative_path(path: str) -> str:
-    if not path or "\x00" in path or "\\" in path or path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+    # The same rules as wire.check_repo_relative_path (tests/unit/test_sdk_wire_parity.py keeps them equal).
+    if not path.strip() or "\x00" in path or "\\" in path:
+        raise ValueError(f"file must be a repo-relative path, got {path!r}")
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
         raise ValueError(f"file must be a repo-relative path, got {path!r}")
     if ".." in path.split("/"):
         raise ValueError(f"file must not contain '..': {path!r}")
+    if posixpath.normpath(path) == ".":
+        raise ValueError(f"file does not name a file inside the repository: {path!r}")
     return path
 
 

@@ -10,6 +10,11 @@ Speed: Python's `re` only skips ahead fast for patterns that start with a litera
 starts with a lookbehind, a character class or IGNORECASE costs 20-300 ms per MiB. So every detector has
 literal-prefixed finder regexes that locate candidates (~1 ms per MiB each), and its own regex is only
 `match`ed there. Scanning runs on UTF-8 bytes so case-insensitive finders can use bytes.lower().
+
+Linear time (issue 10): a pattern of 1 MiB (repeated prefixes, near misses, long runs) must cost well
+under 0.5 s. So finders check the token's left edge and shape in C (`AKIA(?<![..]AKIA)[0-9A-Z]{16}`), so
+a repeated prefix costs no Python per position; quantifiers are bounded or possessive; and a candidate
+inside a secret its detector already found is skipped. tests/unit/test_redaction_bounds.py holds the line.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ from detect_secrets.plugins.github_token import GitHubTokenDetector
 from detect_secrets.plugins.gitlab_token import GitLabTokenDetector
 from detect_secrets.plugins.jwt import JwtTokenDetector
 from detect_secrets.plugins.mailchimp import MailchimpDetector
-from detect_secrets.plugins.openai import OpenAIDetector
 from detect_secrets.plugins.pypi_token import PypiTokenDetector
 from detect_secrets.plugins.sendgrid import SendGridDetector
 from detect_secrets.plugins.slack import SlackDetector
@@ -96,23 +100,53 @@ def _url_password_span(match: re.Match[bytes]) -> Span | None:
     return match.start() + 3 + len(user) + 1, match.end() - 1
 
 
+# The body of a key block: one possessive run (linear), then the END line is searched inside that run only.
+# The old single regex (`body{0,20000}?END|body*`) rescanned the rest of the text from every BEGIN: 92 s/MiB.
+_PEM_BODY = _rx(r"[A-Za-z0-9+/=\s:,.\\-]*+")
+_PEM_END = _rx(r"-----END[A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_MAX_BYTES = 64 * 1024  # bigger than any real key (RSA 16384 is ~13 KiB in PEM)
+
+
+def _private_key_span(match: re.Match[bytes]) -> Span | None:
+    """BEGIN line .. END line; without an END line (truncated output) the base64 body up to its end."""
+    data = match.string
+    body = _PEM_BODY.match(data, match.end(), match.end() + _PEM_MAX_BYTES)
+    body_end = body.end() if body is not None else match.end()
+    end_at = data.find(b"-----END", match.end(), body_end)
+    while end_at != -1:
+        closing = _PEM_END.match(data, end_at)
+        if closing is not None:
+            return match.start(), closing.end()
+        end_at = data.find(b"-----END", end_at + 1, body_end)
+    return match.start(), body_end
+
+
 # Assignments: the key name must END with one of these words (so `max_tokens=100`, `token_count: 5`,
 # `keyboard=us` are left alone). A bare `key` counts only after a qualifier such as `api_` / `secret-`.
-_KEY_WORDS = r"password|passwd|passphrase|pwd|secret|token|key|credentials?"
+_KEY_WORDS = r"password|passwd|passphrase|pass|pwd|secret|token|key|credentials?"
 _KEY_QUALIFIER = _rx(
     r"(?:api|auth|access|private|secret|storage|account|signing|master|encryption|client|x-api)[_\-]?\Z",
     re.IGNORECASE,
 )
 _NAME_CHARS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.")
 # Closing quotes/brackets of the key may be JSON-escaped (`\"password\": \"x\"` inside a JSON string).
+# A name may go on after the key word by up to two short segments: GITHUB_TOKEN_V2, SECRET_KEY_BASE.
+_NAME_SUFFIX = r"(?:[_\-][A-Za-z0-9]{1,12}){0,2}"
 _ASSIGNMENT = _rx(
-    r"(?i:" + _KEY_WORDS + r")(?![\w\-])[\\\"'\]]{0,3}"
-    r"(?P<sep>[ \t]*(?:=>|:=|=|:(?!//))[ \t]*|[ \t]+)"
+    r"(?i:" + _KEY_WORDS + r")(?P<suffix>" + _NAME_SUFFIX + r")(?![\w\-])[\\\"'\]]{0,3}"
+    r"(?P<sep>[ \t]{0,20}(?:=>|:=|=|:(?!//))[ \t]{0,20}|[ \t]{1,20})"
     + _NOT_A_VALUE
     + r"""(?:\\?"(?P<dq>[^"\n]{1,400}?)\\?"|'(?P<sq>[^'\n]{1,400})'"""
     + r"""|(?P<bare>[^\s'"`,;&()\[\]{}<>\\]{1,400}))"""
 )
-_ASSIGNMENT_SHAPE = r"""(?![\w\-])[\\"'\]]{0,3}(?:[ \t]*[=:]|[ \t]+[^\s=:])"""
+# The finders also drop, in C, a value that is only the next name (`x_token: x_token: ...`, see
+# _is_next_name): 1 MiB of those cost 0.4 s of Python before.
+_NEXT_NAME_AHEAD = (
+    r"(?![ \t]{0,20}[\w.\-]{0,40}?(?:pass|pwd|secret|token|key|credential)[\w.\-]{0,40}+[=:](?:\s|\Z))"
+)
+_ASSIGNMENT_SHAPE = (
+    r"""(?![\w\-])[\\"'\]]{0,3}(?:[ \t]{0,20}[=:]""" + _NEXT_NAME_AHEAD + r"""|[ \t]{1,20}[^\s=:])"""
+)
 # Unquoted values that read as code, not secrets: `self.password`, `DEFAULT_PASSWORD`.
 _CODE_LIKE = _rx(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+")
 _LETTERS_ONLY = _rx(r"[A-Za-z]{1,15}")
@@ -121,149 +155,328 @@ _TRIVIAL_VALUES = frozenset(
 )
 
 
+_NAME_BYTES = bytes(sorted(_NAME_CHARS))
+_PLACEHOLDER = _rx(
+    r"(?i:x+|\*+|\.+|-+|_+|#+|changeme|change_me|placeholder|redacted|secret|password|token|dummy|example"
+    r"|your[_\-]?\w{0,20}|none|empty|null|todo|tbd)"
+)
+# A bare value that is itself the next assignment's name (`password= token=...`): no value here.
+_KEY_WORD = _rx(r"pass|pwd|secret|token|key|credential", re.IGNORECASE)
+_ONE_NAME = _rx(r"[\w.\-]{1,80}+[=:]")
+
+
+def _is_next_name(value: bytes) -> bool:
+    return (
+        value.endswith((b"=", b":"))
+        and _ONE_NAME.fullmatch(value) is not None
+        and _KEY_WORD.search(value) is not None
+    )
+
+
+def _name_prefix(data: bytes, at: int) -> bytes:
+    """The part of a variable name before the key word at `at` (`DB_` of `DB_PASS`), at most 80 bytes."""
+    window = data[max(0, at - 80) : at]
+    return window[len(window.rstrip(_NAME_BYTES)) :]
+
+
+def _looks_secret(value: bytes) -> bool:
+    """For names that only contain a key word (TOKEN_URL=, PASSWORD_FILE=): a value, not a path or URL."""
+    if len(value) < 8 or b"://" in value or value.startswith((b"/", b"./", b"~", b"$")):
+        return False
+    return not _LETTERS_ONLY.fullmatch(value)
+
+
 def _assignment_value_span(match: re.Match[bytes]) -> Span | None:
-    """Span of an assignment's value, or None when it reads as prose or code rather than a secret."""
+    """Span of an assignment's value, or None when it reads as prose, code or a placeholder."""
     data = match.string
-    name_start = match.start()
-    while name_start > 0 and match.start() - name_start < 80 and data[name_start - 1] in _NAME_CHARS:
-        name_start -= 1
-    prefix = data[name_start : match.start()]
+    prefix = _name_prefix(data, match.start())
     if data.endswith(_MARKER, 0, match.start() - len(prefix)):
         return None  # the kind inside our own marker, e.g. `[REDACTED:gcp-api-key]=...`
-    if match.group(0)[:3].lower() == b"key" and not _KEY_QUALIFIER.search(prefix):
+    word = match.group(0)[: match.start("suffix") - match.start()].lower()
+    if word == b"key" and not _KEY_QUALIFIER.search(prefix):
         return None
+    if word == b"pass" and prefix and prefix[-1:] not in (b"_", b"-", b"."):
+        return None  # bypass=, compass:, but DB_PASS=, --pass, db.pass
+    suffixed = bool(match.group("suffix"))
     separator = match.group("sep")
     if not separator.strip() and not prefix.startswith(b"-"):
         return None  # "the secret ingredient": a bare space only separates a --flag from its value
     for group in ("dq", "sq"):
         quoted = match.group(group)
         if quoted is not None:
-            return match.span(group) if quoted.strip() else None
+            if not quoted.strip() or (len(quoted) <= 32 and _PLACEHOLDER.fullmatch(quoted.strip())):
+                return None
+            if suffixed and not _looks_secret(quoted):
+                return None
+            return match.span(group)
     value = match.group("bare")
     start, end = match.span("bare")
     if data.startswith((b"(", b"["), end) or _CODE_LIKE.fullmatch(value):
         return None  # code: get_password(...), os.environ["X"], self.password, DEFAULT_PASSWORD
     if value.lower() in _TRIVIAL_VALUES or (value.isdigit() and len(value) < 8):
         return None
+    if (len(value) <= 32 and _PLACEHOLDER.fullmatch(value)) or _is_next_name(value):
+        return None
+    if suffixed and not _looks_secret(value.rstrip(b".,")):
+        return None
     if b"=" not in separator:
-        # `Password: required.` / "token: expired" is prose; `password=hunter` (env var, CLI) is not.
+        # `Password: required.` / "token: expired" is prose; `password=hunter` (env var, CLI) is not,
+        # and neither is YAML's `db_password: hunter` (a compound name is not prose).
         trimmed = value.rstrip(b".!?")
-        if not trimmed or _LETTERS_ONLY.fullmatch(trimmed):
+        if not trimmed or (_LETTERS_ONLY.fullmatch(trimmed) and not prefix):
             return None
         end -= len(value) - len(trimmed)
     return start, end
 
 
+_USERINFO = r"[^:/?#\[\]@!$&'()*+,;=\s]"
+_CURL_USER = r"""[ \t=]{0,20}['"]?[^\s:'"]{1,200}+:[^\s'"]"""
+_AWS_NAME_WORDS = _rx(r"secret|key|pwd|pw|password|pass|token", re.IGNORECASE)
+_LINE_WINDOW = 2000
+
+
+def _aws_secret_span(match: re.Match[bytes]) -> Span | None:
+    return match.span("v") if _AWS_NAME_WORDS.search(match.group("name")) else None
+
+
+def _on_line_with(data: bytes, at: int, words: tuple[bytes, ...]) -> bool:
+    """Whether one of `words` is earlier on the line of `at` (within _LINE_WINDOW bytes); no copies."""
+    low = max(0, at - _LINE_WINDOW)
+    low = max(low, data.rfind(b"\n", low, at) + 1)
+    return any(data.rfind(word, low, at) != -1 for word in words)
+
+
+def _curl_password_span(match: re.Match[bytes]) -> Span | None:
+    """Only on a curl command line: `docker run -u 1000:1000` is a uid, not a credential."""
+    if not _on_line_with(match.string, match.start(), (b"curl",)):
+        return None
+    start, end = match.span("v")
+    quote = match.group("q")
+    if quote and match.string.endswith(quote, start, end):
+        end -= 1
+    return (start, end) if end > start else None
+
+
+def _mysql_password_span(match: re.Match[bytes]) -> Span | None:
+    """Only on a mysql-family command line: `mkdir -p`, `ssh -p22`, `pytest -p no:x` are no passwords."""
+    if not _on_line_with(match.string, match.start(), (b"mysql", b"mariadb")):
+        return None
+    return match.span(match.lastindex) if match.lastindex else None
+
+
+# The left-edge check sits after the literal (`AKIA(?<![...]AKIA)`), so `re` still skips ahead to the literal
+# and rejects a candidate inside a longer word in C: repeated prefixes then cost no Python per position.
+def _edge_after(literal: str) -> str:
+    return f"(?<!{_W}{literal})"
+
+
+_W = r"[A-Za-z0-9_\-]"
+
 _DETECTORS: tuple[_Detector, ...] = (
     # Whole PEM/OpenSSH/PGP private key blocks, also JSON-escaped (GCP service-account files use "\n").
-    # Without an END line (truncated output) the base64 body is still consumed.
+    # Without an END line (truncated output) the base64 body is still consumed (up to _PEM_MAX_BYTES).
     _Detector(
         "private-key",
-        _find("-----BEGIN"),
-        _rx(
-            r"-----BEGIN[A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:[A-Za-z0-9+/=\s:,.\\-]{0,20000}?-----END[A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----"
-            r"|[A-Za-z0-9+/=\s:,.\\-]*)"
-        ),
+        _find(r"-----BEGIN[A-Z0-9 ]{0,30}PRIVATE KEY"),
+        _rx(r"-----BEGIN[A-Z0-9 ]{0,30}PRIVATE KEY(?: BLOCK)?-----"),
+        locate=_private_key_span,
     ),
     _Detector(
         "aws-access-key-id",
-        _find("A(?:3T|BIA|CCA|KIA|SIA)"),
+        _find("A" + _edge_after("A") + r"(?:3T[A-Z0-9]|BIA|CCA|KIA|SIA)[0-9A-Z]{16}" + _EDGE_R),
         _rx(_EDGE_L + AWSKeyDetector.denylist[0].pattern + _EDGE_R),
     ),
     # detect-secrets only finds quoted AWS secrets; credentials files and env vars are unquoted.
+    # The name is one possessive run checked for a key word afterwards (nested lazy runs were 3 s/MiB).
     _Detector(
         "aws-secret-key",
-        _find("aws"),
+        _find(r"aws(?<![a-z0-9]aws)[\w.\-]{0,40}+[\"']?[ \t]{0,20}(?:=>|=|:)[ \t]{0,20}[\"']?[a-z0-9/+]{40}"),
         _rx(
-            r"aws[\w.\-]{0,20}?(?:secret|key|pwd|pw|password|pass|token)[\w\-]{0,20}?[\"']?\s*(?:=|:|=>)\s*"
+            r"aws(?P<name>[\w.\-]{0,40}+)[\"']?[ \t]{0,20}(?:=>|=|:)[ \t]{0,20}"
             r"[\"']?(?P<v>" + _NOT_A_VALUE + r"[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])",
             re.IGNORECASE,
         ),
         lowered=True,
-        locate=_group("v"),
+        locate=_aws_secret_span,
     ),
     # Connection strings keep `AccountKey=` visible; SAS URLs lose their signature.
     _Detector(
         "azure-storage-key",
-        _find("AccountKey="),
+        _find(r"AccountKey=[a-zA-Z0-9+/=]{88}"),
         _plugin(AzureStorageKeyDetector),
         locate=lambda m: (m.start() + len("AccountKey="), m.end()),
     ),
     _Detector(
         "azure-sas-signature",
-        _find("sig="),
-        _rx(r"(?<=[?&;])sig=(?P<v>[A-Za-z0-9%+/=]{20,})"),
+        _find(r"sig=(?<=[?&;]sig=)[A-Za-z0-9%+/=]{20}"),
+        _rx(r"(?<=[?&;])sig=(?P<v>[A-Za-z0-9%+/=]{20,}+)"),
         locate=_group("v"),
     ),
-    _Detector("gcp-api-key", _find("AIza"), _rx(_EDGE_L + r"AIza[0-9A-Za-z_\-]{35}" + _EDGE_R)),
-    _Detector("gcp-oauth-token", _find(r"ya29\."), _rx(_EDGE_L + r"ya29\.[0-9A-Za-z_\-]{20,}")),
+    _Detector(
+        "gcp-api-key",
+        _find("AIza" + _edge_after("AIza") + r"[0-9A-Za-z_\-]{35}" + _EDGE_R),
+        _rx(_EDGE_L + r"AIza[0-9A-Za-z_\-]{35}" + _EDGE_R),
+    ),
+    _Detector(
+        "gcp-oauth-token",
+        _find(r"ya29\." + _edge_after(r"ya29\.") + r"[0-9A-Za-z_\-]{20}"),
+        _rx(_EDGE_L + r"ya29\.[0-9A-Za-z_\-]{20,}+"),
+    ),
     _Detector(
         "github-token",
-        _find("gh[opusr]_", "github_pat_"),
-        _either(_plugin(GitHubTokenDetector), _rx(_EDGE_L + r"github_pat_[A-Za-z0-9_]{60,255}")),
+        _find(
+            r"gh[opusr]_" + _edge_after(r"gh[opusr]_") + r"[A-Za-z0-9_]{36}" + _EDGE_R,
+            "github_pat_" + _edge_after("github_pat_") + r"[A-Za-z0-9_]{60}",
+        ),
+        _either(_plugin(GitHubTokenDetector), _rx(_EDGE_L + r"github_pat_[A-Za-z0-9_]{60,255}+" + _EDGE_R)),
     ),
     _Detector(
         "gitlab-token",
-        _find("gl(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-", "GR1348941"),
+        _find(
+            "gl" + _edge_after("gl") + r"(?:pat|dt|ft|soat|rt|cbt|imt|ptt|agent|oas)-",
+            "GR1348941" + _edge_after("GR1348941"),
+        ),
         _plugin(GitLabTokenDetector),
     ),
     _Detector(
         "slack-token",
-        _find("x(?:ox|app-)", r"hooks\.slack\.com"),
+        _find(
+            r"x(?:ox[abposr]|app)-" + r"(?<![a-z0-9_\-]x(?:ox[abposr]|app)-)\d",
+            r"hooks\.slack\.com/services/t",
+        ),
         _either(_plugin(SlackDetector), _rx(_EDGE_L + r"xapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+")),
         lowered=True,
     ),
     _Detector(
         "stripe-key",
-        _find("k_(?:live|test)_"),
+        _find(
+            r"k_(?:live|test)_(?<![A-Za-z0-9_\-][sr]k_(?:live|test)_)(?<=[sr]k_(?:live|test)_)[0-9a-zA-Z]{24}"
+        ),
         _either(_plugin(StripeDetector), _rx(_EDGE_L + r"[sr]k_test_[0-9a-zA-Z]{24,99}" + _EDGE_R)),
         back=1,
     ),
-    # Legacy OpenAI keys (detect-secrets) plus project/service/admin keys and Anthropic keys.
+    # OpenAI keys (legacy sk-<48>, project/service/admin keys) and Anthropic keys (sk-ant-...).
+    # detect-secrets' OpenAI regex backtracks over a whole run (`[..]*[..]{20}T3BlbkFJ`): replaced.
     _Detector(
         "openai-key",
-        _find("sk-"),
-        _either(
-            _plugin(OpenAIDetector),
-            _rx(
-                _EDGE_L + r"sk-(?:(?:proj|svcacct|admin|ant)-[A-Za-z0-9_\-]{20,}|[A-Za-z0-9]{32,})" + _EDGE_R
-            ),
+        _find("sk-" + _edge_after("sk-") + r"[A-Za-z0-9_\-]{20}"),
+        _rx(
+            _EDGE_L
+            + r"sk-(?:(?:proj|svcacct|admin|ant)-[A-Za-z0-9_\-]{20,}+|[A-Za-z0-9]{32,}+"
+            + r"|[A-Za-z0-9_\-]{0,200}T3BlbkFJ[A-Za-z0-9]{20})"
+            + _EDGE_R
         ),
     ),
-    _Detector("sendgrid-key", _find(r"SG\."), _plugin(SendGridDetector)),
-    _Detector("pypi-token", _find("pypi-"), _plugin(PypiTokenDetector)),
-    _Detector("mailchimp-key", _find("-us"), _plugin(MailchimpDetector), back=32),
+    _Detector(
+        "sendgrid-key",
+        _find(r"SG\." + _edge_after(r"SG\.") + r"[a-zA-Z0-9_-]{22}\."),
+        _plugin(SendGridDetector),
+    ),
+    _Detector("pypi-token", _find("pypi-AgE" + _edge_after("pypi-AgE")), _plugin(PypiTokenDetector)),
+    _Detector(
+        "mailchimp-key",
+        _find(r"-us(?<=[0-9a-z]{32}-us)[0-9]{1,2}" + _EDGE_R),
+        _plugin(MailchimpDetector),
+        back=32,
+    ),
+    _Detector(
+        "npm-token",
+        _find("npm_" + _edge_after("npm_") + r"[A-Za-z0-9]{36}" + _EDGE_R),
+        _rx(_EDGE_L + r"npm_[A-Za-z0-9]{36}" + _EDGE_R),
+    ),
+    _Detector(
+        "huggingface-token",
+        _find("hf_" + _edge_after("hf_") + r"[A-Za-z0-9]{34}"),
+        _rx(_EDGE_L + r"hf_[A-Za-z0-9]{34,100}+" + _EDGE_R),
+    ),
+    # Twilio API key SIDs (SK...) and account SIDs (AC...): 32 lowercase hex digits.
+    _Detector(
+        "twilio-key",
+        _find(
+            r"SK" + _edge_after("SK") + r"[0-9a-f]{32}" + _EDGE_R,
+            r"AC" + _edge_after("AC") + r"[0-9a-f]{32}" + _EDGE_R,
+        ),
+        _rx(_EDGE_L + r"(?:SK|AC)[0-9a-f]{32}" + _EDGE_R),
+    ),
     _Detector(
         "jwt",
-        _find("eyJ"),
-        _rx(_EDGE_L + r"eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*" + _EDGE_R),
+        # The smallest real header ({"alg":"none"}) is 19 base64 characters, a payload ({"a":1}) 10.
+        _find("eyJ" + _edge_after("eyJ") + r"[A-Za-z0-9_\-]{10,}+\.eyJ[A-Za-z0-9_\-]{7}"),
+        _rx(_EDGE_L + r"eyJ[A-Za-z0-9_\-]{10,}+\.eyJ[A-Za-z0-9_\-]{7,}+\.[A-Za-z0-9_\-]*+" + _EDGE_R),
         accept=_jwt_ok,
+    ),
+    # ~/.docker/config.json: {"auths": {"registry": {"auth": "<base64 user:password>"}}}
+    _Detector(
+        "docker-auth",
+        _find(r'"auth"[ \t]{0,20}:[ \t]{0,20}"[A-Za-z0-9+/=]{8}'),
+        _rx(r'"auth"[ \t]{0,20}:[ \t]{0,20}"(?P<v>[A-Za-z0-9+/=]{8,}+)"'),
+        locate=_group("v"),
     ),
     # scheme://user:password@host: the detect-secrets BasicAuth regex; only the password is redacted.
     _Detector(
-        "url-password", _find("://"), _rx(BasicAuthDetector.denylist[0].pattern), locate=_url_password_span
+        "url-password",
+        _find(r"://" + _USERINFO + r"++:" + _USERINFO + r"++@"),
+        _rx(BasicAuthDetector.denylist[0].pattern),
+        locate=_url_password_span,
+    ),
+    # curl -u user:password / --user user:password / -uuser:password (the password only).
+    _Detector(
+        "curl-user",
+        _find(r"-u(?<=[ \t]-u)" + _CURL_USER, r"--user(?<=[ \t]--user)[ \t=]" + _CURL_USER),
+        _rx(r"(?:-u|--user)[ \t=]{0,20}+(?P<q>['\"]?)[^\s:'\"]{1,200}+:(?P<v>[^\s'\"]{1,400}+)"),
+        locate=_curl_password_span,
+    ),
+    # mysql/mariadb -pSECRET (no space: with a space -p prompts for the password).
+    _Detector(
+        "mysql-password",
+        _find(r" -p(?=[^\s\-])"),
+        _rx(r"-p(?:'(?P<sq>[^'\n]{1,200}+)'|\"(?P<dq>[^\"\n]{1,200}+)\"|(?P<v>[^\s'\"\-][^\s'\"]{0,200}+))"),
+        back=-1,
+        locate=_mysql_password_span,
     ),
     _Detector(
         "authorization",
-        _find("authorization", "bearer"),
+        _find(
+            r"authorization[\"']?[ \t]{0,20}[:=]",
+            r"bearer[ \t]{1,20}[a-z0-9_\-.~+/=:]{8}",
+        ),
         _rx(
-            r"(?:authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|digest|bot)\s+)?|bearer\s+)"
-            r"(?P<v>" + _NOT_A_VALUE + r"[A-Za-z0-9_\-.~+/=:]{8,})",
+            r"(?:authorization[\"']?[ \t]{0,20}[:=][ \t]{0,20}[\"']?"
+            r"(?:(?:bearer|basic|token|digest|bot)[ \t]{1,20})?|bearer[ \t]{1,20})"
+            r"(?P<v>" + _NOT_A_VALUE + r"[A-Za-z0-9_\-.~+/=:]{8,}+)",
             re.IGNORECASE,
         ),
         lowered=True,
         locate=_group("v"),
     ),
-    # password=..., "token": "...", --api-key=..., --password hunter2, TOKEN: ... (env, CLI, JSON, YAML).
+    # password=..., "token": "...", --api-key=..., --password hunter2, TOKEN: ..., DB_PASS=...,
+    # GITHUB_TOKEN_V2=... (env, CLI, JSON, YAML).
     _Detector(
         "credential",
         # Finders demand the assignment shape in C, so `tokens`, `key_count`, `parse_key(` cost nothing.
+        # A bare `key` needs a qualifier before it (api_key, secret-key): checked here in C too, so text full
+        # of `key=` costs no Python per hit; `(?P<at>...)` marks where the pattern is matched.
         _find(
             *(
-                word + _ASSIGNMENT_SHAPE
-                for word in ("pass(?:word|wd|phrase)", "pwd", "secret", "token", "key", "credentials?")
-            )
+                word + _NAME_SUFFIX + _ASSIGNMENT_SHAPE
+                for word in ("pass(?:word|wd|phrase)?", "pwd", "secret", "token", "credentials?")
+            ),
+            *(
+                qualifier + r"[_\-]?(?P<at>key)" + _NAME_SUFFIX + _ASSIGNMENT_SHAPE
+                for qualifier in (
+                    "api",
+                    "auth",
+                    "access",
+                    "private",
+                    "secret",
+                    "storage",
+                    "account",
+                    "signing",
+                    "master",
+                    "encryption",
+                    "client",
+                )
+            ),
         ),
         _ASSIGNMENT,
         lowered=True,
@@ -272,25 +485,33 @@ _DETECTORS: tuple[_Detector, ...] = (
 )
 
 
-def _candidates(det: _Detector, data: bytes, lowered: bytes) -> Iterator[re.Match[bytes]]:
+def _positions(det: _Detector, data: bytes, lowered: bytes) -> list[int]:
     haystack = lowered if det.lowered else data
     if len(det.finders) == 1:
-        positions: list[int] = [hit.start() for hit in det.finders[0].finditer(haystack)]
-    else:
-        positions = sorted(hit.start() for finder in det.finders for hit in finder.finditer(haystack))
-    for position in positions:
-        start = position - det.back
-        if start >= 0:
-            match = det.pattern.match(data, start)
-            if match is not None:
-                yield match
+        return [hit.start() for hit in det.finders[0].finditer(haystack)]
+    positions: set[int] = set()
+    for finder in det.finders:
+        group: int | str = "at" if "at" in finder.groupindex else 0
+        positions.update(hit.start(group) for hit in finder.finditer(haystack))
+    return sorted(positions)
 
 
 def _spans(data: bytes) -> Iterator[tuple[int, int, int, str]]:
-    """All candidate secret spans as (start, end, priority, kind) in bytes; lower priority wins."""
+    """All candidate secret spans as (start, end, priority, kind) in bytes; lower priority wins.
+
+    Linear time: a candidate inside a secret this detector already found is skipped (1 MiB of repeated
+    BEGIN lines would otherwise be rescanned from every line), and every detector regex is bounded by its
+    token (edges, bounded or possessive quantifiers), so no candidate scans past the next one's text."""
     lowered = data.lower()
     for priority, det in enumerate(_DETECTORS):
-        for match in _candidates(det, data, lowered):
+        covered = 0
+        for position in _positions(det, data, lowered):
+            start = position - det.back
+            if start < covered or start < 0:
+                continue
+            match = det.pattern.match(data, start)
+            if match is None:
+                continue
             span = det.locate(match) if det.locate is not None else match.span()
             if span is None:
                 continue
@@ -301,6 +522,7 @@ def _spans(data: bytes) -> Iterator[tuple[int, int, int, str]]:
                 continue
             if det.accept is not None and not det.accept(data[start:end]):
                 continue
+            covered = max(covered, end, match.end())
             yield start, end, priority, det.kind
 
 
@@ -324,6 +546,21 @@ def _encode(text: str) -> bytes:
 
 
 _WORDISH = _NAME_CHARS - {ord(".")}
+# Values found after their own syntax (`-p`, `password=`, `AccountKey=`): a word character next to them is
+# that syntax, not a neighbouring secret, so they never call for another pass.
+_AFTER_SYNTAX = frozenset(
+    {
+        "aws-secret-key",
+        "azure-storage-key",
+        "azure-sas-signature",
+        "docker-auth",
+        "url-password",
+        "curl-user",
+        "mysql-password",
+        "authorization",
+        "credential",
+    }
+)
 _MAX_PASSES = 4
 
 
@@ -342,10 +579,9 @@ def _redact_once(data: bytes) -> tuple[bytes, list[str], bool]:
         pieces.append(data[position:start])
         pieces.append(b"%s%s]" % (_MARKER, kind.encode()))
         kinds.append(kind)
-        glued = (
-            glued
-            or (start > 0 and data[start - 1] in _WORDISH)
-            or (end < len(data) and data[end] in _WORDISH)
+        glued = glued or (
+            kind not in _AFTER_SYNTAX
+            and ((start > 0 and data[start - 1] in _WORDISH) or (end < len(data) and data[end] in _WORDISH))
         )
         position = end
     pieces.append(data[position:])

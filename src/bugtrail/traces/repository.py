@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -226,3 +226,57 @@ def get_trace_read(session: Session, trace_id: str) -> TraceRead | None:
     return to_trace_read(
         trace, load_events(session, trace_id), get_qa_result(session, trace.latest_qa_result_id)
     )
+
+
+# Event pages adapt to the bytes they hold: a page of small events grows (fewer queries), a page of
+# 1 MiB command outputs shrinks, so one page stays around PAGE_TARGET_BYTES whatever the trace holds.
+PAGE_FIRST = 4
+PAGE_MIN = 4
+PAGE_MAX = 2000
+PAGE_TARGET_BYTES = 8 * 1024 * 1024
+
+
+def _page_bytes(rows: Sequence[Any]) -> int:
+    total = 0
+    for row in rows:
+        details = row.details
+        total += (
+            len(details)
+            if isinstance(details, str)
+            else sum(len(value) for value in details.values() if isinstance(value, str))
+        )
+    return total
+
+
+def iter_event_pages(session: Session, trace_id: str, json_as_text: bool = False) -> Iterator[list[Any]]:
+    """A trace's events in order (ts_utc, seq), keyset-paginated: memory is one page, not the trace.
+    Core rows with the model's attribute names (to_event_read accepts them)."""
+    columns = [
+        cast(column, Text).label(column.name) if json_as_text and column.name == "details" else column
+        for column in _EVENT_TABLE.c
+    ]
+    after: tuple[datetime, int] | None = None
+    size = PAGE_FIRST
+    while True:
+        query = select(*columns).where(_EVENT_TABLE.c.trace_id == trace_id)
+        if after is not None:
+            ts_utc, seq = after
+            query = query.where(
+                or_(
+                    _EVENT_TABLE.c.ts_utc > ts_utc,
+                    and_(_EVENT_TABLE.c.ts_utc == ts_utc, _EVENT_TABLE.c.seq > seq),
+                )
+            )
+        query = query.order_by(_EVENT_TABLE.c.ts_utc, _EVENT_TABLE.c.seq).limit(size)
+        rows = list(session.execute(query))
+        if not rows:
+            return
+        yield rows
+        if len(rows) < size:
+            return
+        after = (rows[-1].ts_utc, rows[-1].seq)
+        used = _page_bytes(rows)
+        if used > PAGE_TARGET_BYTES:
+            size = max(PAGE_MIN, size // 2)
+        elif used < PAGE_TARGET_BYTES // 4:
+            size = min(PAGE_MAX, size * 2)

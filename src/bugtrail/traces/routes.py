@@ -3,22 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import email.message
+import json
 import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter, ValidationError
 
-from bugtrail.api.deps import AppSettings, CurrentPrincipal, DbSession, get_database
+from bugtrail.api.deps import (
+    AppSettings,
+    CurrentPrincipal,
+    DbSession,
+    EarlyPrincipal,
+    get_database,
+    run_write,
+)
 from bugtrail.auth.keys import Principal
+from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.errors import BadRequest
+from bugtrail.traces import flows, service
 from bugtrail.traces import repository as repo
-from bugtrail.traces import service
+from bugtrail.traces.events import PreparedEvent
 from bugtrail.wire import (
     TRACE_STATUSES,
     AppendResult,
@@ -36,21 +48,107 @@ router = APIRouter(prefix="/api", tags=["traces"])
 TERMINAL = ("completed", "failed")
 
 
+_CREATE_BODY_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TraceCreate"}}},
+    }
+}
+# Models only named in openapi_extra (the routes read their own bodies): api/app.py adds their schemas.
+OPENAPI_MODELS: tuple[type, ...] = (TraceCreate,)
+_TRACE_CREATE: TypeAdapter[TraceCreate] = TypeAdapter(TraceCreate)
+
+
+def _json_body(raw: bytes, content_type: str | None) -> Any:
+    """The request body as JSON, with the errors FastAPI gives for a declared body parameter."""
+    if not raw:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required", "input": None}]
+        )
+    if content_type:
+        message = email.message.Message()
+        message["content-type"] = content_type
+        subtype = message.get_content_subtype()
+        if message.get_content_maintype() != "application" or not (
+            subtype == "json" or subtype.endswith("+json")
+        ):
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "json_type",
+                        "loc": ("body",),
+                        "msg": "the body must be JSON (application/json)",
+                        "input": None,
+                    }
+                ]
+            )
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "input": {},
+                    "ctx": {"error": exc.msg},
+                }
+            ]
+        ) from exc
+    except RecursionError as exc:
+        raise BadRequest("the JSON body is nested too deeply") from exc
+    except UnicodeDecodeError as exc:
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", exc.start), "msg": "JSON decode error", "input": {}}]
+        ) from exc
+
+
+def _validation_error(exc: ValidationError) -> RequestValidationError:
+    return RequestValidationError(
+        [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
+    )
+
+
+def _prepare_create(
+    raw: bytes, content_type: str | None, settings: Settings, principal: Principal
+) -> service.PreparedTrace:
+    try:
+        payload = _TRACE_CREATE.validate_python(_json_body(raw, content_type))
+    except ValidationError as exc:
+        raise _validation_error(exc) from exc
+    return service.prepare_trace(settings, principal, payload)
+
+
+def _prepare_append(raw: bytes, content_type: str | None, settings: Settings) -> list[PreparedEvent]:
+    return service.prepare_append(settings, parse_events(_json_body(raw, content_type)))
+
+
 @router.post(
     "/traces",
     status_code=status.HTTP_201_CREATED,
     response_model=TraceCreated,
     responses={200: {"model": TraceCreated, "description": "an identical trace already existed (a retry)"}},
+    openapi_extra=_CREATE_BODY_SCHEMA,
 )
-def create_trace(
-    payload: TraceCreate,
-    session: DbSession,
+async def create_trace(
+    request: Request,
     settings: AppSettings,
-    principal: CurrentPrincipal,
+    principal: EarlyPrincipal,
     response: Response,
     finalize: bool = Query(False, description="also finalize it (submit a complete trace)"),
 ) -> TraceCreated:
-    result = service.create_trace(session, settings, principal, payload, finalize=finalize)
+    """Create a trace (optionally with events). A trace_id taken by another developer answers 404, as an
+    unknown trace does, so ids cannot be probed."""
+    # Parsing, validation, hashing and redaction run in a worker thread before the database writer is
+    # taken: the key was checked before the body was read (api/auth_gate.py).
+    raw = await request.body()
+    prepared = await run_in_threadpool(
+        _prepare_create, raw, request.headers.get("content-type"), settings, principal
+    )
+    result = await run_write(
+        request, lambda session: service.store_trace(session, settings, principal, prepared, finalize)
+    )
     if not result.created:
         response.status_code = status.HTTP_200_OK
     return result
@@ -81,8 +179,14 @@ def list_traces(
 
 
 @router.get("/traces/{trace_id}", response_model=TraceRead)
-def get_trace(trace_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal) -> TraceRead:
-    return service.get_trace(session, principal, trace_id)
+def get_trace(
+    trace_id: uuid.UUID, request: Request, session: DbSession, principal: CurrentPrincipal
+) -> StreamingResponse:
+    """Streamed: the events are read and encoded a page at a time (memory does not grow with the trace)."""
+    service.check_visible(session, principal, trace_id)
+    return StreamingResponse(
+        flows.trace_chunks(get_database(request), trace_id), media_type="application/json"
+    )
 
 
 _BATCH: TypeAdapter[EventBatch] = TypeAdapter(EventBatch)
@@ -122,21 +226,19 @@ def parse_events(body: Any) -> list[EventIn]:
             return list(_BATCH.validate_python(body).events)
         return [_ONE_EVENT.validate_python(body)]
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**err, "loc": ("body", *err["loc"])} for err in exc.errors(include_url=False)]
-        ) from exc
+        raise _validation_error(exc) from exc
 
 
 @router.post("/traces/{trace_id}/events", response_model=AppendResult, openapi_extra=_APPEND_BODY_SCHEMA)
-def append_events(
-    trace_id: uuid.UUID,
-    session: DbSession,
-    settings: AppSettings,
-    principal: CurrentPrincipal,
-    body: Annotated[Any, Body(include_in_schema=False)],
+async def append_events(
+    trace_id: uuid.UUID, request: Request, settings: AppSettings, principal: EarlyPrincipal
 ) -> AppendResult:
     """Append one event, or a batch `{"events": [...]}` (all or nothing)."""
-    return service.append_events(session, settings, principal, trace_id, parse_events(body))
+    raw = await request.body()
+    prepared = await run_in_threadpool(_prepare_append, raw, request.headers.get("content-type"), settings)
+    return await run_write(
+        request, lambda session: service.store_events(session, settings, principal, trace_id, prepared)
+    )
 
 
 @router.post(
@@ -167,9 +269,9 @@ async def finalize_trace(
     while True:
         current = await run_in_threadpool(_status, database, principal, trace_id)
         if current in TERMINAL:
-            trace = await run_in_threadpool(_trace, database, principal, trace_id)
+            final_status, qa_results = await run_in_threadpool(_outcome, database, principal, trace_id)
             response.status_code = status.HTTP_200_OK
-            return result.model_copy(update={"status": trace.status, "qa_results": trace.qa_results})
+            return result.model_copy(update={"status": final_status, "qa_results": qa_results})
         if time.monotonic() >= deadline:
             return result.model_copy(update={"status": current})
         await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
@@ -181,9 +283,11 @@ def _status(database: Database, principal: Principal, trace_id: uuid.UUID) -> st
         return service.trace_status(poll, principal, trace_id)
 
 
-def _trace(database: Database, principal: Principal, trace_id: uuid.UUID) -> TraceRead:
+def _outcome(
+    database: Database, principal: Principal, trace_id: uuid.UUID
+) -> tuple[str, dict[str, Any] | None]:
     with database.scope(read_only=True) as poll:
-        return service.get_trace(poll, principal, trace_id)
+        return service.trace_outcome(poll, principal, trace_id)
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:

@@ -6,6 +6,7 @@ import base64
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from bugtrail.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from bugtrail.qa.tasks import enqueue_qa_job
 from bugtrail.traces import events as event_rows
 from bugtrail.traces import repository as repo
+from bugtrail.traces.redaction import redact_many
 from bugtrail.webhooks import enqueue_event
 from bugtrail.wire import (
     AppendResult,
@@ -57,9 +59,23 @@ def _header_hash(header: dict[str, Any], payload: TraceCreate) -> str:
     return event_rows.canonical_hash({**header, "environment": sent})
 
 
-def create_trace(
-    session: Session, settings: Settings, principal: Principal, payload: TraceCreate, finalize: bool = False
-) -> TraceCreated:
+# Header fields a person typed: stored redacted (repo_url too: `https://user:token@host/...`).
+_REDACTED_HEADER_FIELDS = ("repo_url", "bug_description", "test_command")
+
+
+@dataclass(frozen=True)
+class PreparedTrace:
+    """A create request with its CPU-heavy work done (see events.prepare_events); no database used."""
+
+    trace_id: str
+    developer_id: str
+    header: dict[str, Any]  # as stored: redacted
+    header_hash: str  # of the header as sent (idempotency compares what the client sent)
+    environment: dict[str, Any] | None  # the recorded environment, as sent (package names are not redacted)
+    events: list[event_rows.PreparedEvent]
+
+
+def prepare_trace(settings: Settings, principal: Principal, payload: TraceCreate) -> PreparedTrace:
     developer_id = payload.developer_id or principal.developer_id
     if developer_id != principal.developer_id and not principal.is_admin:
         raise Forbidden(
@@ -67,17 +83,58 @@ def create_trace(
             detail={"key_developer_id": principal.developer_id, "body_developer_id": developer_id},
         )
     _check_event_count(settings, 0, len(payload.events))
-    trace_id = str(payload.trace_id or uuid.uuid4())
-    environment = payload.environment.model_dump(mode="json") if payload.environment is not None else None
-    header_hash = _header_hash(_header(payload, developer_id), payload)
+    trace_uuid = payload.trace_id or uuid.uuid4()
+    header = _header(payload, developer_id)
+    header_hash = _header_hash(header, payload)
+    fields = [name for name in _REDACTED_HEADER_FIELDS if header[name]]
+    for name, (text, _found) in zip(fields, redact_many([header[name] for name in fields]), strict=True):
+        header[name] = text
+    return PreparedTrace(
+        trace_id=str(trace_uuid),
+        developer_id=developer_id,
+        header=event_rows.without_nul(header),
+        header_hash=header_hash,
+        environment=_stored_environment(payload),
+        # Events without an event_id get one derived from the trace and their position and content, so
+        # resending the same complete trace is a no-op instead of a duplicate of every event.
+        events=event_rows.prepare_events(payload.events, settings, derive_ids_in=trace_uuid),
+    )
+
+
+def _stored_environment(payload: TraceCreate) -> dict[str, Any] | None:
+    """The environment as stored: package lines are kept, but a VCS or index URL can carry a token."""
+    if payload.environment is None:
+        return None
+    environment = payload.environment.model_dump(mode="json")
+    packages = environment.get("packages") or []
+    environment["packages"] = [text for text, _found in redact_many(packages)] if packages else []
+    return environment
+
+
+def create_trace(
+    session: Session, settings: Settings, principal: Principal, payload: TraceCreate, finalize: bool = False
+) -> TraceCreated:
+    return store_trace(session, settings, principal, prepare_trace(settings, principal, payload), finalize)
+
+
+def store_trace(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    prepared: PreparedTrace,
+    finalize: bool = False,
+) -> TraceCreated:
+    """The database half of a create: short, so it holds the writer only briefly."""
+    trace_id = prepared.trace_id
+    environment = prepared.environment
     existing = repo.get_trace(session, trace_id, for_update=True)
     if existing is None:
         trace = Trace(
             trace_id=trace_id,
             status="pending",
-            content_hash=header_hash,
+            content_hash=prepared.header_hash,
             event_count=0,
-            **_header(payload, developer_id),
+            **prepared.header,
         )
         if environment is not None:
             trace.environment = environment  # left unset otherwise: SQL NULL, not JSON null
@@ -87,17 +144,18 @@ def create_trace(
     created = existing is None
     if existing is not None:
         if existing.developer_id != principal.developer_id and not principal.is_admin:
-            raise Conflict(f"trace_id {trace_id} is already taken")
-        if existing.content_hash != header_hash:
+            if principal.can_read_all:  # a reviewer may see it anyway: say what is wrong
+                raise Conflict(f"trace_id {trace_id} is already taken")
+            # Someone else's trace id: answered exactly as an unknown trace is (no existence oracle).
+            raise NotFound(f"trace {trace_id} not found")
+        if existing.content_hash != prepared.header_hash:
             raise Conflict(
                 f"trace {trace_id} already exists with different content",
                 detail={"hint": "use a new trace_id, or resend exactly the original trace"},
             )
         trace = existing
-    if payload.events:
-        # Events without an event_id get one derived from the trace and their position and content, so
-        # resending the same complete trace is a no-op instead of a duplicate of every event.
-        _append(session, settings, trace, payload.events, derive_ids_in=uuid.UUID(trace.trace_id))
+    if prepared.events:
+        _append(session, settings, trace, prepared.events)
     if finalize:
         _finalize(session, settings, trace)
     return TraceCreated(
@@ -108,13 +166,28 @@ def create_trace(
     )
 
 
+def prepare_append(settings: Settings, events: Sequence[EventIn]) -> list[event_rows.PreparedEvent]:
+    _check_event_count(settings, 0, len(events))
+    return event_rows.prepare_events(events, settings)
+
+
 def append_events(
     session: Session, settings: Settings, principal: Principal, trace_id: uuid.UUID, events: Sequence[EventIn]
+) -> AppendResult:
+    return store_events(session, settings, principal, trace_id, prepare_append(settings, events))
+
+
+def store_events(
+    session: Session,
+    settings: Settings,
+    principal: Principal,
+    trace_id: uuid.UUID,
+    prepared: Sequence[event_rows.PreparedEvent],
 ) -> AppendResult:
     trace = _visible_trace(session, principal, trace_id, lock=True)
     if trace.developer_id != principal.developer_id and not principal.is_admin:
         raise Forbidden("only the trace's developer may append events to it")
-    return _append(session, settings, trace, events)
+    return _append(session, settings, trace, prepared)
 
 
 def _check_event_count(settings: Settings, current: int, new: int) -> None:
@@ -132,49 +205,37 @@ def _check_event_count(settings: Settings, current: int, new: int) -> None:
 
 
 def _append(
-    session: Session,
-    settings: Settings,
-    trace: Trace,
-    events: Sequence[EventIn],
-    derive_ids_in: uuid.UUID | None = None,
+    session: Session, settings: Settings, trace: Trace, events: Sequence[event_rows.PreparedEvent]
 ) -> AppendResult:
-    # Resolve ids and content hashes first, so the whole batch is checked before anything is written.
-    planned: list[tuple[int, EventIn, str, str]] = []
-    seen_in_batch: dict[str, str] = {}
+    # Check the whole batch against itself and the stored events before anything is written.
+    planned: list[event_rows.PreparedEvent] = []
+    seen_in_batch: dict[uuid.UUID, str] = {}
     duplicates = 0
-    event_uuids: list[uuid.UUID] = []  # kept as UUIDs: re-parsing them from strings was a hot spot
-    for index, event in enumerate(events):
-        content_hash = event_rows.canonical_hash(event_rows.event_content(event))
-        if event.event_id:
-            event_uuid = event.event_id
-        elif derive_ids_in is not None:
-            event_uuid = uuid.uuid5(derive_ids_in, f"{index}:{content_hash}")
-        else:
-            event_uuid = uuid.uuid4()
-        event_uuids.append(event_uuid)
-        event_id = str(event_uuid)
-        if event_id in seen_in_batch:
-            if seen_in_batch[event_id] != content_hash:
+    for event in events:
+        if event.event_id in seen_in_batch:
+            if seen_in_batch[event.event_id] != event.content_hash:
                 raise Conflict(
-                    f"events[{index}]: event_id {event_id} appears twice in the batch with different content"
+                    f"events[{event.index}]: event_id {event.event_id} appears twice in the batch "
+                    "with different content"
                 )
             duplicates += 1
             continue
-        seen_in_batch[event_id] = content_hash
-        planned.append((index, event, event_id, content_hash))
+        seen_in_batch[event.event_id] = event.content_hash
+        planned.append(event)
 
-    stored = repo.event_hashes(session, trace.trace_id, [event_id for _, _, event_id, _ in planned])
-    fresh: list[tuple[int, EventIn, str, str]] = []
-    for index, event, event_id, content_hash in planned:
-        if event_id in stored:
-            if stored[event_id] != content_hash:
-                raise Conflict(
-                    f"events[{index}]: event_id {event_id} was already stored with different content",
-                    detail={"event_index": index, "event_id": event_id},
-                )
-            duplicates += 1
-        else:
-            fresh.append((index, event, event_id, content_hash))
+    stored = repo.event_hashes(session, trace.trace_id, [str(event.event_id) for event in planned])
+    fresh: list[event_rows.PreparedEvent] = []
+    for event in planned:
+        stored_hash = stored.get(str(event.event_id))
+        if stored_hash is None:
+            fresh.append(event)
+            continue
+        if stored_hash != event.content_hash:
+            raise Conflict(
+                f"events[{event.index}]: event_id {event.event_id} was already stored with different content",
+                detail={"event_index": event.index, "event_id": str(event.event_id)},
+            )
+        duplicates += 1
 
     if fresh and trace.status != "pending":
         raise Conflict(
@@ -182,7 +243,7 @@ def _append(
             detail={"status": trace.status},
         )
     _check_event_count(settings, trace.event_count, len(fresh))
-    rows = event_rows.event_rows(trace.trace_id, trace.event_count + 1, fresh, settings)
+    rows = event_rows.event_rows(trace.trace_id, trace.event_count + 1, fresh)
     repo.insert_events(session, rows)
     if rows:
         trace.event_count += len(rows)
@@ -192,7 +253,7 @@ def _append(
         trace_id=uuid.UUID(trace.trace_id),
         accepted=len(rows),
         duplicates=duplicates,
-        event_ids=event_uuids,
+        event_ids=[event.event_id for event in events],
         event_count=trace.event_count,
     )
 
@@ -232,12 +293,26 @@ def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeRes
 
 
 def get_trace(session: Session, principal: Principal, trace_id: uuid.UUID) -> TraceRead:
+    """The whole trace in memory: for callers that need the model (the finalize wait, small traces)."""
     trace = _visible_trace(session, principal, trace_id)
     return repo.to_trace_read(
         trace,
         repo.load_events(session, trace.trace_id),
         repo.get_qa_result(session, trace.latest_qa_result_id),
     )
+
+
+def check_visible(session: Session, principal: Principal, trace_id: uuid.UUID) -> None:
+    _visible_trace(session, principal, trace_id)
+
+
+def trace_outcome(
+    session: Session, principal: Principal, trace_id: uuid.UUID
+) -> tuple[str, dict[str, Any] | None]:
+    """Status and newest QA document, without loading the events (a finalize?wait= answer)."""
+    trace = _visible_trace(session, principal, trace_id)
+    qa_result = repo.get_qa_result(session, trace.latest_qa_result_id)
+    return trace.status, qa_result.result if qa_result is not None else None
 
 
 def trace_status(session: Session, principal: Principal, trace_id: uuid.UUID) -> str:

@@ -96,7 +96,7 @@ class DeliverWebhook:
             if loaded is None or loaded[0].state != "pending":
                 return None
             delivery, webhook = loaded
-            created = delivery.created_at.isoformat() + "Z"
+            created = delivery.created_at.isoformat().replace("+00:00", "Z")  # aware UTC (UtcDateTime)
             return Attempt(
                 delivery_id=delivery.id,
                 event=delivery.event,

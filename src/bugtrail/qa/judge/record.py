@@ -69,10 +69,6 @@ class JudgeRecord(BaseModel):
     features: dict[str, Any] | None = Field(default=None, description="heuristic rubric features")
     heuristic_version: str | None = None
 
-    def qa_fields(self) -> dict[str, Any]:
-        """The seed-named fields the pipeline copies into qa_results next to the full record."""
-        return {"reasoning_score": self.reasoning_score, "judge_comments": self.judge_comments}
-
 
 class Judge(Protocol):
     name: str

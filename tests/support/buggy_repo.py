@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import difflib
-import subprocess
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from tests.support.repos import git
 
 CALC = """def add(a, b):
     return a - b
@@ -45,17 +46,6 @@ def test_add():
 FIXED = CALC.replace("def add(a, b):\n    return a - b", "def add(a, b):\n    return a + b")
 WRONG_FIX = CALC.replace("def add(a, b):\n    return a - b", "def add(a, b):\n    return a * b")
 FIX_BREAKS_SUB = FIXED.replace("def sub(a, b):\n    return a - b", "def sub(a, b):\n    return a + b")
-
-
-def git(repo: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-c", "user.name=Test", "-c", "user.email=test@example.com", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 @dataclass
@@ -132,3 +122,26 @@ def good_fix(repo: BuggyRepo) -> dict[str, Any]:
             ("calc.py", CALC, FIXED),
         ],
     )
+
+
+def submit_and_run(client: Any, keys: Any, worker: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """POST the trace finalized, let the worker run its job, return the trace as the API shows it."""
+    created = client.post("/api/traces?finalize=true", json=body, headers=keys.alice)
+    assert created.status_code == 201, created.text
+    trace_id = created.json()["trace_id"]
+    assert client.get(f"/api/traces/{trace_id}", headers=keys.alice).json()["status"] == "queued"
+    assert worker.run_once()
+    got = client.get(f"/api/traces/{trace_id}", headers=keys.alice)
+    assert got.status_code == 200
+    return dict(got.json())
+
+
+def qa_env(repos_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a `bugtrail serve`/`worker` process that runs QA on repositories under repos_dir."""
+    return {
+        "BUGTRAIL_REPO_ALLOWLIST": f"file://{repos_dir}/",
+        "BUGTRAIL_JUDGE": "heuristic",
+        "BUGTRAIL_WORKER_POLL_S": "0.2",
+        "BUGTRAIL_JOB_RETRY_BASE_S": "0.5",
+        **extra,
+    }

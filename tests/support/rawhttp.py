@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import math
+import socket
 import time
 from typing import Any
 
@@ -96,3 +97,26 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
     return ordered[rank]
+
+
+def raw_exchange(port: int, data: bytes, timeout: float = 30.0) -> bytes:
+    """Send raw bytes, return what the server answers (until it closes or a full small response came)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        # The server may refuse before reading everything; its answer is what matters.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(data)
+        received = b""
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+        except (TimeoutError, ConnectionResetError):
+            pass
+    return received
+
+
+def status_of(response: bytes) -> int:
+    assert response.startswith(b"HTTP/1.1 "), response[:200]
+    return int(response.split(b" ", 2)[1])

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert
@@ -115,7 +110,7 @@ def add_trace(
                 "event_id": str(uuid.uuid4()),
                 "seq": seq,
                 "event_type": event_type,
-                "event_timestamp": ts.isoformat() + "+00:00",
+                "event_timestamp": (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat(),
                 "ts_utc": ts,
                 "details": details,
                 "content_hash": "0" * 64,
@@ -164,26 +159,3 @@ def add_job(
         )
     )
     session.flush()
-
-
-@contextmanager
-def live_app_server(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn on 127.0.0.1 (a free port) in a thread; yields the base URL."""
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started, "uvicorn did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()

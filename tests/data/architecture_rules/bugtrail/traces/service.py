@@ -1,0 +1,6 @@
+"""Violation (transaction): a service commits."""
+
+
+def finalize(session, trace):
+    trace.status = "queued"
+    session.commit()
