@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from bugtrail.cli.app import app
 from bugtrail.config import Settings
-from tests.docker.buggy_repo import git, trace_body
-from tests.docker.env_repos import SCM_INIT, SCM_TEST, scm_repo
-from tests.docker.test_qa_verdicts import submit_and_run
+from tests.support.buggy_repo import submit_and_run, trace_body
+from tests.support.env_repos import SCM_INIT, SCM_TEST, scm_repo
+from tests.support.repos import git
 
 BUGGY_INIT = SCM_INIT.replace('== "yes"', '== "no"')
 OLD_TEST = SCM_TEST.split("\n\ndef test_flag")[0] + "\n"

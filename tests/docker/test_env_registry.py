@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.serverproc import free_port
 from bugtrail.config import Settings
 from bugtrail.qa.environments import prepare_environment
-from tests.docker.env_repos import checkout_tree, plain_repo, trace_for
+from tests.support.env_repos import checkout_tree, plain_repo, trace_for
+from tests.support.server import free_port
 
 REGISTRY_CONFIG = """version: 0.1
 log:

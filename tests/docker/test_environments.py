@@ -20,7 +20,7 @@ from bugtrail.qa.environments.cache import EnvCache, env_images, listing, prune
 from bugtrail.qa.runner import run_phase
 from bugtrail.repos.schemas import RepoConfig
 from bugtrail.wire import RecordedEnvironment
-from tests.docker.env_repos import checkout_tree, plain_repo, scm_repo, trace_for
+from tests.support.env_repos import checkout_tree, plain_repo, scm_repo, trace_for
 
 
 @pytest.fixture
