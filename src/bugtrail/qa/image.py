@@ -65,8 +65,10 @@ def runner_image_for_suite(settings: Settings, suite: str) -> str:
     """BUGTRAIL_RUNNER_IMAGE for the default suite, `<its repository>:<suite>` for the others."""
     if suite == SUITE:
         return settings.runner_image
-    repository = settings.runner_image.rsplit(":", 1)[0] if ":" in settings.runner_image.split("/")[-1] else (
-        settings.runner_image
+    repository = (
+        settings.runner_image.rsplit(":", 1)[0]
+        if ":" in settings.runner_image.split("/")[-1]
+        else (settings.runner_image)
     )
     return f"{repository}:{suite}"
 
