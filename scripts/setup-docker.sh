@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Idempotent: make sure Debian's docker.io (plus debootstrap, patch, git) is installed and a Docker daemon
-# answers. The daemon runs without the default bridge and without touching iptables: QA containers use
-# --network none, and these machines allow no other networking anyway.
+# Idempotent: make sure Debian's docker.io (plus debootstrap, patch, git, docker-registry) is installed
+# and a Docker daemon answers. The daemon runs without the default bridge and without touching iptables: QA
+# containers use --network none, and these machines allow no other networking anyway.
 #
 # Env: BUGTRAIL_DOCKERD_LOG (default /var/log/bugtrail-dockerd.log), BUGTRAIL_DOCKERD_WAIT_S (default 60).
 set -euo pipefail
@@ -18,6 +18,8 @@ command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
 command -v patch >/dev/null 2>&1 || missing+=(patch)
 command -v git >/dev/null 2>&1 || missing+=(git)
+# A local registry for the shared environment image cache test (BUGTRAIL_IMAGE_REGISTRY); the tests start it.
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "setup-docker: installing ${missing[*]}"
     sudo_if_needed apt-get update -qq

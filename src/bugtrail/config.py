@@ -108,6 +108,19 @@ class Settings(BaseSettings):
     # Dashboard sessions (server-side; the cookie holds a random id)
     dashboard_session_ttl_s: float = 12 * 3600.0
 
+    # QA environments (per-repository test environment images; see docs/qa.md "Environments")
+    env_build_timeout_s: float = Field(default=900.0, description="wall-clock limit of one environment build")
+    env_cache_max_gb: float = Field(
+        default=20.0, description="size cap of the environment image cache; least recently used go first"
+    )
+    env_build_memory: str = "4g"
+    env_build_suites: bool = Field(
+        default=True, description="debootstrap a runner base for another Debian suite when a Python needs it"
+    )
+    image_registry: str | None = Field(
+        default=None, description="host:port of a registry shared by workers (pull before build, push after)"
+    )
+
     @property
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -50,7 +50,9 @@ def runner_containers(pid: int) -> list[Any]:
 
     client = docker_client()
     try:
-        return list(client.containers.list(all=True, filters={"label": f"bugtrail.pid={pid}"}))
+        # Sparse: no inspect per container, so a short-lived one (an edit-apply container) that is gone
+        # between the list and the inspect cannot fail the listing.
+        return list(client.containers.list(all=True, sparse=True, filters={"label": f"bugtrail.pid={pid}"}))
     finally:
         client.close()
 
@@ -147,7 +149,8 @@ def test_worker_killed_mid_job_is_finished_by_another_exactly_once(
         try:
             wait_for(
                 lambda: any(
-                    c.status == "running" and "after" in c.labels.get("bugtrail.run", "")
+                    c.attrs.get("State") == "running"
+                    and "after" in (c.attrs.get("Labels") or {}).get("bugtrail.run", "")
                     for c in runner_containers(first.pid)
                 ),
                 60,

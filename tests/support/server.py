@@ -147,9 +147,7 @@ class BugtrailServer:
         while time.monotonic() < deadline:
             self._collect_output()
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"bugtrail serve exited with {self.process.returncode}: {self.log_tail()}"
-                )
+                raise RuntimeError(f"bugtrail serve exited with {self.process.returncode}: {self.log_tail()}")
             try:
                 status, _ = http_json("GET", self.url + "/healthz", timeout=2)
                 if status == 200:

@@ -41,7 +41,8 @@ def test_test_command_comes_from_trace_then_repo_config_then_settings() -> None:
         adapter.test_command_for(plain, trace("pytest tests/test_x.py"), config) == "pytest tests/test_x.py"
     )
     assert adapter.test_command_for(plain, trace("  "), config) == "tox -e py"
-    assert adapter.test_command_for(plain, trace(), None) == "pytest tests/unit"
+    mapped = adapter.config_from_settings(plain, REPO)  # the deprecated map stands in for a registration
+    assert adapter.test_command_for(plain, trace(), mapped) == "pytest tests/unit"
     assert adapter.test_command_for(settings(), trace(), None) == Settings().default_test_command
 
 
@@ -53,5 +54,5 @@ def test_settings_maps_stand_in_for_a_registered_repository() -> None:
     config = adapter.config_from_settings(mapped, REPO)
     assert config is not None and config.image == "img:project" and config.test_command == "make test"
     assert adapter.config_from_settings(settings(), REPO) is None
-    assert adapter.default_image(settings(runner_image="base:1"), REPO, None) == "base:1"
-    assert adapter.default_image(settings(), REPO, RepoConfig(url_prefix=REPO, image="ready:2")) == "ready:2"
+    assert adapter.default_image(settings(runner_image="base:1"), None) == "base:1"
+    assert adapter.default_image(settings(), RepoConfig(url_prefix=REPO, image="ready:2")) == "ready:2"

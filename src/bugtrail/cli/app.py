@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from bugtrail.cli import (
+    env_cmd,
     export_cmd,
     judge_cmd,
     keys_cmd,
@@ -36,6 +37,7 @@ worker_cmd.register(app)
 recorder_cmd.register(app)
 export_cmd.register(app)
 webhooks_cmd.register(app)
+env_cmd.register(app)
 
 
 def main() -> None:

@@ -23,8 +23,15 @@ def build_image(
     refresh_rootfs: Annotated[
         bool, typer.Option("--refresh-rootfs", help="re-run debootstrap instead of using the cached rootfs")
     ] = False,
+    suite: Annotated[
+        str,
+        typer.Option(help="Debian suite: bookworm (Python 3.11, default), bullseye (3.9), trixie (3.13)"),
+    ] = "bookworm",
 ) -> None:
-    """Build the runner image from a debootstrapped Debian rootfs (no registry needed)."""
+    """Build the runner image from a debootstrapped Debian rootfs (no registry needed).
+
+    The default suite's image is BUGTRAIL_RUNNER_IMAGE; another suite's is tagged `<repository>:<suite>`.
+    """
     from rich.console import Console
 
     from bugtrail.config import get_settings
@@ -49,6 +56,7 @@ def build_image(
                 mirror=mirror,
                 refresh_rootfs=refresh_rootfs,
                 report=report,
+                suite=suite,
             )
     except BugtrailError as exc:
         console.print(f"[red]error:[/red] {exc.message}")

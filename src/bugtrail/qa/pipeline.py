@@ -121,7 +121,7 @@ def _error_replay(
     return ReplayResult(
         outcome="error",
         test_command=environments.test_command_for(settings, trace, config),
-        image=environments.default_image(settings, trace.repo_url, config),
+        image=environments.default_image(settings, config),
         log_dir=str(log_dir),
         error=reason,
         error_kind="infrastructure",

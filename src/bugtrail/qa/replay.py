@@ -96,7 +96,7 @@ def replay_trace(
     if repo_config is None:
         repo_config = environments.config_from_settings(settings, trace.repo_url)
     command = environments.test_command_for(settings, trace, repo_config)
-    image = environments.default_image(settings, trace.repo_url, repo_config)
+    image = environments.default_image(settings, repo_config)
     result = ReplayResult(outcome="completed", test_command=command, image=image, log_dir=str(log_dir))
     try:
         return _replay(settings, trace, log_dir, worker_id, result, repo_config)

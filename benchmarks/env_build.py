@@ -1,0 +1,196 @@
+"""Environment images: cold build, warm QA (image cached) vs the same two runs bare in a ready virtualenv.
+
+Builds a local src/ layout repository with dependencies (a runtime one, python-dateutil; a test extra,
+iniconfig; `addopts = --cov` needing pytest-cov; a setuptools_scm version module generated at install time)
+and CPU-bound tests, and a trace that adds a failing test and fixes the bug. Measures:
+  - cold: replay_trace() of the first trace (detect, build the image from PyPI, run both phases);
+  - warm: replay_trace() of the next traces (the image is reused: cache_hit);
+  - bare: the same two pytest runs on the host in a virtualenv with the same packages installed.
+Target: warm / bare <= 1.5.
+
+    python benchmarks/env_build.py [--tests 16] [--work-ms 250] [--runs 3]
+Needs a Docker daemon, the runner image and the package registry (PyPI).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from bugtrail.config import Settings  # noqa: E402
+from bugtrail.qa.replay import replay_trace  # noqa: E402
+from bugtrail.wire import EventRead, TraceRead  # noqa: E402
+
+PYPROJECT = """[build-system]
+requires = ["setuptools>=64", "setuptools_scm>=8"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "benchpkg"
+dynamic = ["version"]
+description = "bugtrail environment benchmark {nonce}"
+dependencies = ["python-dateutil"]
+
+[project.optional-dependencies]
+test = ["iniconfig"]
+
+[tool.setuptools_scm]
+version_file = "src/benchpkg/_version.py"
+
+[tool.pytest.ini_options]
+addopts = "--cov=benchpkg --cov-report=term"
+"""
+SOURCE = "from benchpkg._version import version\n\n\ndef add(a, b):\n    return a - b\n"
+FIXED = SOURCE.replace("a - b", "a + b")
+
+
+def suite(count: int, work_ms: int) -> str:
+    lines = [
+        "import time\n\nimport iniconfig\nfrom dateutil.parser import parse\n\n",
+        "from benchpkg import add\n\n\n",
+        f"def burn(ms={work_ms}):\n    end = time.process_time() + ms / 1000\n    x = 0\n"
+        "    while time.process_time() < end:\n        x += 1\n    return x\n\n\n",
+    ]
+    test = "():\n    assert burn() > 0 and parse('2026-01-01').year and iniconfig\n\n\n"
+    lines += [f"def test_slow_{i}{test}" for i in range(count)]
+    return "".join(lines)
+
+
+def git(repo: Path, *args: str) -> str:
+    command = ["git", "-c", "user.name=b", "-c", "user.email=b@e", *args]
+    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
+
+
+def make_repo(path: Path, tests: str) -> str:
+    files = {
+        "pyproject.toml": PYPROJECT.format(nonce=uuid.uuid4().hex),
+        "src/benchpkg/__init__.py": SOURCE,
+        "tests/test_slow.py": tests,
+        ".gitignore": "src/benchpkg/_version.py\n",
+    }
+    for name, text in files.items():
+        (path / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / name).write_text(text)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "add", ".")
+    git(path, "commit", "-qm", "add subtracts")
+    return git(path, "rev-parse", "HEAD")
+
+
+def diff(file: str, old: str, new: str) -> str:
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{file}", f"b/{file}"))
+
+
+def make_trace(url: str, commit: str, tests: str) -> TraceRead:
+    start = datetime(2026, 11, 30, 9, tzinfo=UTC)
+    new_tests = tests + "def test_add():\n    assert add(2, 3) == 5\n"
+    edits = [("tests/test_slow.py", tests, new_tests), ("src/benchpkg/__init__.py", SOURCE, FIXED)]
+    events = [
+        EventRead(
+            event_id=uuid.uuid4(),
+            seq=i + 1,
+            type="edit",
+            timestamp=start + timedelta(minutes=i),
+            details={"file": file, "diff": diff(file, old, new)},
+        )
+        for i, (file, old, new) in enumerate(edits)
+    ]
+    return TraceRead(
+        trace_id=uuid.uuid4(), developer_id="bench", repo_url=url, bug_description="add subtracts",
+        base_commit=commit, test_command="python -m pytest -q", status="running", event_count=len(events),
+        created_at=start, updated_at=start, events=events,
+    )  # fmt: skip
+
+
+def bare_runs(venv: Path, origin: Path, commit: str, trace: TraceRead, scratch: Path) -> float:
+    """The two runs on the host, in a virtualenv that has the project (editable) and its test packages."""
+    trees = []
+    for phase in ("before", "after"):
+        tree = scratch / phase
+        subprocess.run(["git", "clone", "-q", "--shared", str(origin), str(tree)], check=True)
+        git(tree, "checkout", "-q", commit)
+        for event in trace.events:
+            if phase == "after" or event.details["file"].startswith("tests/"):
+                subprocess.run(
+                    ["git", "apply", "-"], cwd=tree, input=event.details["diff"], text=True, check=True
+                )
+        # What the install generated in the origin checkout (the version module) exists here too.
+        generated = origin / "src" / "benchpkg" / "_version.py"
+        (tree / "src" / "benchpkg" / "_version.py").write_text(generated.read_text())
+        trees.append(tree)
+    started = time.monotonic()
+    for tree in trees:
+        # The venv's editable install points at the origin checkout: PYTHONPATH puts this tree's src first.
+        env = {"PATH": f"{venv}/bin:/usr/bin:/bin", "PYTHONPATH": str(tree / "src"), "HOME": str(scratch)}
+        command = [str(venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+        done = subprocess.run(command, cwd=tree, capture_output=True, text=True, check=False, env=env)
+        assert "passed" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--tests", type=int, default=16)
+    parser.add_argument("--work-ms", type=int, default=250)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bugtrail-env-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        origin = tmp / "repos" / "benchpkg"
+        tests = suite(args.tests, args.work_ms)
+        commit = make_repo(origin, tests)
+        settings = Settings(data_dir=tmp / "data", repo_allowlist=f"file://{tmp}/repos/", test_timeout_s=600)
+        trace = make_trace(f"file://{origin}", commit, tests)
+
+        started = time.monotonic()
+        first = replay_trace(settings, trace, tmp / "logs" / "cold")
+        cold_s = time.monotonic() - started
+        environment = first.environment
+        assert first.verdict is not None and first.verdict.resolved, (first.error, environment)
+        assert environment is not None and environment.cache_hit is False
+        warm: list[float] = []
+        hits = []
+        for run in range(args.runs):
+            started = time.monotonic()
+            result = replay_trace(settings, trace, tmp / "logs" / f"warm-{run}")
+            warm.append(time.monotonic() - started)
+            assert result.verdict is not None and result.verdict.resolved, result.error
+            hits.append(bool(result.environment and result.environment.cache_hit))
+
+        venv = tmp / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "pip"), "install", "-q", "--isolated"]
+        subprocess.run([*pip, "pytest", "pytest-cov", "iniconfig", "python-dateutil"], check=True)
+        subprocess.run([*pip, "-e", str(origin)], check=True, env={"SETUPTOOLS_SCM_PRETEND_VERSION": "1.0",
+                                                                  "PATH": "/usr/bin:/bin"})  # fmt: skip
+        bare = [bare_runs(venv, origin, commit, trace, tmp / f"bare-{run}") for run in range(args.runs)]
+        subprocess.run(["docker", "rmi", "-f", environment.image], capture_output=True, check=False)
+
+    bare_s, warm_s = statistics.median(bare), statistics.median(warm)
+    print(f"repository: src/ layout, setuptools_scm, 3 dependencies + pytest-cov, {args.tests} tests x "
+          f"{args.work_ms} ms")  # fmt: skip
+    print(f"environment: {environment.source}, {environment.image}, python {environment.python_version}")
+    print(
+        f"cold QA run (detect + build from PyPI + 2 runs): {cold_s:6.2f} s  (build {environment.build_s} s)"
+    )
+    print(f"warm QA run (image cached), median of {args.runs}:   {warm_s:6.2f} s  cache hits {hits}")
+    print(f"bare host venv, two pytest runs, median:       {bare_s:6.2f} s")
+    print(f"ratio warm / bare: {warm_s / bare_s:.2f}  (target <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()

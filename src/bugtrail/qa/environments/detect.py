@@ -1,0 +1,336 @@
+"""Detect what a repository's tests need from the files at base_commit. Pure: reads files, runs nothing.
+
+Sources, all added up: test-like extras (pyproject, setup.cfg, setup.py parsed with `ast`), PEP 735 dependency
+groups, test/dev requirements files, tox.ini `[testenv] deps`, the runtime requirements.txt, pytest plugins
+implied by the repository's pytest configuration, and the build-system requires.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import contextlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from bugtrail.qa.environments.plugins import implied_plugins
+from bugtrail.qa.environments.requirements import (
+    ParsedRequirements,
+    judge_line,
+    logical_lines,
+    parse_requirements_file,
+    requirement_name,
+)
+
+MAX_SETUP_PY_BYTES = 512 * 1024
+TEST_NAME = re.compile(r"test|^(dev|devel|develop|development|ci|check|checks)$")
+REQUIREMENT_GLOBS = (
+    "requirements-test*.txt",
+    "requirements_test*.txt",
+    "requirements-dev*.txt",
+    "requirements_dev*.txt",
+    "test-requirements*.txt",
+    "test_requirements*.txt",
+    "dev-requirements*.txt",
+    "dev_requirements*.txt",
+    "requirements/*test*.txt",
+    "requirements/dev*.txt",
+    "requirements/*-dev*.txt",
+    "tests/requirements*.txt",
+)
+SETUPTOOLS_DEFAULT = ["setuptools>=40.8.0", "wheel"]
+
+
+@dataclass
+class Detection:
+    project_name: str | None = None
+    has_project: bool = False  # there is something to `pip install -e .`
+    packages: list[str] = field(default_factory=list)
+    build_requires: list[str] = field(default_factory=list)
+    requires_python: str | None = None
+    plugins: dict[str, str] = field(default_factory=dict)  # implied pytest plugins -> why
+    files: list[str] = field(default_factory=list)  # files read: their content shapes the image (cache key)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, requirement: str, why: str | None = None) -> None:
+        if requirement not in self.packages:
+            self.packages.append(requirement)
+            if why:
+                self.notes.append(f"{requirement}: {why}")
+
+    def names(self) -> set[str]:
+        return {name for name in map(requirement_name, self.packages) if name}
+
+
+def is_test_extra(name: str) -> bool:
+    return bool(TEST_NAME.search(canonicalize_name(name)))
+
+
+def read_pyproject(tree: Path, notes: list[str]) -> dict[str, Any]:
+    path = tree / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(errors="replace"))
+    except tomllib.TOMLDecodeError as exc:
+        notes.append(f"pyproject.toml is not valid TOML ({exc}); ignored")
+        return {}
+
+
+def read_setup_cfg(tree: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    path = tree / "setup.cfg"
+    if path.is_file():
+        with contextlib.suppress(configparser.Error):
+            parser.read_string(path.read_text(errors="replace"))
+    return parser
+
+
+def cfg_list(value: str) -> list[str]:
+    """A setup.cfg dangling list (one item per line, or `;`/`,` separated on one line)."""
+    items: list[str] = []
+    for line in logical_lines(value):
+        items.extend(part.strip() for part in re.split(r"[;,](?![^\[]*\])", line) if part.strip())
+    return items
+
+
+def setup_py_metadata(tree: Path, notes: list[str]) -> tuple[str | None, dict[str, list[str]]]:
+    """(name, extras_require) from literal arguments of setup(...) in setup.py, parsed with ast, never run."""
+    path = tree / "setup.py"
+    if not path.is_file() or path.stat().st_size > MAX_SETUP_PY_BYTES:
+        return None, {}
+    try:
+        module = ast.parse(path.read_text(errors="replace"))
+    except (SyntaxError, ValueError):
+        notes.append("setup.py does not parse; its extras are unknown")
+        return None, {}
+    assigned: dict[str, ast.expr] = {}
+    for node in ast.walk(module):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            assigned[node.targets[0].id] = node.value
+    name: str | None = None
+    extras: dict[str, list[str]] = {}
+    for node in ast.walk(module):
+        if not (isinstance(node, ast.Call) and _call_name(node.func) == "setup"):
+            continue
+        for keyword in node.keywords:
+            literal = _literal(keyword.value, assigned)
+            if keyword.arg == "name" and isinstance(literal, str):
+                name = literal
+            elif keyword.arg == "extras_require":
+                if isinstance(literal, dict):
+                    extras.update(
+                        {
+                            str(k): [str(v) for v in vs]
+                            for k, vs in literal.items()
+                            if isinstance(vs, list | tuple)
+                        }
+                    )
+                else:
+                    notes.append("setup.py extras_require is not a literal; not read")
+    return name, extras
+
+
+def _call_name(func: ast.expr) -> str | None:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _literal(node: ast.expr, assigned: dict[str, ast.expr] | None = None, depth: int = 0) -> Any:
+    """A literal value, following module-level names and `list + list` (what setup.py files usually do)."""
+    names = assigned or {}
+    if depth > 20:
+        return None
+    if isinstance(node, ast.Name) and node.id in names:
+        return _literal(names[node.id], names, depth + 1)
+    if isinstance(node, ast.Dict):
+        out = {}
+        for key, value in zip(node.keys, node.values, strict=True):
+            if key is None:
+                return None
+            out[_literal(key, names, depth + 1)] = _literal(value, names, depth + 1)
+        return out
+    if isinstance(node, ast.List | ast.Tuple):
+        items = [_literal(item, names, depth + 1) for item in node.elts]
+        return None if any(item is None for item in items) else items
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _literal(node.left, names, depth + 1), _literal(node.right, names, depth + 1)
+        return left + right if isinstance(left, list) and isinstance(right, list) else None
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def dependency_group(
+    groups: dict[str, Any], name: str, notes: list[str], seen: frozenset[str] = frozenset()
+) -> list[str]:
+    """PEP 735: a group's requirements with `{include-group = ...}` expanded (cycles stop)."""
+    wanted = canonicalize_name(name)
+    entries = next((v for k, v in groups.items() if canonicalize_name(k) == wanted), None)
+    if not isinstance(entries, list) or wanted in seen:
+        return []
+    out: list[str] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            out.append(entry)
+        elif isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
+            out.extend(dependency_group(groups, entry["include-group"], notes, seen | {wanted}))
+    return out
+
+
+def tox_deps(tree: Path, detection: Detection, parsed: ParsedRequirements) -> list[str]:
+    """`[testenv] deps` lines: unconditional ones, `{toxinidir}` resolved, other substitutions skipped."""
+    path = tree / "tox.ini"
+    if not path.is_file():
+        return []
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(path.read_text(errors="replace"))
+    except configparser.Error:
+        detection.notes.append("tox.ini does not parse; its deps are unknown")
+        return []
+    if not parser.has_option("testenv", "deps"):
+        return []
+    detection.files.append("tox.ini")
+    out = []
+    for line in logical_lines(parser.get("testenv", "deps")):
+        line = line.replace("{toxinidir}/", "").replace("{toxinidir}", ".")
+        if re.match(r"^[\w,!.-]+:\s", line):
+            detection.notes.append(f"tox.ini: factor-conditional dep {line[:60]!r} skipped")
+            continue
+        if "{" in line:
+            detection.notes.append(f"tox.ini: dep with a substitution {line[:60]!r} skipped")
+            continue
+        include = re.match(r"^(?:-r|--requirement)\s*=?\s*(\S+)$", line)
+        if include:
+            parse_requirements_file(tree, include.group(1), parsed)
+            continue
+        self_ref = re.match(r"^(?:-e\s+)?\.\s*(?:\[([^\]]*)\])?$", line)
+        if self_ref:
+            parsed.project_extras.update(e.strip() for e in (self_ref.group(1) or "").split(",") if e.strip())
+            continue
+        out.append(line)
+    return out
+
+
+def detect(tree: Path) -> Detection:
+    detection = Detection()
+    notes = detection.notes
+    pyproject = read_pyproject(tree, notes)
+    project = pyproject.get("project") if isinstance(pyproject.get("project"), dict) else {}
+    setup_cfg = read_setup_cfg(tree)
+    setup_name, setup_py_extras = setup_py_metadata(tree, notes)
+
+    for name in ("pyproject.toml", "setup.cfg", "setup.py"):
+        if (tree / name).is_file():
+            detection.files.append(name)
+    detection.has_project = (
+        bool(project) or (tree / "setup.py").is_file() or setup_cfg.has_section("metadata")
+    )
+    detection.project_name = (
+        (project or {}).get("name")
+        or (setup_cfg.get("metadata", "name") if setup_cfg.has_option("metadata", "name") else None)
+        or setup_name
+    )
+    detection.requires_python = (project or {}).get("requires-python") or (
+        setup_cfg.get("options", "python_requires")
+        if setup_cfg.has_option("options", "python_requires")
+        else None
+    )
+
+    extras: dict[str, list[str]] = {}
+    optional = (project or {}).get("optional-dependencies")
+    if isinstance(optional, dict):
+        extras.update({str(k): [str(v) for v in vs] for k, vs in optional.items() if isinstance(vs, list)})
+    if setup_cfg.has_section("options.extras_require"):
+        for key, value in setup_cfg.items("options.extras_require"):
+            extras.setdefault(key, cfg_list(value))
+    for key, values in setup_py_extras.items():
+        extras.setdefault(key, values)
+
+    parsed = ParsedRequirements()
+    wanted_extras = {name for name in extras if is_test_extra(name)}
+    groups = pyproject.get("dependency-groups")
+    if isinstance(groups, dict):
+        for group in groups:
+            if is_test_extra(group):
+                for line in dependency_group(groups, group, notes):
+                    _add_line(detection, line, f"dependency group {group!r}", parsed)
+    requirement_files = sorted(
+        {p.relative_to(tree).as_posix() for g in REQUIREMENT_GLOBS for p in tree.glob(g)}
+    )
+    if (tree / "requirements.txt").is_file():
+        requirement_files.insert(0, "requirements.txt")
+    for relative in requirement_files:
+        before = len(parsed.packages)
+        parse_requirements_file(tree, relative, parsed)
+        for line in parsed.packages[before:]:
+            detection.add(line, f"from {relative}")
+    for line in tox_deps(tree, detection, parsed):
+        _add_line(detection, line, "tox.ini [testenv] deps", parsed)
+    for line in parsed.packages:
+        detection.add(line)
+    detection.files.extend(f for f in parsed.files if f not in detection.files)
+    notes.extend(parsed.notes)
+    wanted_extras |= {e for e in parsed.project_extras if e in extras}
+
+    for extra in sorted(wanted_extras):
+        for line in expand_extra(extras, extra, detection.project_name):
+            _add_line(detection, line, f"extra {extra!r}", parsed)
+
+    plugins = implied_plugins(tree)
+    if plugins.config_file and plugins.config_file not in detection.files:
+        detection.files.append(plugins.config_file)
+    have = detection.names()
+    for requirement, why in plugins.plugins.items():
+        if requirement_name(requirement) not in have:
+            detection.plugins[requirement] = f"implied by {why}"
+            detection.add(requirement, f"implied by {why}")
+    notes.extend(plugins.notes)
+
+    build_system = pyproject.get("build-system")
+    if isinstance(build_system, dict) and isinstance(build_system.get("requires"), list):
+        detection.build_requires = [str(r) for r in build_system["requires"]]
+    elif detection.has_project:
+        detection.build_requires = list(SETUPTOOLS_DEFAULT)
+    return detection
+
+
+def expand_extra(extras: dict[str, list[str]], extra: str, project: str | None, depth: int = 0) -> list[str]:
+    """An extra's requirements, with `project[other]` self-references expanded."""
+    out: list[str] = []
+    own = canonicalize_name(project) if project else None
+    for line in extras.get(extra, []):
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            out.append(line)
+            continue
+        if own and canonicalize_name(requirement.name) == own:
+            if depth < 5:
+                for other in sorted(requirement.extras):
+                    out.extend(expand_extra(extras, other, project, depth + 1))
+            continue
+        out.append(line)
+    return out
+
+
+def _add_line(detection: Detection, line: str, why: str, parsed: ParsedRequirements) -> None:
+    kept, dropped = judge_line(line)
+    if kept:
+        own = canonicalize_name(detection.project_name) if detection.project_name else None
+        if own and requirement_name(kept) == own:
+            return
+        detection.add(kept, why)
+    elif dropped:
+        detection.notes.append(f"{why}: {dropped}")

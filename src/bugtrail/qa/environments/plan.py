@@ -1,0 +1,159 @@
+"""Choose the environment plan for a trace: recorded > configured > detected > default.
+
+- recorded: the developer's `pip freeze` pins (trace.environment), minus the project itself, local paths,
+  index options and unpinned VCS lines; their Python minor version.
+- configured: the admin's RepoConfig (a ready `image` is used as is, no build; `install_commands` and
+  `python_version` shape a build).
+- detected: what detect.py reads from the checkout.
+- default: nothing to install; the runner image (pytest from PyPI) is used as is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from packaging.utils import canonicalize_name
+
+from bugtrail.config import Settings
+from bugtrail.qa.environments.detect import Detection, detect
+from bugtrail.qa.environments.requirements import judge_line, requirement_name
+from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource
+from bugtrail.qa.image import SUITE_PYTHONS, choose_suite, runner_image_for_suite
+from bugtrail.repos.schemas import RepoConfig
+
+if TYPE_CHECKING:
+    from bugtrail.wire import TraceRead
+
+# Never pinned from a recorded environment: the image's own installer, and Debian/Ubuntu artefacts.
+RECORDED_SKIP = {"pip", "pkg-resources", "pkg_resources", "distribute"}
+
+
+@dataclass
+class PlanChoice:
+    plan: EnvironmentPlan
+    suite: str
+    needs_build: bool
+    ready_image: str | None = None  # a configured image: used as is
+    python_requested: str | None = None
+    python_note: str | None = None
+    dependency_files: list[str] = field(default_factory=list)  # their content goes into the cache key
+
+
+def recorded_packages(lines: list[str], project_names: set[str]) -> tuple[list[str], list[str]]:
+    """(pins to install, notes on what was dropped and why)."""
+    kept: list[str] = []
+    notes: list[str] = []
+    dropped_project = []
+    for line in lines:
+        requirement, why = judge_line(line)
+        if requirement is None:
+            if why:
+                notes.append(f"recorded {why}")
+            continue
+        name = requirement_name(requirement)
+        if name in project_names:
+            dropped_project.append(requirement)
+            continue
+        if name in RECORDED_SKIP:
+            continue
+        if requirement not in kept:
+            kept.append(requirement)
+    if dropped_project:
+        notes.append(f"the project itself ({', '.join(dropped_project)}) is installed from the checkout")
+    return kept, notes
+
+
+def with_pytest(packages: list[str], notes: list[str]) -> list[str]:
+    names = {requirement_name(p) for p in packages}
+    if "pytest" in names:
+        return packages
+    notes.append("pytest: added (current, from PyPI)")
+    return ["pytest", *packages]
+
+
+def make_plan(settings: Settings, trace: TraceRead, repo_config: RepoConfig | None, tree: Path) -> PlanChoice:
+    detection = detect(tree)
+    recorded = trace.environment
+    config = repo_config
+    python_requested = (recorded.python_version if recorded else None) or (
+        config.python_version if config else None
+    )
+    suite, python_note = choose_suite(
+        python_requested, None if python_requested else detection.requires_python
+    )
+    base_image = runner_image_for_suite(settings, suite)
+    notes: list[str] = []
+    if python_note and not python_requested:
+        notes.append(python_note)
+
+    if config and config.image:
+        plan = EnvironmentPlan(
+            source="configured",
+            python_version=python_requested or SUITE_PYTHONS[suite],
+            base_image=config.image,
+            install_project=False,
+            notes=[f"configured image {config.image} used as is (no build); config {config.url_prefix}"],
+        )
+        return PlanChoice(plan, suite, False, config.image, python_requested, python_note)
+
+    commands = list(config.install_commands) if config else []
+    if commands:
+        notes.append(f"install commands from repository config {config.url_prefix if config else ''}")
+    source: EnvironmentSource
+    if recorded and recorded.packages:
+        source = "recorded"
+        project_names = {
+            str(canonicalize_name(n)) for n in [*recorded.project, detection.project_name or ""] if n
+        }
+        packages, dropped = recorded_packages(recorded.packages, project_names)
+        notes.append(
+            f"{len(packages)} pins from the developer's environment ({recorded.captured_by or 'recorder'})"
+        )
+        notes.extend(dropped)
+        install_project = detection.has_project
+    elif config and (commands or config.python_version):
+        source = "configured"
+        packages, install_project = configured_packages(detection, bool(commands), notes)
+    elif detection.packages or detection.has_project:
+        source = "detected"
+        packages = list(detection.packages) + [
+            r for r in detection.build_requires if r not in detection.packages
+        ]
+        notes.extend(detection.notes)
+        if detection.build_requires:
+            notes.append(
+                f"build-system requires {', '.join(detection.build_requires)} (offline reinstall works)"
+            )
+        install_project = detection.has_project
+    else:
+        source = "default"
+        packages, install_project = [], False
+        notes.append("nothing to install was found; the runner image is used as is")
+    packages = with_pytest(packages, notes) if source != "default" else ["pytest"]
+    if install_project:
+        notes.append(
+            "the checkout is installed editable at /workspace/repo (the mounted work tree is imported)"
+        )
+    plan = EnvironmentPlan(
+        source=source,
+        python_version=SUITE_PYTHONS[suite],
+        base_image=base_image,
+        packages=packages,
+        commands=commands,
+        install_project=install_project,
+        notes=notes,
+    )
+    needs_build = source != "default"
+    return PlanChoice(plan, suite, needs_build, None, python_requested, python_note, list(detection.files))
+
+
+def configured_packages(detection: Detection, has_commands: bool, notes: list[str]) -> tuple[list[str], bool]:
+    """With install commands the admin installs the project; detection adds the implied pytest plugins."""
+    if not has_commands:
+        notes.append("python version from repository config; packages detected")
+        notes.extend(detection.notes)
+        return list(detection.packages), detection.has_project
+    notes.extend(f"{line}: {why}" for line, why in detection.plugins.items())
+    return list(detection.plugins), False

@@ -1,0 +1,76 @@
+"""End to end through the API and the worker: a fix in a src/ layout repository whose tests need a package
+from a test extra, a plugin that addopts demands and a version module generated at install time is graded
+resolved in a detected environment image, and the next trace of the repository reuses the image."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bugtrail.cli.app import app
+from bugtrail.config import Settings
+from tests.support.buggy_repo import submit_and_run, trace_body
+from tests.support.env_repos import SCM_INIT, SCM_TEST, scm_repo
+from tests.support.repos import git
+
+BUGGY_INIT = SCM_INIT.replace('== "yes"', '== "no"')
+OLD_TEST = SCM_TEST.split("\n\ndef test_flag")[0] + "\n"
+
+
+def buggy_scm_repo(path: Path) -> str:
+    scm_repo(path)
+    (path / "src" / "envpkg" / "__init__.py").write_text(BUGGY_INIT)
+    (path / "tests" / "test_envpkg.py").write_text(OLD_TEST)
+    git(path, "commit", "-qam", "parse_flag compares with the wrong word")
+    return git(path, "rev-parse", "HEAD")
+
+
+def fix_body(repo: Path, commit: str) -> dict[str, Any]:
+    return trace_body(
+        f"file://{repo}",
+        commit,
+        [("tests/test_envpkg.py", OLD_TEST, SCM_TEST), ("src/envpkg/__init__.py", BUGGY_INIT, SCM_INIT)],
+    )
+
+
+def test_fix_graded_in_a_detected_environment_and_the_image_reused(
+    client, keys, worker, repos_dir: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+):
+    repo = repos_dir / "envpkg"
+    commit = buggy_scm_repo(repo)
+    trace = submit_and_run(client, keys, worker, fix_body(repo, commit))
+    first = trace["qa_results"]
+    environment = first["environment"]
+    try:
+        assert first["outcome"] == "completed", (first.get("error"), environment.get("build_log_tail"))
+        assert first["resolved"] is True and first["tests_passed"] is True
+        assert first["fail_to_pass"] == ["tests/test_envpkg.py::test_flag"]
+        assert first["pass_to_pass"] == ["tests/test_envpkg.py::test_version_module_is_there"]
+        assert environment["source"] == "detected" and environment["cache_hit"] is False
+        assert environment["image"].startswith("bugtrail-env:")
+        assert {"iniconfig>=2", "pytest-cov"} <= set(environment["plan"]["packages"])
+
+        second = submit_and_run(client, keys, worker, fix_body(repo, commit))["qa_results"]
+        assert second["resolved"] is True
+        assert second["environment"]["cache_hit"] is True
+        assert second["environment"]["image"] == environment["image"]
+
+        # `bugtrail env build TRACE_ID` prepares what QA used for that trace: the same cached image.
+        for name, value in {
+            "BUGTRAIL_DATA_DIR": str(settings.data_dir),
+            "BUGTRAIL_DATABASE_URL": settings.resolved_database_url,
+            "BUGTRAIL_REPO_ALLOWLIST": settings.repo_allowlist,
+            "BUGTRAIL_RUNNER_IMAGE": settings.runner_image,
+        }.items():
+            monkeypatch.setenv(name, value)
+        built = CliRunner().invoke(app, ["env", "build", trace["trace_id"]])
+        assert built.exit_code == 0, built.output
+        assert f"ready: {environment['image']} (reused from the cache)" in built.output
+        missing = CliRunner().invoke(app, ["env", "build", "00000000-0000-0000-0000-000000000000"])
+        assert missing.exit_code == 1 and "not found" in missing.output
+    finally:
+        subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)
