@@ -56,8 +56,18 @@ def qa_once(server: QaServer, key: str, case: RealCase) -> tuple[dict[str, Any],
     return qa, wall
 
 
-def remove_image(tag: str) -> None:
-    subprocess.run(["docker", "rmi", "-f", tag], capture_output=True, check=False)
+def remove_environment_images(repo_url: str) -> int:
+    """Remove every environment image built for this repository (any plan, any run), so the next build
+    cannot take a cached layer from a sibling image; images of other repositories are left alone."""
+    ids = subprocess.run(
+        ["docker", "images", "-q", "--filter", f"label=bugtrail.env.repo={repo_url}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for image_id in sorted(set(ids)):
+        subprocess.run(["docker", "rmi", "-f", image_id], capture_output=True, check=False)
+    return len(set(ids))
 
 
 def bare_runs(case: RealCase, work: Path, runs: int) -> list[float]:
@@ -95,9 +105,7 @@ def main() -> None:
         server = start_qa_server(work / "data", [f"{file_url(MIRROR_ROOT)}/"], runner_image, 600)
         try:
             key = developer_key(server, "bench")
-            # Find the image this plan maps to, then remove it so the next trace builds it cold.
-            probe, _ = qa_once(server, key, case)
-            remove_image(probe["environment"]["image"])
+            removed = remove_environment_images(case.repo_url)
             cold, cold_wall = qa_once(server, key, case)
             assert cold["environment"]["cache_hit"] is False, cold["environment"]
             warm = [qa_once(server, key, case) for _ in range(args.runs)]
@@ -110,6 +118,7 @@ def main() -> None:
     bare_median = statistics.median(bare)
     env = cold["environment"]
     print(f"case: {case.repo} @ {case.fix_commit[:12]} ({case.test_command})")
+    print(f"environment images of this repository removed before the cold build: {removed}")
     print(f"environment: source={env['source']} python={env['python_version']} image={env['image']}")
     print(f"plan packages: {len(env['plan']['packages'])}, commands: {len(env['plan']['commands'])}")
     print(f"cold: build {env['build_s']:.1f} s, whole QA (submit -> verdict) {cold_wall:.1f} s")
