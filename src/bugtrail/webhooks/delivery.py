@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,7 +67,18 @@ def send(
         target = policy.resolve(attempt.url)
     except RefusedDestination as exc:
         return Outcome(False, None, exc.message, retryable=False)
-    return asyncio.run(_send_within_deadline(attempt, target, limits, verify))
+    return _run_to_completion(_send_within_deadline(attempt, target, limits, verify))
+
+
+def _run_to_completion(coroutine: Coroutine[Any, Any, Outcome]) -> Outcome:
+    """asyncio.run, also from a thread whose event loop is already running (an embedding application or
+    a test harness calling the worker synchronously): then the attempt gets a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1, thread_name_prefix="webhook-send") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _send_within_deadline(
