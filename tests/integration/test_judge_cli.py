@@ -18,7 +18,7 @@ from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.db.models import QaResult, Trace
 from bugtrail.errors import Conflict, NotFound
-from bugtrail.qa.judge.rejudge import rejudge_trace
+from bugtrail.qa.judge.flows import rejudge_trace
 from tests.support.judge_traces import TRACE_DIR
 from tests.support.openai_stub import Answer, OpenAIStub, Status
 

@@ -79,7 +79,7 @@ def test_incremental_batches_resend_and_finalize(client, keys) -> None:
 
 
 def test_finalize_creates_exactly_one_job(client, keys, database) -> None:
-    from bugtrail.jobs.queue import count_jobs
+    from bugtrail.jobs.repository import count_jobs
 
     trace_id = client.post("/api/traces?finalize=true", json=seed(), headers=keys.alice).json()["trace_id"]
     client.post(f"/api/traces/{trace_id}/finalize", headers=keys.alice)

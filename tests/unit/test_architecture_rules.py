@@ -47,8 +47,6 @@ DOMAINS = frozenset({"api", "auth", "cli", "dashboard", "export", "qa", "repos",
 ALLOWED: dict[tuple[str, str], str] = {
     ("traces/routes.py", "transaction"): "commits before polling QA (finalize?wait); moving to a flow",
     ("export/service.py", "transaction"): "hand-rolls a committing session per export; moving to a flow",
-    ("qa/judge/rejudge.py", "transaction"): "re-judging opens its own scopes; a flow or the CLI should",
-    ("jobs/queue.py", "sql"): "count_jobs queries outside jobs/repository.py",
 }
 
 

@@ -30,7 +30,7 @@ def judge(
     when QA never ran) and the trace's reasoning_score; the replaced record is kept in `previous_judges`.
     A judge failure is printed and stored nowhere (exit code 1).
     """
-    from bugtrail.qa.judge.rejudge import rejudge_trace
+    from bugtrail.qa.judge.flows import rejudge_trace
 
     settings = load_settings()
     overrides = {k: v for k, v in {"judge": judge_name, "judge_model": model}.items() if v}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Job, utcnow
@@ -34,7 +33,3 @@ def enqueue(
     session.add(job)
     session.flush()
     return job
-
-
-def count_jobs(session: Session, trace_id: str) -> int:
-    return session.scalar(select(func.count()).select_from(Job).where(Job.trace_id == trace_id)) or 0

@@ -141,3 +141,7 @@ def active_job_for_trace(session: Session, trace_id: str) -> Job | None:
         .order_by(Job.id)
         .limit(1)
     )
+
+
+def count_jobs(session: Session, trace_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(Job).where(Job.trace_id == trace_id)) or 0
