@@ -164,18 +164,18 @@ def run_export(database_url: str | None, data_dir: Path, fmt: str, limit: int, o
     """In the child process: one export, then report size, time and memory."""
     from bugtrail.config import Settings
     from bugtrail.db.engine import Database
-    from bugtrail.export import service
+    from bugtrail.export import flows
     from bugtrail.export.filters import ExportFilters
 
     database = Database(Settings(data_dir=data_dir, database_url=database_url))
     filters = ExportFilters(created_before=BASE + timedelta(seconds=limit))
     baseline = _rss_kb()
     started = time.perf_counter()
-    record_id = service.start_export(database, fmt, filters, "bench")
+    record_id = flows.start_export(database, fmt, filters, "bench")
     if fmt == "jsonl":
-        result = service.write_jsonl(database, filters, record_id, out)
+        result = flows.write_jsonl(database, filters, record_id, out)
     else:
-        result = service.write_parquet(database, filters, record_id, out)
+        result = flows.write_parquet(database, filters, record_id, out)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {

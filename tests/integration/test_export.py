@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from bugtrail.export import service
+from bugtrail.export import flows
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.repository import list_records
 from tests.support.seed import BASE_TIME, add_trace
@@ -57,10 +57,10 @@ def seeded(db):
 
 
 def _export_jsonl(db, tmp_path: Path, filters: ExportFilters, batch_size: int = 2) -> tuple[Path, list[dict]]:
-    record_id = service.start_export(db, "jsonl", filters, "tester")
+    record_id = flows.start_export(db, "jsonl", filters, "tester")
     out = tmp_path / "out.jsonl"
     with out.open("wb") as handle:
-        for chunk in service.jsonl_chunks(db, filters, record_id, batch_size=batch_size):
+        for chunk in flows.jsonl_chunks(db, filters, record_id, batch_size=batch_size):
             handle.write(chunk)
     return out, [json.loads(line) for line in out.read_text().splitlines()]
 
@@ -163,7 +163,7 @@ def test_filters_select_exactly_the_right_traces(db, tmp_path, seeded, filters, 
     names = {name for name, trace_id in seeded.items() if trace_id in {row["trace_id"] for row in rows}}
     assert names == expected
     assert len(rows) == len(expected)
-    assert service.count(db, filters) == len(expected)
+    assert flows.count(db, filters) == len(expected)
 
 
 def test_aware_created_bounds_are_converted_to_utc():
@@ -176,8 +176,8 @@ def test_aware_created_bounds_are_converted_to_utc():
 def test_parquet_trace_layout_round_trips_in_pyarrow_pandas_duckdb(db, tmp_path, seeded):
     out = tmp_path / "traces.parquet"
     filters = ExportFilters()
-    record_id = service.start_export(db, "parquet", filters, "tester", "trace")
-    result = service.write_parquet(db, filters, record_id, out, "trace", batch_size=2)
+    record_id = flows.start_export(db, "parquet", filters, "tester", "trace")
+    result = flows.write_parquet(db, filters, record_id, out, "trace", batch_size=2)
     assert result.trace_count == 5
     assert result.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
 
@@ -215,8 +215,8 @@ def test_parquet_trace_layout_round_trips_in_pyarrow_pandas_duckdb(db, tmp_path,
 def test_parquet_event_layout_has_one_row_per_event(db, tmp_path, seeded):
     out = tmp_path / "events.parquet"
     filters = ExportFilters(status=["completed"])
-    record_id = service.start_export(db, "parquet", filters, "tester", "event")
-    service.write_parquet(db, filters, record_id, out, "event")
+    record_id = flows.start_export(db, "parquet", filters, "tester", "event")
+    flows.write_parquet(db, filters, record_id, out, "event")
     import pandas as pd
 
     frame = pd.read_parquet(out)
@@ -232,8 +232,8 @@ def test_parquet_event_layout_has_one_row_per_event(db, tmp_path, seeded):
 def test_empty_parquet_export_is_still_readable(db, tmp_path):
     out = tmp_path / "none.parquet"
     filters = ExportFilters(developer_id="nobody")
-    record_id = service.start_export(db, "parquet", filters, None)
-    result = service.write_parquet(db, filters, record_id, out)
+    record_id = flows.start_export(db, "parquet", filters, None)
+    result = flows.write_parquet(db, filters, record_id, out)
     assert result.trace_count == 0
     assert pq.read_table(out).num_rows == 0
 

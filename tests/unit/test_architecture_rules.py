@@ -41,13 +41,9 @@ WEB_PLACES = ("api/", "dashboard/auth.py")  # dashboard/auth.py: the dashboard's
 WEB_MODULE = "routes.py"
 DOMAINS = frozenset({"api", "auth", "cli", "dashboard", "export", "qa", "repos", "sdk", "traces", "webhooks"})
 
-# TEMPORARY: modules that break a rule today and are being rewritten on other branches (issue 12's queue
-# work and the domain layouts). The lead shrinks this list after merging; an entry no longer needed fails
-# test_allow_list_has_no_stale_entries, so it cannot outlive its reason.
-ALLOWED: dict[tuple[str, str], str] = {
-    ("traces/routes.py", "transaction"): "commits before polling QA (finalize?wait); moving to a flow",
-    ("export/service.py", "transaction"): "hand-rolls a committing session per export; moving to a flow",
-}
+# Modules allowed to break a rule, each with its reason. Empty now; an entry no longer needed fails
+# test_allow_list_has_no_stale_entries, so any future exception cannot outlive its reason.
+ALLOWED: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True, order=True)

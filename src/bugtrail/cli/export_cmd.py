@@ -51,7 +51,7 @@ def export(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from bugtrail.cli.common import fail, load_settings, open_database
-    from bugtrail.export import service
+    from bugtrail.export import flows
     from bugtrail.export.filters import ExportFilters
 
     console = Console(stderr=True)
@@ -80,8 +80,8 @@ def export(
         download(server, api_key, format, layout, filters, out, console)
         return
     with open_database(load_settings()) as database:
-        total = service.count(database, filters)
-        record_id = service.start_export(
+        total = flows.count(database, filters)
+        record_id = flows.start_export(
             database, format, filters, "cli", layout if format == "parquet" else None
         )
         columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
@@ -92,9 +92,9 @@ def export(
                 progress.advance(task, n)
 
             if format == "jsonl":
-                result = service.write_jsonl(database, filters, record_id, out, advance)
+                result = flows.write_jsonl(database, filters, record_id, out, advance)
             else:
-                result = service.write_parquet(database, filters, record_id, out, layout, advance)
+                result = flows.write_parquet(database, filters, record_id, out, layout, advance)
     console.print(
         f"exported {result.trace_count} traces to {out} ({result.byte_count} bytes, "
         f"sha256 {result.sha256}, export #{result.record_id})"

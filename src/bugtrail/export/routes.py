@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError, field_validator
 from bugtrail.api.deps import DbSession, ReviewerPrincipal, get_database
 from bugtrail.db.engine import Database
 from bugtrail.errors import InvalidInput, NotFound
-from bugtrail.export import repository, service
+from bugtrail.export import flows, repository
 from bugtrail.export.filters import ExportFilters, ExportFormat, ParquetLayout
 
 router = APIRouter(prefix="/api", tags=["export"])
@@ -96,9 +96,9 @@ def export_traces(
 ) -> StreamingResponse:
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     if format == "jsonl":
-        record_id = service.start_export(database, "jsonl", filters, principal.developer_id)
+        record_id = flows.start_export(database, "jsonl", filters, principal.developer_id)
         return StreamingResponse(
-            service.jsonl_chunks(database, filters, record_id),
+            flows.jsonl_chunks(database, filters, record_id),
             media_type="application/x-ndjson",
             headers={
                 "Content-Disposition": f'attachment; filename="bugtrail-{stamp}.jsonl"',
@@ -107,17 +107,17 @@ def export_traces(
         )
     # Parquet needs its footer before it is readable: write to a temp file (constant memory, one row
     # group per batch), then stream the file and delete it.
-    record_id = service.start_export(database, "parquet", filters, principal.developer_id, layout)
+    record_id = flows.start_export(database, "parquet", filters, principal.developer_id, layout)
     fd, name = tempfile.mkstemp(prefix="bugtrail-export-", suffix=".parquet")
     os.close(fd)
     path = Path(name)
     try:
-        result = service.write_parquet(database, filters, record_id, path, layout)
+        result = flows.write_parquet(database, filters, record_id, path, layout)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
     return StreamingResponse(
-        service.file_chunks(path),
+        flows.file_chunks(path),
         media_type="application/vnd.apache.parquet",
         headers={
             "Content-Disposition": f'attachment; filename="bugtrail-{stamp}-{layout}.parquet"',

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import email.message
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -26,7 +24,6 @@ from bugtrail.api.deps import (
 )
 from bugtrail.auth.keys import Principal
 from bugtrail.config import Settings
-from bugtrail.db.engine import Database
 from bugtrail.errors import BadRequest
 from bugtrail.traces import flows, service
 from bugtrail.traces import repository as repo
@@ -45,7 +42,7 @@ from bugtrail.wire import (
 
 router = APIRouter(prefix="/api", tags=["traces"])
 
-TERMINAL = ("completed", "failed")
+TERMINAL = flows.TERMINAL
 
 
 _CREATE_BODY_SCHEMA = {
@@ -258,36 +255,17 @@ async def finalize_trace(
     result = await run_in_threadpool(service.finalize_trace, session, settings, principal, trace_id)
     if wait <= 0:
         return result
-    # The finalize must be visible to workers before we wait for them.
-    await run_in_threadpool(session.commit)
-    release = getattr(request.state, "release_db_gate", None)
-    if release is not None:
-        release()
-    database = get_database(request)
-    deadline = time.monotonic() + wait
-    interval = 0.25
-    while True:
-        current = await run_in_threadpool(_status, database, principal, trace_id)
-        if current in TERMINAL:
-            final_status, qa_results = await run_in_threadpool(_outcome, database, principal, trace_id)
-            response.status_code = status.HTTP_200_OK
-            return result.model_copy(update={"status": final_status, "qa_results": qa_results})
-        if time.monotonic() >= deadline:
-            return result.model_copy(update={"status": current})
-        await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
-        interval = min(interval * 1.5, 2.0)  # QA takes minutes; long waits poll less often
-
-
-def _status(database: Database, principal: Principal, trace_id: uuid.UUID) -> str:
-    with database.scope(read_only=True) as poll:
-        return service.trace_status(poll, principal, trace_id)
-
-
-def _outcome(
-    database: Database, principal: Principal, trace_id: uuid.UUID
-) -> tuple[str, dict[str, Any] | None]:
-    with database.scope(read_only=True) as poll:
-        return service.trace_outcome(poll, principal, trace_id)
+    waited = await flows.wait_for_qa(
+        session,
+        get_database(request),
+        principal,
+        result,
+        wait,
+        release_db_gate=getattr(request.state, "release_db_gate", None),
+    )
+    if waited.status in TERMINAL:
+        response.status_code = status.HTTP_200_OK
+    return waited
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
