@@ -56,7 +56,8 @@ class ExportFilters(BaseModel):
     @field_validator("created_after", "created_before")
     @classmethod
     def _to_naive_utc(cls, value: datetime | None) -> datetime | None:
-        # Stored timestamps are naive UTC; an aware bound is converted, a naive one is taken as UTC.
+        # Not for SQL (UtcDateTime compares any zone): it keeps one form of a bound in export_record.filters
+        # (naive UTC, as recorded before), so the same export asked in two zones is recorded alike.
         if value is not None and value.tzinfo is not None:
             return value.astimezone(UTC).replace(tzinfo=None)
         return value

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 
 from bugtrail.api.deps import DbSession, ReviewerPrincipal, get_database
 from bugtrail.db.engine import Database
@@ -31,12 +31,6 @@ class ExportRecordRead(BaseModel):
     sha256: str | None
     created_at: datetime
     completed_at: datetime | None
-
-    @field_validator("created_at", "completed_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        # Stored as naive UTC; say so, or the value is not an RFC 3339 date-time as the schema promises.
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def export_filters(

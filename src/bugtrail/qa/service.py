@@ -66,7 +66,7 @@ def qa_history(session: Session, principal: Principal, trace_id: str) -> list[Qa
             tests_passed=row.tests_passed,
             resolved=row.resolved,
             reasoning_score=row.reasoning_score,
-            qa_timestamp=traces.as_utc(row.qa_timestamp).isoformat(),  # type: ignore[union-attr]
+            qa_timestamp=row.qa_timestamp.isoformat(),
             latest=row.id == trace.latest_qa_result_id,
             result=row.result,
         )

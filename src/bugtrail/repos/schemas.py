@@ -6,7 +6,7 @@ The longest registered `url_prefix` matching a trace's repo_url (by path segment
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
@@ -93,11 +93,6 @@ class RepoConfigRead(RepoConfig):
     created_by: str | None = None
     created_at: datetime
     updated_at: datetime
-
-    @field_validator("created_at", "updated_at")
-    @classmethod
-    def _utc(cls, value: datetime) -> datetime:
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 class RepoConfigSaved(RepoConfigRead):

@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -200,7 +200,7 @@ def event_rows(trace_id: str, first_seq: int, events: Sequence[PreparedEvent]) -
             "seq": first_seq + offset,
             "event_type": event.event_type,
             "event_timestamp": event.timestamp.isoformat(),
-            "ts_utc": event.timestamp.astimezone(UTC).replace(tzinfo=None),
+            "ts_utc": event.timestamp,  # aware; UtcDateTime stores it as UTC
             "details": event.details,
             "content_hash": event.content_hash,
             "redactions": event.redactions,

@@ -73,7 +73,10 @@ _SQLITE_INSERT_EVENT = (
 
 
 def _sqlite_datetime(value: datetime) -> str:
-    # The exact text SQLAlchemy's SQLite DATETIME type stores, so ORM reads and comparisons see no difference.
+    # The exact text SQLAlchemy's SQLite DATETIME type stores for a UtcDateTime (naive UTC), so ORM reads and
+    # comparisons see no difference. This path skips the column type, so it converts an aware value itself.
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
     return (
         f"{value.year:04d}-{value.month:02d}-{value.day:02d} "
         f"{value.hour:02d}:{value.minute:02d}:{value.second:02d}.{value.microsecond:06d}"
@@ -163,11 +166,6 @@ def list_traces(
     return list(session.scalars(query))
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """Stored timestamps are naive UTC; the API says so explicitly."""
-    return value.replace(tzinfo=UTC) if value is not None else None
-
-
 def to_summary(trace: Trace) -> TraceSummary:
     return TraceSummary(
         trace_id=uuid.UUID(trace.trace_id),
@@ -178,9 +176,9 @@ def to_summary(trace: Trace) -> TraceSummary:
         test_command=trace.test_command,
         status=trace.status,
         event_count=trace.event_count,
-        created_at=as_utc(trace.created_at),
-        updated_at=as_utc(trace.updated_at),
-        finalized_at=as_utc(trace.finalized_at),
+        created_at=trace.created_at,
+        updated_at=trace.updated_at,
+        finalized_at=trace.finalized_at,
         tests_passed=trace.tests_passed,
         resolved=trace.resolved,
         reasoning_score=trace.reasoning_score,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.message
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -169,8 +169,8 @@ def list_traces(
         developer_id=developer_id,
         status=status_,
         repo_url=repo_url,
-        created_after=_naive_utc(created_after),
-        created_before=_naive_utc(created_before),
+        created_after=created_after,
+        created_before=created_before,
     )
     return service.list_traces(session, principal, filters, limit, cursor)
 
@@ -266,9 +266,3 @@ async def finalize_trace(
     if waited.status in TERMINAL:
         response.status_code = status.HTTP_200_OK
     return waited
-
-
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
