@@ -2,16 +2,81 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 MiB = 1024 * 1024
 
-DEFAULT_REPO_ALLOWLIST = (
-    "https://github.com/,https://gitlab.com/,https://bitbucket.org/,https://codeberg.org/"
-)
+DEFAULT_REPO_ALLOWLIST = [
+    "https://github.com/",
+    "https://gitlab.com/",
+    "https://bitbucket.org/",
+    "https://codeberg.org/",
+]
+DEFAULT_TEST_FILE_PATTERNS = [
+    "tests/*",
+    "test/*",
+    "*/tests/*",
+    "test_*.py",
+    "*_test.py",
+    "conftest.py",
+    "*/test_*.py",
+    "*/conftest.py",
+]
+
+
+def _json_or_none(value: str) -> Any:
+    text = value.strip()
+    if text[:1] not in ("[", "{"):
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"looks like JSON but does not parse: {exc.msg} at {exc.pos}") from exc
+
+
+def parse_csv_list(value: object) -> object:
+    """`a,b,c` (blanks dropped) or a JSON list, as list[str]; anything else is left to pydantic to reject."""
+    if isinstance(value, str):
+        decoded = _json_or_none(value)
+        if decoded is not None:
+            return decoded
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+def parse_csv_map(value: object) -> object:
+    """`prefix=value,prefix=value` or a JSON object, as dict[str, str]; each entry needs prefix and value."""
+    if not isinstance(value, str):
+        return value
+    decoded = _json_or_none(value)
+    if decoded is not None:
+        return decoded
+    mapping: dict[str, str] = {}
+    for entry in (part.strip() for part in value.split(",")):
+        if not entry:
+            continue
+        prefix, sep, target = (piece.strip() for piece in entry.partition("="))
+        if not sep or not prefix or not target:
+            raise ValueError(f"entry {entry!r} is not prefix=value")
+        if prefix in mapping:
+            raise ValueError(f"prefix {prefix!r} appears twice")
+        mapping[prefix] = target
+    return mapping
+
+
+def _lower(value: object) -> object:
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+# Settings read from the environment as comma-separated text (JSON accepted too), validated once here.
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(parse_csv_list)]
+CsvMap = Annotated[dict[str, str], NoDecode, BeforeValidator(parse_csv_map)]
+JudgeChoice = Annotated[Literal["openai", "heuristic", "auto"], BeforeValidator(_lower)]
 
 
 class Settings(BaseSettings):
@@ -41,14 +106,12 @@ class Settings(BaseSettings):
     max_diff_bytes: int = 8 * MiB
 
     # QA runner
-    repo_allowlist: str = DEFAULT_REPO_ALLOWLIST
+    repo_allowlist: CsvList = Field(default_factory=lambda: list(DEFAULT_REPO_ALLOWLIST))
     runner_image: str = "bugtrail-runner:latest"
-    runner_image_map: str = Field(default="", description="comma-separated repo_url_prefix=image pairs")
+    runner_image_map: CsvMap = Field(default_factory=dict, description="repo_url_prefix=image pairs")
     default_test_command: str = "python -m pytest -q"
-    test_command_map: str = Field(default="", description="comma-separated repo_url_prefix=command pairs")
-    test_file_patterns: str = (
-        "tests/*,test/*,*/tests/*,test_*.py,*_test.py,conftest.py,*/test_*.py,*/conftest.py"
-    )
+    test_command_map: CsvMap = Field(default_factory=dict, description="repo_url_prefix=command pairs")
+    test_file_patterns: CsvList = Field(default_factory=lambda: list(DEFAULT_TEST_FILE_PATTERNS))
     test_timeout_s: float = 600.0
     test_output_cap_bytes: int = 1 * MiB
     container_memory: str = "2g"
@@ -74,7 +137,7 @@ class Settings(BaseSettings):
     worker_poll_s: float = 1.0  # how often an idle worker slot looks for due jobs
 
     # Judge
-    judge: str = "auto"  # openai | heuristic | auto
+    judge: JudgeChoice = "auto"  # auto: openai when OPENAI_API_KEY is set, else heuristic
     judge_model: str = "gpt-4o"
     judge_token_budget: int = 24_000
     judge_timeout_s: float = 60.0
@@ -89,9 +152,9 @@ class Settings(BaseSettings):
     )
 
     # Webhooks (deliveries are "webhook.deliver" jobs in the one queue)
-    webhook_allowlist: str = Field(default="", description="comma-separated URL prefixes; empty = any public")
-    webhook_allow_private: str = Field(
-        default="", description="comma-separated hosts/CIDRs that may be private or loopback (e.g. 127.0.0.1)"
+    webhook_allowlist: CsvList = Field(default_factory=list, description="URL prefixes; empty = any public")
+    webhook_allow_private: CsvList = Field(
+        default_factory=list, description="hosts/CIDRs that may be private or loopback (e.g. 127.0.0.1)"
     )
     webhook_timeout_s: float = 10.0  # total deadline of one attempt: connect + send + read the answer
     webhook_max_response_bytes: int = 4096  # of a receiver's answer body, at most this much is read
@@ -132,8 +195,31 @@ class Settings(BaseSettings):
         return self.clone_cache_dir or (self.data_dir / "clone-cache")
 
 
-def split_csv(value: str) -> list[str]:
-    return [part.strip() for part in value.split(",") if part.strip()]
+def env_name(field: str) -> str:
+    """The environment variable a setting is read from (BUGTRAIL_<FIELD>, or its alias)."""
+    info = Settings.model_fields.get(field)
+    if info is None:  # reported under an alias already (OPENAI_API_KEY)
+        return (
+            field.upper()
+            if field.upper().startswith(("BUGTRAIL_", "OPENAI_"))
+            else f"BUGTRAIL_{field.upper()}"
+        )
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"BUGTRAIL_{field.upper()}"
+
+
+def setting_problems(error: ValidationError) -> list[str]:
+    """One line per invalid setting: `BUGTRAIL_X='value': what is wrong`."""
+    problems = []
+    for item in error.errors(include_url=False):
+        field = str(item["loc"][0]) if item["loc"] else ""
+        shown = item.get("input")
+        value = f"={shown!r}" if isinstance(shown, str | int | float) else ""
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{env_name(field)}{value}: {message}")
+    return problems
 
 
 def get_settings(**overrides: object) -> Settings:

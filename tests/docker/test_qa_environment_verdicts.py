@@ -74,7 +74,7 @@ def cov_repo(repos_dir: Path) -> BuggyRepo:
 @pytest.fixture
 def settings(settings: Settings, repos_dir: Path, cov_image: str) -> Settings:
     # The covered repository runs in the pytest-cov image (the settings map stands in for `bugtrail repos`).
-    return settings.model_copy(update={"runner_image_map": f"file://{repos_dir}/covered={cov_image}"})
+    return settings.model_copy(update={"runner_image_map": {f"file://{repos_dir}/covered": cov_image}})
 
 
 def test_missing_module_in_both_runs_is_an_environment_error(

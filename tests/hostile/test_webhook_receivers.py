@@ -33,7 +33,7 @@ def database_url(tmp_path: Path) -> str:
 def settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
-            "webhook_allow_private": "127.0.0.1",
+            "webhook_allow_private": ["127.0.0.1"],
             "webhook_timeout_s": 1.5,
             "job_retry_base_s": 0.05,
             "job_retry_max_s": 0.1,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.server import BugtrailServer, cli_environment
 
@@ -57,6 +58,25 @@ def test_cli_errors_say_what_to_do(tmp_path: Path) -> None:
     assert bad_role.returncode != 0 and "unknown role" in bad_role.stderr
     missing = run_cli(tmp_path / "data", "keys", "revoke", "btk_doesnotexist")
     assert missing.returncode != 0 and "no API key" in missing.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_an_invalid_setting_stops_the_start_with_the_variable_named(tmp_path: Path, command: str) -> None:
+    env = cli_environment(
+        BUGTRAIL_DATA_DIR=str(tmp_path / "data"),
+        BUGTRAIL_JUDGE="claude",
+        BUGTRAIL_TEST_COMMAND_MAP="https://h.example/=make test,oops",
+    )
+    started = subprocess.run(
+        [sys.executable, "-m", "bugtrail", command], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert started.returncode == 2, started.stderr
+    assert "Traceback" not in started.stderr
+    assert "BUGTRAIL_JUDGE='claude': Input should be 'openai', 'heuristic' or 'auto'" in started.stderr
+    assert (
+        "BUGTRAIL_TEST_COMMAND_MAP='https://h.example/=make test,oops': entry 'oops' is not" in started.stderr
+    )
+    assert not (tmp_path / "data").exists()  # refused before anything was created
 
 
 def test_db_upgrade_on_fresh_data_dir(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ SECRET = "s3cret-s3cret-s3cret"
 def settings(settings):
     return settings.model_copy(
         update={
-            "webhook_allow_private": "127.0.0.1",
+            "webhook_allow_private": ["127.0.0.1"],
             "job_retry_base_s": 0.05,
             "job_retry_max_s": 0.2,
             "webhook_max_attempts": 5,

@@ -10,7 +10,7 @@ from bugtrail.webhooks import enqueue_event
 
 @pytest.fixture
 def settings(settings):
-    return settings.model_copy(update={"webhook_allow_private": "127.0.0.1"})
+    return settings.model_copy(update={"webhook_allow_private": ["127.0.0.1"]})
 
 
 def test_admin_registers_lists_and_removes(client, keys, database):

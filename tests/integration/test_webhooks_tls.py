@@ -77,7 +77,7 @@ def make_certs(directory: Path, hostname: str) -> tuple[Path, Path, Path]:
 
 @pytest.fixture
 def settings(settings):
-    return settings.model_copy(update={"webhook_allow_private": "127.0.0.1"})
+    return settings.model_copy(update={"webhook_allow_private": ["127.0.0.1"]})
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 
 from bugtrail.qa.allowlist import allowlist_problem, repo_allowed
 
-GITHUB = "https://github.com/org/"
-HOST = "https://git.example.com"
+GITHUB = ["https://github.com/org/"]
+HOST = ["https://git.example.com"]
 
 
 @pytest.mark.parametrize(
@@ -80,9 +80,9 @@ def test_prefix_without_slash_means_the_whole_host(url: str, allowed: bool):
 
 
 def test_prefix_path_without_slash_is_a_directory_boundary():
-    assert repo_allowed("https://git.example.com/team/r", "https://git.example.com/team")
-    assert repo_allowed("https://git.example.com/team", "https://git.example.com/team")
-    assert not repo_allowed("https://git.example.com/teamevil/r", "https://git.example.com/team")
+    assert repo_allowed("https://git.example.com/team/r", ["https://git.example.com/team"])
+    assert repo_allowed("https://git.example.com/team", ["https://git.example.com/team"])
+    assert not repo_allowed("https://git.example.com/teamevil/r", ["https://git.example.com/team"])
 
 
 def test_file_urls_are_resolved_before_the_check(tmp_path: Path):
@@ -91,7 +91,7 @@ def test_file_urls_are_resolved_before_the_check(tmp_path: Path):
     (allowed / "repo").mkdir(parents=True)
     (elsewhere / "repo").mkdir(parents=True)
     (allowed / "escape").symlink_to(elsewhere)
-    prefix = f"file://{allowed}/"
+    prefix = [f"file://{allowed}/"]
     assert repo_allowed(f"file://{allowed}/repo", prefix)
     assert not repo_allowed(f"file://{allowed}/../elsewhere/repo", prefix)
     assert not repo_allowed(f"file://{allowed}/escape/repo", prefix)
@@ -101,12 +101,12 @@ def test_file_urls_are_resolved_before_the_check(tmp_path: Path):
     # The allowlisted prefix itself is resolved too: a link to the allowed directory names the same place.
     (tmp_path / "alias").symlink_to(allowed)
     assert repo_allowed(f"file://{tmp_path}/alias/repo", prefix)
-    assert repo_allowed(f"file://{allowed}/repo", f"file://{tmp_path}/alias")
+    assert repo_allowed(f"file://{allowed}/repo", [f"file://{tmp_path}/alias"])
 
 
 def test_malformed_allowlist_entries_admit_nothing():
-    assert not repo_allowed("https://github.com/org/x", "github.com/,https://user@github.com/,,")
-    assert repo_allowed("https://github.com/org/x", "garbage,https://github.com/")
+    assert not repo_allowed("https://github.com/org/x", ["github.com/", "https://user@github.com/", ""])
+    assert repo_allowed("https://github.com/org/x", ["garbage", "https://github.com/"])
 
 
 def test_the_reason_names_the_problem():

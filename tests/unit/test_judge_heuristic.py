@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from pydantic import ValidationError
 
 from bugtrail.config import get_settings
 from bugtrail.qa.judge import CRITERIA, RUBRIC_VERSION, HeuristicJudge, get_judge
@@ -118,7 +119,8 @@ def test_get_judge_rejects_unusable_configuration(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(JudgeError):
         get_judge(get_settings(judge="openai"))
-    with pytest.raises(JudgeError):
-        get_judge(get_settings(judge="claude"))
+    with pytest.raises(ValidationError, match="'openai', 'heuristic' or 'auto'"):
+        get_settings(judge="claude")  # refused when the settings are built, not at the first QA run
+    assert get_settings(judge=" OpenAI ").judge == "openai"
     # A local OpenAI-compatible server (vLLM, Ollama) may need no key.
     assert get_judge(get_settings(judge="openai", openai_base_url="http://127.0.0.1:9/v1")).name == "openai"

@@ -19,7 +19,7 @@ SHA = re.compile(r"[0-9a-f]{40}")
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_case_metadata_is_consistent(case: cases_module.RealCase) -> None:
     assert SHA.fullmatch(case.fix_commit) and SHA.fullmatch(case.base_commit)
-    patterns = Settings().test_file_patterns.split(",")
+    patterns = Settings().test_file_patterns
     # QA's before run applies exactly the test-file edits: the defaults must classify these files right.
     assert all(is_test_file(path, patterns) for path in case.test_files)
     assert not any(is_test_file(path, patterns) for path in case.source_files)

@@ -40,9 +40,9 @@ def test_default_allowlist(url: str, allowed: bool):
 
 
 def test_allowlist_prefix_without_slash_stops_at_a_boundary():
-    assert repo_allowed("https://git.example.com/x", "https://git.example.com")
-    assert not repo_allowed("https://git.example.com.evil/x", "https://git.example.com")
-    assert repo_allowed("file:///srv/repos/x", "file:///srv/repos/")
+    assert repo_allowed("https://git.example.com/x", ["https://git.example.com"])
+    assert not repo_allowed("https://git.example.com.evil/x", ["https://git.example.com"])
+    assert repo_allowed("file:///srv/repos/x", ["file:///srv/repos/"])
 
 
 def settings_for(tmp_path: Path, allow: str) -> Settings:

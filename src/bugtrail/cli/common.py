@@ -25,14 +25,26 @@ def fail(message: str, hint: str | None = None, code: int = 1) -> typer.Exit:
 
 
 def load_settings() -> Settings:
+    """The settings, or exit 2 naming each invalid variable and what it expects (no traceback)."""
     from pydantic import ValidationError
+    from pydantic_settings import SettingsError
 
-    from bugtrail.config import get_settings
+    from bugtrail.config import get_settings, setting_problems
 
     try:
         return get_settings()
     except ValidationError as exc:
-        raise fail(f"invalid configuration: {exc}", "check the BUGTRAIL_* environment variables") from exc
+        for problem in setting_problems(exc):
+            err_console.print(
+                f"[bold red]error:[/] invalid setting {problem}", highlight=False, soft_wrap=True
+            )
+        raise fail(
+            "the configuration is invalid",
+            "fix the variables above (docs: README, Environment Variables)",
+            code=2,
+        ) from exc
+    except SettingsError as exc:
+        raise fail(f"the configuration is invalid: {exc}", code=2) from exc
 
 
 @contextmanager

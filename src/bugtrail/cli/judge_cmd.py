@@ -30,9 +30,17 @@ def judge(
     when QA never ran) and the trace's reasoning_score; the replaced record is kept in `previous_judges`.
     A judge failure is printed and stored nowhere (exit code 1).
     """
+    from pydantic import TypeAdapter, ValidationError
+
+    from bugtrail.config import JudgeChoice
     from bugtrail.qa.judge.flows import rejudge_trace
 
     settings = load_settings()
+    if judge_name:
+        try:  # model_copy does not validate: check the choice as the settings would
+            judge_name = TypeAdapter(JudgeChoice).validate_python(judge_name)
+        except ValidationError as exc:
+            raise fail(f"--judge must be openai, heuristic or auto, not {judge_name!r}", code=2) from exc
     overrides = {k: v for k, v in {"judge": judge_name, "judge_model": model}.items() if v}
     if overrides:
         settings = settings.model_copy(update=overrides)

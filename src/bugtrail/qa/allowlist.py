@@ -10,10 +10,9 @@ symlink cannot lead out of an allowlisted directory.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-from bugtrail.config import split_csv
 
 SCHEMES = {"https": 443, "http": 80, "ssh": 22, "git": 9418, "file": None}
 
@@ -85,13 +84,13 @@ def _matches(url: ParsedUrl, prefix: ParsedUrl) -> bool:
     return same_place and url.segments[: len(prefix.segments)] == prefix.segments
 
 
-def allowlist_problem(repo_url: str, allowlist: str) -> str | None:
+def allowlist_problem(repo_url: str, allowlist: Sequence[str]) -> str | None:
     """None when repo_url is allowed, else why not (for the skip reason)."""
     try:
         url = parse_repo_url(repo_url)
     except RefusedUrl as exc:
         return f"repo_url refused: {exc}"
-    for entry in split_csv(allowlist):
+    for entry in allowlist:
         try:
             prefix = parse_repo_url(entry)
         except RefusedUrl:
@@ -101,5 +100,5 @@ def allowlist_problem(repo_url: str, allowlist: str) -> str | None:
     return "repo_url matches no allowlist entry"
 
 
-def repo_allowed(repo_url: str, allowlist: str) -> bool:
+def repo_allowed(repo_url: str, allowlist: Sequence[str]) -> bool:
     return allowlist_problem(repo_url, allowlist) is None

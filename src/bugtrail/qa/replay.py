@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
-from bugtrail.config import Settings, split_csv
+from bugtrail.config import Settings
 from bugtrail.errors import Unavailable
 from bugtrail.qa import environment_adapter as environments
 from bugtrail.qa import liveness
@@ -130,7 +130,7 @@ def _replay(
     try:
         mirror = ensure_mirror(settings, trace.repo_url, trace.base_commit)
         edits = edits_of(trace)
-        patterns = split_csv(settings.test_file_patterns)
+        patterns = list(settings.test_file_patterns)  # a copy: the settings are shared
         if repo_config is not None:
             patterns += repo_config.test_file_patterns
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bugtrail.config import Settings, split_csv
+from bugtrail.config import Settings
 from bugtrail.qa.allowlist import allowlist_problem, repo_allowed
 from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
 from bugtrail.qa.gitcmd import git
@@ -31,7 +31,7 @@ def check_repo_allowed(repo_url: str, settings: Settings) -> None:
     if problem is not None:
         raise QaSkipped(
             "repo_url is not in the allowlist",
-            f"{repo_url!r}: {problem} (BUGTRAIL_REPO_ALLOWLIST={settings.repo_allowlist})",
+            f"{repo_url!r}: {problem} (BUGTRAIL_REPO_ALLOWLIST={','.join(settings.repo_allowlist)})",
         )
 
 
@@ -113,7 +113,7 @@ def checkout(mirror: Path, commit: str, dest: Path) -> None:
 
 
 def _allowed_protocols(settings: Settings) -> str:
-    schemes = {urlsplit(prefix).scheme for prefix in split_csv(settings.repo_allowlist)}
+    schemes = {urlsplit(prefix).scheme for prefix in settings.repo_allowlist}
     schemes.discard("")
     return ":".join(sorted(schemes)) or "https"
 

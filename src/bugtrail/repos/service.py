@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from bugtrail.config import Settings, split_csv
+from bugtrail.config import Settings
 from bugtrail.errors import NotFound
 from bugtrail.repos import repository as repo
 from bugtrail.repos.schemas import RepoConfig, RepoConfigRead, RepoConfigSaved
@@ -63,14 +63,10 @@ def legacy_config(settings: Settings, repo_url: str) -> RepoConfig | None:
     )
 
 
-def _lookup_map(raw: str, repo_url: str) -> tuple[str, str] | None:
-    best: tuple[str, str] | None = None
-    for entry in split_csv(raw):
-        prefix, sep, value = entry.partition("=")
-        prefix, value = prefix.strip(), value.strip()
-        if sep and value and repo_url.startswith(prefix) and (best is None or len(prefix) > len(best[0])):
-            best = (prefix, value)
-    return best
+def _lookup_map(mapping: dict[str, str], repo_url: str) -> tuple[str, str] | None:
+    """The entry with the longest prefix of repo_url."""
+    matching = [(prefix, value) for prefix, value in mapping.items() if repo_url.startswith(prefix)]
+    return max(matching, key=lambda item: len(item[0]), default=None)
 
 
 def effective_config(session: Session, settings: Settings, repo_url: str) -> RepoConfig | None:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bugtrail.config import Settings, split_csv
+from bugtrail.config import Settings
 from bugtrail.errors import InvalidInput
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -100,7 +100,7 @@ class DestinationPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings, resolver: Resolver | None = None) -> DestinationPolicy:
-        return cls(split_csv(settings.webhook_allowlist), split_csv(settings.webhook_allow_private), resolver)
+        return cls(settings.webhook_allowlist, settings.webhook_allow_private, resolver)
 
     def check_url(self, url: str) -> tuple[str, str, int]:
         """Static checks (no DNS): scheme, credentials, allowlist. Returns (scheme, host, port)."""

@@ -31,12 +31,10 @@ __all__ = [
 
 
 def judge_choice(settings: Settings) -> str:
-    choice = (settings.judge or "auto").strip().lower()
-    if choice == "auto":
+    # settings.judge is validated when the settings are built (openai | heuristic | auto).
+    if settings.judge == "auto":
         return "openai" if settings.openai_api_key else "heuristic"
-    if choice not in ("openai", "heuristic"):
-        raise JudgeError(f"BUGTRAIL_JUDGE must be openai, heuristic or auto, not {settings.judge!r}")
-    return choice
+    return settings.judge
 
 
 def get_judge(settings: Settings) -> Judge:
