@@ -79,6 +79,13 @@ def test_an_invalid_setting_stops_the_start_with_the_variable_named(tmp_path: Pa
     assert not (tmp_path / "data").exists()  # refused before anything was created
 
 
+def test_judge_option_is_checked_like_the_setting(tmp_path: Path) -> None:
+    refused = run_cli(tmp_path / "data", "judge", "00000000-0000-0000-0000-000000000000", "--judge", "claude")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert "--judge must be openai, heuristic or auto, not 'claude'" in refused.stderr
+    assert not (tmp_path / "data").exists()
+
+
 def test_db_upgrade_on_fresh_data_dir(tmp_path: Path) -> None:
     result = run_cli(tmp_path / "data", "db", "upgrade")
     assert result.returncode == 0, result.stderr
