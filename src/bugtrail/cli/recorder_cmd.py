@@ -23,6 +23,7 @@ from bugtrail.cli.recorder_verbs import (
     report_sync,
     run_verb,
     say,
+    shell_verb,
     snapshot_verb,
 )
 from bugtrail.cli.recorder_verbs import fail as _fail
@@ -121,6 +122,14 @@ def note(
 ) -> None:
     """Record a reasoning note (why you think what you think)."""
     note_verb(text or [], kind, confidence, refers_to or [])
+
+
+def shell(
+    no_output: bool = typer.Option(False, "--no-output", help="Record the commands without their output."),
+    shell_path: str = typer.Option(None, "--shell", help="bash or zsh to run (default: $SHELL)."),
+) -> None:
+    """Open your shell with every command recorded (no `bugtrail run` prefix needed); `exit` leaves it."""
+    raise typer.Exit(shell_verb(not no_output, shell_path))
 
 
 def snapshot() -> None:
@@ -252,6 +261,7 @@ COMMANDS: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
     ),
     ("note", note, {}),
     ("snapshot", snapshot, {}),
+    ("shell", shell, {}),
     ("watch", watch, {}),
     ("finish", finish, {}),
     ("status", status, {}),

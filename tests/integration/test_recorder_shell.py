@@ -1,0 +1,173 @@
+"""`bugtrail shell` driven through tmux like a developer at a real terminal, in bash and in zsh."""
+
+from __future__ import annotations
+
+import shlex
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.recorder import BUGGY, TEST, bugtrail, cli_env, developer_key, get_trace, session_trace_id
+from tests.support.repos import make_repo
+from tests.support.server import BugtrailServer
+
+pytestmark = pytest.mark.slow
+
+PYTEST = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider tests"
+PROMPT = "(bugtrail) "
+
+
+class Terminal:
+    """One tmux pane (a private tmux server) running a command; keys in, screen text out."""
+
+    def __init__(self, socket: Path, cwd: Path, env: dict[str, str], command: str) -> None:
+        self.socket = str(socket)
+        self.env = env
+        self._tmux(
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-s",
+            "t",
+            "-x",
+            "150",
+            "-y",
+            "45",
+            "-c",
+            str(cwd),
+            command,
+        )
+        self._tmux("set-option", "-g", "history-limit", "10000")
+
+    def _tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["tmux", "-S", self.socket, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-J", "-S", "-10000", "-t", "t").stdout
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self._tmux("send-keys", "-t", "t", *(["-l"] if literal else []), *keys)
+
+    def type_line(self, line: str) -> None:
+        self.keys(line, literal=True)
+        self.keys("Enter")
+
+    def wait_for(self, predicate: object, what: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if callable(predicate) and predicate(text):
+                return text
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; screen:\n{self.screen()}")
+
+    def prompts(self) -> int:
+        return self.screen().count(PROMPT)
+
+    def run(self, line: str, timeout: float = 60) -> None:
+        before = self.prompts()
+        self.type_line(line)
+        self.wait_for(lambda text: text.count(PROMPT) > before, f"the prompt after {line!r}", timeout)
+
+    def alive(self) -> bool:
+        return self._tmux("has-session", "-t", "t").returncode == 0
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+
+
+@pytest.fixture
+def key(server: BugtrailServer) -> str:
+    return developer_key(server, "shelly")
+
+
+def _session_open(repo: Path) -> bool:
+    conn = sqlite3.connect(repo / ".git" / "bugtrail" / "spool.sqlite3")
+    try:
+        return conn.execute("SELECT value FROM meta WHERE key = 'session'").fetchone()[0] is not None
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path, shell: str) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    rc = ".bashrc" if shell == "bash" else ".zshrc"
+    (home / rc).write_text("export BT_RC_LOADED=yes\n")
+    repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY, "tests/test_calc.py": TEST})
+    env = cli_env(server.url, key, tmp_path)
+    env.update(HOME=str(home), SHELL=f"/bin/{shell}", TERM="xterm-256color")
+    assert bugtrail(repo, env, "start", "--bug", "add() subtracts").returncode == 0
+
+    command = f"{shlex.quote(sys.executable)} -m bugtrail shell"
+    term = Terminal(tmp_path / "tmux.sock", repo, env, command)
+    try:
+        term.wait_for(lambda text: PROMPT in text, "the recorded shell's first prompt")
+        term.run(PYTEST)  # fails: add() subtracts
+        term.run("cd tests")
+        term.run("echo rc-$BT_RC_LOADED | tr a-z A-Z")
+        term.run("echo not-me #bugtrail:skip")
+        before = term.prompts()
+        term.type_line("vi ../calc.py")
+        term.wait_for(lambda text: "~" in text.splitlines()[-5:-1].__str__(), "vi's screen")
+        term.type_line(":%s/a - b/a + b/")
+        term.type_line(":wq")
+        term.wait_for(lambda text: text.count(PROMPT) > before, "the prompt after vi")
+        before = term.prompts()
+        term.type_line("sleep 30")
+        time.sleep(1.0)
+        term.keys("C-c")
+        term.wait_for(lambda text: text.count(PROMPT) > before, "the prompt after Ctrl-C", timeout=10)
+        term.run("cd ..")
+        term.run(PYTEST)  # passes now
+        term.type_line("exit")
+        deadline = time.monotonic() + 30
+        while term.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not term.alive(), "the recorded shell did not exit"
+    finally:
+        term.close()
+
+    assert _session_open(repo), "leaving the shell must leave the session open"
+    assert "def add(a, b):\n    return a + b" in (repo / "calc.py").read_text()
+    assert bugtrail(repo, env, "finish").returncode == 0
+    trace = get_trace(server, key, session_trace_id(repo))
+    events = trace["events"]
+    steps = [
+        (e["type"], e["details"]["command"] if e["type"] == "command" else e["details"]["file"])
+        for e in events
+    ]
+    assert steps == [
+        ("command", PYTEST),
+        ("command", "cd tests"),
+        ("command", "echo rc-$BT_RC_LOADED | tr a-z A-Z"),
+        ("command", "vi ../calc.py"),
+        ("edit", "calc.py"),
+        ("command", "sleep 30"),
+        ("command", "cd .."),
+        ("command", PYTEST),
+    ], steps
+    commands = [e["details"] for e in events if e["type"] == "command"]
+    assert [c["exit_code"] for c in commands] == [1, 0, 0, 0, 130, 0, 0]
+    assert [c["working_directory"] for c in commands] == [".", ".", "tests", "tests", "tests", "tests", "."]
+    assert "1 failed" in commands[0]["output"] and "1 passed" in commands[-1]["output"]
+    assert commands[2]["output"].strip() == "RC-YES"
+    assert commands[3].get("interactive") is True
+    assert "return a - b" not in commands[3]["output"]  # vi's screen is not kept
+    assert commands[4]["duration_ms"] >= 900
+    assert all("\r" not in c["output"] and "\x1b" not in c["output"] for c in commands)
+    edit = next(e for e in events if e["type"] == "edit")
+    assert "-    return a - b" in edit["details"]["diff"] and "+    return a + b" in edit["details"]["diff"]
