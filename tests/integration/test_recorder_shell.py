@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 
 PYTEST = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider tests"
 PROMPT = "(bugtrail) "
+SECRET = "Zq8rT2vLx9Kp4Wm7Yc3N"
 
 
 class Terminal:
@@ -106,7 +107,7 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
     home = tmp_path / "home"
     home.mkdir()
     rc = ".bashrc" if shell == "bash" else ".zshrc"
-    (home / rc).write_text("export BT_RC_LOADED=yes\n")
+    (home / rc).write_text("export BT_RC_LOADED=yes\nHISTCONTROL=ignoreboth\n")
     repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY, "tests/test_calc.py": TEST})
     env = cli_env(server.url, key, tmp_path)
     env.update(HOME=str(home), SHELL=f"/bin/{shell}", TERM="xterm-256color")
@@ -133,6 +134,8 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
         term.wait_for(lambda text: text.count(PROMPT) > before, "the prompt after Ctrl-C", timeout=10)
         term.run("cd ..")
         term.run(PYTEST)  # passes now
+        term.run(f" export X_TOKEN={SECRET}")  # a leading space: kept out of the shell's history as usual
+        term.run(f"echo curl -H 'Authorization: Bearer {SECRET}'")
         term.type_line("exit")
         deadline = time.monotonic() + 30
         while term.alive() and time.monotonic() < deadline:
@@ -159,11 +162,23 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
         ("command", "sleep 30"),
         ("command", "cd .."),
         ("command", PYTEST),
+        ("command", "export X_TOKEN=[REDACTED:credential]"),
+        ("command", "echo curl -H 'Authorization: Bearer [REDACTED:authorization]'"),
     ], steps
     commands = [e["details"] for e in events if e["type"] == "command"]
-    assert [c["exit_code"] for c in commands] == [1, 0, 0, 0, 130, 0, 0]
-    assert [c["working_directory"] for c in commands] == [".", ".", "tests", "tests", "tests", "tests", "."]
-    assert "1 failed" in commands[0]["output"] and "1 passed" in commands[-1]["output"]
+    assert [c["exit_code"] for c in commands] == [1, 0, 0, 0, 130, 0, 0, 0, 0]
+    assert [c["working_directory"] for c in commands] == [
+        ".",
+        ".",
+        "tests",
+        "tests",
+        "tests",
+        "tests",
+        ".",
+        ".",
+        ".",
+    ]
+    assert "1 failed" in commands[0]["output"] and "1 passed" in commands[6]["output"]
     assert commands[2]["output"].strip() == "RC-YES"
     assert commands[3].get("interactive") is True
     assert "return a - b" not in commands[3]["output"]  # vi's screen is not kept
@@ -171,3 +186,15 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
     assert all("\r" not in c["output"] and "\x1b" not in c["output"] for c in commands)
     edit = next(e for e in events if e["type"] == "edit")
     assert "-    return a - b" in edit["details"]["diff"] and "+    return a + b" in edit["details"]["diff"]
+    assert commands[-1]["output"].strip() == "curl -H Authorization: Bearer [REDACTED:authorization]"
+    # The raw secret went into the spool (the server redacts) and nowhere else on disk: not the start-up
+    # files, not the server's database. The shell's own history keeps what it always keeps, except the
+    # command typed with a leading space (HISTCONTROL=ignoreboth).
+    history = home / ".bash_history"
+    if shell == "bash":
+        assert "echo rc-" in history.read_text() and "X_TOKEN" not in history.read_text()
+    spool = repo / ".git" / "bugtrail"
+    for root in (tmp_path, server.data_dir):
+        for path in root.rglob("*"):
+            if path.is_file() and spool not in path.parents and path != history:
+                assert SECRET.encode() not in path.read_bytes(), path
