@@ -198,3 +198,30 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
         for path in root.rglob("*"):
             if path.is_file() and spool not in path.parents and path != history:
                 assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_no_output_records_the_commands_only(server: BugtrailServer, key: str, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY})
+    env = cli_env(server.url, key, tmp_path)
+    env.update(HOME=str(home), SHELL="/bin/bash", TERM="xterm-256color")
+    assert bugtrail(repo, env, "start", "--bug", "quiet please").returncode == 0
+    term = Terminal(
+        tmp_path / "tmux.sock", repo, env, f"{shlex.quote(sys.executable)} -m bugtrail shell --no-output"
+    )
+    try:
+        term.wait_for(lambda text: PROMPT in text, "the recorded shell's first prompt")
+        term.run("echo visible-on-screen; false")
+        assert "visible-on-screen" in term.screen()  # the terminal still shows everything
+        term.type_line("exit")
+        deadline = time.monotonic() + 30
+        while term.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+    finally:
+        term.close()
+    assert bugtrail(repo, env, "finish").returncode == 0
+    events = get_trace(server, key, session_trace_id(repo))["events"]
+    assert [e["details"]["command"] for e in events] == ["echo visible-on-screen; false"]
+    assert events[0]["details"]["exit_code"] == 1
+    assert events[0]["details"]["output"] == "" and events[0]["details"]["output_recorded"] is False

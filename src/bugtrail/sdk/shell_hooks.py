@@ -14,7 +14,8 @@ from pathlib import Path
 # \e]133;BT<nonce>;S;<command>;<cwd>\a  and  \e]133;BT<nonce>;E;<status>\a  (fields escaped, see below)
 MARKER_PREFIX = b"\x1b]133;BT"
 
-# Backslash, newline, CR, BEL and ESC are escaped so a marker is one line without terminator bytes.
+# Backslash, newline, CR, BEL, ESC and ";" are escaped: a marker is one line without terminator bytes
+# and its fields split on ";".
 _ESCAPE_FUNCTION = r"""__bt_escape() {
   local s=$1
   s=${s//\\/\\\\}
@@ -22,6 +23,7 @@ _ESCAPE_FUNCTION = r"""__bt_escape() {
   s=${s//$'\r'/\\r}
   s=${s//$'\a'/\\a}
   s=${s//$'\e'/\\e}
+  s=${s//;/\\:}
   __bt_escaped=$s
 }
 """
@@ -130,7 +132,7 @@ def prepare(shell_path: str, state_dir: Path) -> tuple[list[str], dict[str, str]
 
 def unescape(field: bytes) -> str:
     text = field.decode("utf-8", "replace")
-    table = {"\\": "\\", "n": "\n", "r": "\r", "a": "\a", "e": "\x1b"}
+    table = {"\\": "\\", "n": "\n", "r": "\r", "a": "\a", "e": "\x1b", ":": ";"}
     out: list[str] = []
     i = 0
     while i < len(text):
