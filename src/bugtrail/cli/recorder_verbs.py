@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from bugtrail.sdk.client import FlushReport
     from bugtrail.sdk.session import Recorder
 
-FAST_VERBS = ("run", "note", "snapshot")
+FAST_VERBS = ("run", "note", "snapshot", "shell")
 
 
 class CliExit(Exception):
@@ -177,7 +177,7 @@ def snapshot_verb() -> None:
 
 
 def fast_path(argv: list[str]) -> None:
-    """Run `run`, `note` or `snapshot` and exit; return (for Typer to take over) on anything else.
+    """Run `run`, `note`, `snapshot` or `shell` and exit; return (for Typer to take over) on anything else.
 
     Anything unusual (--help, a usage error) is also left to Typer, whose definitions in recorder_cmd.py
     remain the documented interface; the options parsed here mirror them.
@@ -200,6 +200,11 @@ def fast_path(argv: list[str]) -> None:
                 return
             snapshot_verb()
             code = 0
+        elif argv[0] == "shell":
+            parser.add_argument("--no-output", action="store_true")
+            parser.add_argument("--shell", dest="shell_path")
+            args = parser.parse_args(argv[1:])
+            code = shell_verb(not args.no_output, args.shell_path)
         elif argv[0] == "run":
             shell = argv[1:2] in (["--shell"], ["-s"])
             rest = argv[2:] if shell else argv[1:]
