@@ -188,7 +188,10 @@ class ShellSession:
                 os._exit(127)
         self.master = master
         saved = termios.tcgetattr(stdin) if os.isatty(stdin) else None
-        previous = signal.signal(signal.SIGWINCH, lambda *_: self._resize(stdin))
+        previous = {signal.SIGWINCH: signal.signal(signal.SIGWINCH, lambda *_: self._resize(stdin))}
+        for signum in (signal.SIGHUP, signal.SIGTERM):
+            # The terminal closed or we were told to stop: hang up the shell, keep what is queued.
+            previous[signum] = signal.signal(signum, _leave)
         try:
             if saved is not None:
                 tty.setraw(stdin)
@@ -196,7 +199,8 @@ class ShellSession:
         finally:
             if saved is not None:
                 termios.tcsetattr(stdin, termios.TCSAFLUSH, saved)
-            signal.signal(signal.SIGWINCH, previous)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
             with contextlib.suppress(OSError):
                 os.close(master)
         _, status = os.waitpid(pid, 0)
@@ -272,6 +276,10 @@ class ShellSession:
             except ValueError:
                 code = -1
             self.jobs.put(("end", (running, _result(running, code))))
+
+
+def _leave(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _excluded(command: str) -> bool:
