@@ -3,8 +3,9 @@
 The shell's hooks (sdk/shell_hooks.py) print start/end markers into the terminal stream. This process copies
 keystrokes to the shell and the shell's output to the real terminal unchanged except for the markers, which
 it removes; the bytes between a start and an end marker are the command's output. A worker thread does the
-recording through the same Recorder as `bugtrail run` (snapshot first, spool, capping, ANSI stripping), so
-the terminal never waits for git or the network. Interactive programs (editors, pagers, REPLs, anything
+recording through the same Recorder as `bugtrail run` (snapshot first, spool, capping, ANSI stripping). The
+shell's hook waits for the snapshot before the command runs (a byte on a FIFO, at most 2 s), so edits keep
+their place as with `run`; the command event, the snapshot after it and the send never delay the prompt. Interactive programs (editors, pagers, REPLs, anything
 switching to the alternate screen) are recorded as ran, with their duration, not their screen.
 """
 
@@ -146,6 +147,7 @@ class ShellSession:
         self.jobs: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self.running: _Running | None = None
         self.master = -1
+        self.ack = -1
 
     def run(self, on_job: Any) -> int:
         """Run the shell until it exits; `on_job(kind, payload)` runs in a thread for each start/end."""
@@ -153,13 +155,29 @@ class ShellSession:
         worker.start()
         with tempfile.TemporaryDirectory(prefix="bugtrail-shell-") as tmp:
             argv, extra_env = shell_hooks.prepare(self.shell_path, Path(tmp))
-            env = {**os.environ, **extra_env, "BUGTRAIL_SHELL": "1", "BUGTRAIL_SHELL_NONCE": self.nonce}
+            ack_path = Path(tmp) / "ack"
+            os.mkfifo(ack_path, 0o600)
+            # Held open for reading and writing: the hook's open never blocks, our writes never fail.
+            self.ack = os.open(ack_path, os.O_RDWR | os.O_NONBLOCK)
+            env = {
+                **os.environ,
+                **extra_env,
+                "BUGTRAIL_SHELL": "1",
+                "BUGTRAIL_SHELL_NONCE": self.nonce,
+                "BUGTRAIL_SHELL_ACK": str(ack_path),
+            }
             try:
                 status = self._pty_loop(argv, env)
             finally:
                 self.jobs.put(None)
                 worker.join(timeout=30)
+                os.close(self.ack)
         return status
+
+    def _release(self) -> None:
+        """Let the command that waits in the shell's hook run."""
+        with contextlib.suppress(OSError):
+            os.write(self.ack, b".")
 
     def _work(self, on_job: Any) -> None:
         while True:
@@ -170,6 +188,9 @@ class ShellSession:
                 on_job(*job)
             except Exception as exc:  # recording must never take the developer's shell down
                 sys.stderr.write(f"\r\nbugtrail: could not record a command: {exc}\r\n")
+            finally:
+                if job[0] == "start":
+                    self._release()
 
     def _pty_loop(self, argv: list[str], env: dict[str, str]) -> int:
         import pty
@@ -266,7 +287,9 @@ class ShellSession:
                 else None
             )
             if record:
-                self.jobs.put(("start", None))
+                self.jobs.put(("start", None))  # the worker releases the command after the snapshot
+            else:
+                self._release()
         elif fields[:1] == [b"E"] and len(fields) >= 2:
             running, self.running = self.running, None
             if running is None:  # a prompt after an empty line, or a skipped command

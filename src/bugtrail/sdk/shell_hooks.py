@@ -2,8 +2,10 @@
 
 The hooks print OSC 133-style markers into the terminal stream (never to a file): one when a command line
 starts (its text and working directory) and one when it ends (its exit status). Each marker carries a
-random nonce, so a program printing look-alike bytes is not mistaken for the shell. Only shell builtins run
-per command (bash: one subshell for PS0), which keeps the per-command overhead to a few milliseconds.
+random nonce, so a program printing look-alike bytes is not mistaken for the shell. After the start marker
+the hook waits (at most 2 s) for a byte on the recorder's FIFO, sent once the edits made before the command
+are snapshotted: as with `bugtrail run`, what the command itself changes is recorded after it. Otherwise
+only shell builtins run per command (bash: one subshell for PS0 and one for `history 1`).
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ __bt_preexec() {
   __bt_last_history
   __bt_escape "$__bt_hist_line"; local cmd=$__bt_escaped
   __bt_escape "$PWD"
-  builtin printf '\e]133;BT%s;S;%s;%s\a' "$BUGTRAIL_SHELL_NONCE" "$cmd" "$__bt_escaped"
+  # To stderr: PS0's $(...) would hold stdout back until it returns, and we wait for the snapshot here.
+  builtin printf '\e]133;BT%s;S;%s;%s\a' "$BUGTRAIL_SHELL_NONCE" "$cmd" "$__bt_escaped" >&2
+  [[ -p $BUGTRAIL_SHELL_ACK ]] && builtin read -r -s -t 2 -n 1 _ <"$BUGTRAIL_SHELL_ACK"
 }
 __bt_precmd() {
   local status=$?
@@ -100,6 +104,7 @@ __bt_preexec() {
   __bt_escape "$1"; local cmd=$__bt_escaped
   __bt_escape "$PWD"
   builtin printf '\e]133;BT%s;S;%s;%s\a' "$BUGTRAIL_SHELL_NONCE" "$cmd" "$__bt_escaped"
+  [[ -p $BUGTRAIL_SHELL_ACK ]] && builtin read -r -t 2 -k 1 -u 0 __bt_ack <"$BUGTRAIL_SHELL_ACK"
 }
 __bt_precmd() {
   local exit_status=$?
