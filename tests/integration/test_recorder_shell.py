@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 PYTEST = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider tests"
 PROMPT = "(bugtrail) "
 SECRET = "Zq8rT2vLx9Kp4Wm7Yc3N"
+APPEND = "echo '# fixed' >> calc.py"
 
 
 class Terminal:
@@ -133,6 +134,7 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
         term.keys("C-c")
         term.wait_for(lambda text: text.count(PROMPT) > before, "the prompt after Ctrl-C", timeout=10)
         term.run("cd ..")
+        term.run(APPEND)  # a command's own edit is recorded after it
         term.run(PYTEST)  # passes now
         term.run(f" export X_TOKEN={SECRET}")  # a leading space: kept out of the shell's history as usual
         term.run(f"echo curl -H 'Authorization: Bearer {SECRET}'")
@@ -146,6 +148,7 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
 
     assert _session_open(repo), "leaving the shell must leave the session open"
     assert "def add(a, b):\n    return a + b" in (repo / "calc.py").read_text()
+    assert (repo / "calc.py").read_text().endswith("# fixed\n")
     assert bugtrail(repo, env, "finish").returncode == 0
     trace = get_trace(server, key, session_trace_id(repo))
     events = trace["events"]
@@ -161,31 +164,25 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
         ("edit", "calc.py"),
         ("command", "sleep 30"),
         ("command", "cd .."),
+        ("command", APPEND),
+        ("edit", "calc.py"),
         ("command", PYTEST),
         ("command", "export X_TOKEN=[REDACTED:credential]"),
         ("command", "echo curl -H 'Authorization: Bearer [REDACTED:authorization]'"),
     ], steps
     commands = [e["details"] for e in events if e["type"] == "command"]
-    assert [c["exit_code"] for c in commands] == [1, 0, 0, 0, 130, 0, 0, 0, 0]
-    assert [c["working_directory"] for c in commands] == [
-        ".",
-        ".",
-        "tests",
-        "tests",
-        "tests",
-        "tests",
-        ".",
-        ".",
-        ".",
-    ]
-    assert "1 failed" in commands[0]["output"] and "1 passed" in commands[6]["output"]
+    assert [c["exit_code"] for c in commands] == [1, 0, 0, 0, 130, 0, 0, 0, 0, 0]
+    places = [".", ".", "tests", "tests", "tests", "tests", ".", ".", ".", "."]
+    assert [c["working_directory"] for c in commands] == places
+    assert "1 failed" in commands[0]["output"] and "1 passed" in commands[7]["output"]
     assert commands[2]["output"].strip() == "RC-YES"
     assert commands[3].get("interactive") is True
     assert "return a - b" not in commands[3]["output"]  # vi's screen is not kept
     assert commands[4]["duration_ms"] >= 900
     assert all("\r" not in c["output"] and "\x1b" not in c["output"] for c in commands)
-    edit = next(e for e in events if e["type"] == "edit")
+    edit, appended = (e for e in events if e["type"] == "edit")
     assert "-    return a - b" in edit["details"]["diff"] and "+    return a + b" in edit["details"]["diff"]
+    assert "+# fixed" in appended["details"]["diff"]
     assert commands[-1]["output"].strip() == "curl -H Authorization: Bearer [REDACTED:authorization]"
     # The raw secret went into the spool (the server redacts) and nowhere else on disk: not the start-up
     # files, not the server's database. The shell's own history keeps what it always keeps, except the
