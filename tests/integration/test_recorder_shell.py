@@ -223,3 +223,14 @@ def test_no_output_records_the_commands_only(server: BugtrailServer, key: str, t
     assert [e["details"]["command"] for e in events] == ["echo visible-on-screen; false"]
     assert events[0]["details"]["exit_code"] == 1
     assert events[0]["details"]["output"] == "" and events[0]["details"]["output_recorded"] is False
+
+
+def test_shell_refuses_clearly_without_a_terminal_or_when_nested(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"calc.py": BUGGY})
+    env = cli_env("http://127.0.0.1:9", None, tmp_path)
+    proc = bugtrail(repo, env, "shell", input=b"")
+    assert proc.returncode == 2 and b"needs a terminal" in proc.stderr
+    proc = bugtrail(repo, {**env, "BUGTRAIL_SHELL": "1"}, "shell")
+    assert proc.returncode == 2 and b"already inside `bugtrail shell`" in proc.stderr
+    proc = bugtrail(repo, env, "shell", "--shell", "/usr/bin/fish")
+    assert proc.returncode == 2 and b"supports bash and zsh" in proc.stderr
