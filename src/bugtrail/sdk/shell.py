@@ -5,8 +5,9 @@ keystrokes to the shell and the shell's output to the real terminal unchanged ex
 it removes; the bytes between a start and an end marker are the command's output. A worker thread does the
 recording through the same Recorder as `bugtrail run` (snapshot first, spool, capping, ANSI stripping). The
 shell's hook waits for the snapshot before the command runs (a byte on a FIFO, at most 2 s), so edits keep
-their place as with `run`; the command event, the snapshot after it and the send never delay the prompt. Interactive programs (editors, pagers, REPLs, anything
-switching to the alternate screen) are recorded as ran, with their duration, not their screen.
+their place as with `run`; the command event, the snapshot after it and the send never delay the prompt.
+Interactive programs (editors, pagers, REPLs, anything switching to the alternate screen) are recorded as
+ran, with their duration, not their screen.
 """
 
 from __future__ import annotations
