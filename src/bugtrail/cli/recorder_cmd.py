@@ -73,7 +73,10 @@ def start(
                 f"repo_url is {session.repo_url} (no git remote): QA can only verify it if the server may "
                 "clone that path; pass --repo-url next time for a shared repository."
             )
-        echo('Next: `bugtrail run -- <cmd>`, `bugtrail note "..."`, and `bugtrail finish` when fixed.')
+        echo(
+            "Next: `bugtrail shell` (every command recorded) or `bugtrail run -- <cmd>`, "
+            '`bugtrail note "..."`, and `bugtrail finish` when fixed.'
+        )
         report_sync(report)
 
 
