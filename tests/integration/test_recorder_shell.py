@@ -118,6 +118,7 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
     term = Terminal(tmp_path / "tmux.sock", repo, env, command)
     try:
         term.wait_for(lambda text: PROMPT in text, "the recorded shell's first prompt")
+        assert "recording every command into trace" in term.screen()  # the banner
         term.run(PYTEST)  # fails: add() subtracts
         term.run("cd tests")
         term.run("echo rc-$BT_RC_LOADED | tr a-z A-Z")
@@ -133,6 +134,12 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
         time.sleep(1.0)
         term.keys("C-c")
         term.wait_for(lambda text: text.count(PROMPT) > before, "the prompt after Ctrl-C", timeout=10)
+        before = term.prompts()
+        term.type_line("sleep 31")
+        time.sleep(1.0)
+        term.keys("C-z")  # job control: the shell owns its terminal
+        term.wait_for(lambda text: text.count(PROMPT) > before, "the prompt after Ctrl-Z", timeout=10)
+        term.run("kill %1")
         term.run("cd ..")
         term.run(APPEND)  # a command's own edit is recorded after it
         term.run(PYTEST)  # passes now
@@ -163,6 +170,8 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
         ("command", "vi ../calc.py"),
         ("edit", "calc.py"),
         ("command", "sleep 30"),
+        ("command", "sleep 31"),
+        ("command", "kill %1"),
         ("command", "cd .."),
         ("command", APPEND),
         ("edit", "calc.py"),
@@ -171,10 +180,10 @@ def test_recorded_shell_session(server: BugtrailServer, key: str, tmp_path: Path
         ("command", "echo curl -H 'Authorization: Bearer [REDACTED:authorization]'"),
     ], steps
     commands = [e["details"] for e in events if e["type"] == "command"]
-    assert [c["exit_code"] for c in commands] == [1, 0, 0, 0, 130, 0, 0, 0, 0, 0]
-    places = [".", ".", "tests", "tests", "tests", "tests", ".", ".", ".", "."]
+    assert [c["exit_code"] for c in commands] == [1, 0, 0, 0, 130, 148, 0, 0, 0, 0, 0, 0]
+    places = [".", ".", "tests", "tests", "tests", "tests", "tests", "tests", ".", ".", ".", "."]
     assert [c["working_directory"] for c in commands] == places
-    assert "1 failed" in commands[0]["output"] and "1 passed" in commands[7]["output"]
+    assert "1 failed" in commands[0]["output"] and "1 passed" in commands[9]["output"]
     assert commands[2]["output"].strip() == "RC-YES"
     assert commands[3].get("interactive") is True
     assert "return a - b" not in commands[3]["output"]  # vi's screen is not kept
