@@ -10,6 +10,7 @@ with the baselines it prints (bare interpreter start, `import typer`) on the sam
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import statistics
@@ -104,6 +105,7 @@ def main() -> None:
                 "bugtrail run -- true (server up)", timed([*bt, "run", "--", "true"], repo, env, args.runs)
             )
             report("bare: true", timed(["true"], repo, env, args.runs))
+            shell_figures(bt, repo, env, tmp_path, max(args.runs, 30))
             report("bugtrail snapshot after editing one file", edit_then([*bt, "snapshot"]))
             server.stop()
             report("bugtrail note (server down)", timed([*bt, "note", "offline"], repo, env, args.runs))
@@ -144,6 +146,60 @@ def main() -> None:
             environment_figures(bt, repo, env, args.runs)
         finally:
             server.stop()
+
+
+def prompt_latencies(
+    argv: list[str], cwd: Path, env: dict[str, str], prompt: bytes, runs: int
+) -> list[float]:
+    """Type `true` into an interactive shell on a pty `runs` times; ms from Enter to the next prompt."""
+    import pty
+    import select
+
+    pid, master = pty.fork()
+    if pid == 0:
+        os.chdir(cwd)
+        os.execvpe(argv[0], argv, env)
+    seen = bytearray()
+
+    def read_until_prompts(count: int) -> None:
+        while seen.count(prompt) < count:
+            ready, _, _ = select.select([master], [], [], 30)
+            if not ready:
+                raise RuntimeError(f"no prompt from {argv}: {bytes(seen[-300:])!r}")
+            seen.extend(os.read(master, 65536))
+
+    samples = []
+    try:
+        read_until_prompts(1)
+        for i in range(runs):
+            start = time.perf_counter()
+            os.write(master, b"true\r")
+            read_until_prompts(i + 2)
+            samples.append((time.perf_counter() - start) * 1000)
+        os.write(master, b"exit\r")
+        with contextlib.suppress(OSError):
+            while os.read(master, 65536):
+                pass
+    finally:
+        os.close(master)
+        os.waitpid(pid, 0)
+    return sorted(samples)
+
+
+def shell_figures(bt: list[str], repo: Path, env: dict[str, str], tmp_path: Path, runs: int) -> None:
+    """What `bugtrail shell` adds to a command that takes no time: Enter to the next prompt, against the
+    same bash without recording (the recording itself happens off the terminal's path, in a thread)."""
+    home = tmp_path / "shell-home"
+    home.mkdir(exist_ok=True)
+    (home / ".bashrc").write_text("PS1='READY> '\n")
+    shell_env = {**env, "HOME": str(home), "SHELL": "/bin/bash", "TERM": "xterm"}
+    plain = prompt_latencies(["bash", "-i"], repo, shell_env, b"READY> ", runs)
+    recorded = prompt_latencies([*bt, "shell"], repo, shell_env, b"(bugtrail) READY> ", runs)
+    for label, samples in (("plain bash: true, Enter to prompt", plain), ("bugtrail shell: true", recorded)):
+        p90 = samples[int(runs * 0.9) - 1]
+        print(f"{label:<58} median {statistics.median(samples):6.1f} ms  p90 {p90:6.1f} ms")
+    added = statistics.median(recorded) - statistics.median(plain)
+    print(f"{'bugtrail shell: added per command (median, target < 50 ms)':<58} {added:6.1f} ms")
 
 
 def environment_figures(bt: list[str], repo: Path, env: dict[str, str], runs: int) -> None:

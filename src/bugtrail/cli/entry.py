@@ -33,7 +33,7 @@ SERVER_MODULES = frozenset(
 def main() -> None:
     from bugtrail.cli.recorder_verbs import fast_path
 
-    fast_path(sys.argv[1:])  # exits after `run`, `note` or `snapshot`
+    fast_path(sys.argv[1:])  # exits after `run`, `note`, `snapshot` or `shell`
     from bugtrail.cli.app import main as app_main
 
     try:

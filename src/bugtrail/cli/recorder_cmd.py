@@ -23,6 +23,7 @@ from bugtrail.cli.recorder_verbs import (
     report_sync,
     run_verb,
     say,
+    shell_verb,
     snapshot_verb,
 )
 from bugtrail.cli.recorder_verbs import fail as _fail
@@ -72,7 +73,10 @@ def start(
                 f"repo_url is {session.repo_url} (no git remote): QA can only verify it if the server may "
                 "clone that path; pass --repo-url next time for a shared repository."
             )
-        echo('Next: `bugtrail run -- <cmd>`, `bugtrail note "..."`, and `bugtrail finish` when fixed.')
+        echo(
+            "Next: `bugtrail shell` (every command recorded) or `bugtrail run -- <cmd>`, "
+            '`bugtrail note "..."`, and `bugtrail finish` when fixed.'
+        )
         report_sync(report)
 
 
@@ -121,6 +125,14 @@ def note(
 ) -> None:
     """Record a reasoning note (why you think what you think)."""
     note_verb(text or [], kind, confidence, refers_to or [])
+
+
+def shell(
+    no_output: bool = typer.Option(False, "--no-output", help="Record the commands without their output."),
+    shell_path: str = typer.Option(None, "--shell", help="bash or zsh to run (default: $SHELL)."),
+) -> None:
+    """Open your shell with every command recorded (no `bugtrail run` prefix needed); `exit` leaves it."""
+    raise typer.Exit(shell_verb(not no_output, shell_path))
 
 
 def snapshot() -> None:
@@ -252,6 +264,7 @@ COMMANDS: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
     ),
     ("note", note, {}),
     ("snapshot", snapshot, {}),
+    ("shell", shell, {}),
     ("watch", watch, {}),
     ("finish", finish, {}),
     ("status", status, {}),

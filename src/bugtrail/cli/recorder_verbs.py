@@ -8,17 +8,18 @@ stdout is exactly its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from bugtrail.sdk.client import FlushReport
     from bugtrail.sdk.session import Recorder
 
-FAST_VERBS = ("run", "note", "snapshot")
+FAST_VERBS = ("run", "note", "snapshot", "shell")
 
 
 class CliExit(Exception):
@@ -176,7 +177,7 @@ def snapshot_verb() -> None:
 
 
 def fast_path(argv: list[str]) -> None:
-    """Run `run`, `note` or `snapshot` and exit; return (for Typer to take over) on anything else.
+    """Run `run`, `note`, `snapshot` or `shell` and exit; return (for Typer to take over) on anything else.
 
     Anything unusual (--help, a usage error) is also left to Typer, whose definitions in recorder_cmd.py
     remain the documented interface; the options parsed here mirror them.
@@ -199,6 +200,11 @@ def fast_path(argv: list[str]) -> None:
                 return
             snapshot_verb()
             code = 0
+        elif argv[0] == "shell":
+            parser.add_argument("--no-output", action="store_true")
+            parser.add_argument("--shell", dest="shell_path")
+            args = parser.parse_args(argv[1:])
+            code = shell_verb(not args.no_output, args.shell_path)
         elif argv[0] == "run":
             shell = argv[1:2] in (["--shell"], ["-s"])
             rest = argv[2:] if shell else argv[1:]
@@ -216,3 +222,45 @@ def fast_path(argv: list[str]) -> None:
     except CliExit as exc:
         code = exc.code
     sys.exit(code)
+
+
+def shell_verb(record_output: bool = True, shell_path: str | None = None) -> int:
+    """Open the developer's shell with every command line recorded; the session stays open afterwards."""
+    from pathlib import Path
+
+    from bugtrail.sdk.shell import ShellSession
+    from bugtrail.sdk.shell_hooks import shell_kind
+
+    if os.environ.get("BUGTRAIL_SHELL"):
+        raise fail("already inside `bugtrail shell` (type `exit` to leave it)", 2)
+    shell_path = shell_path or os.environ.get("SHELL") or "/bin/bash"
+    if shell_kind(shell_path) is None:
+        raise fail(f"{shell_path}: bugtrail shell supports bash and zsh; pick one with --shell /bin/bash", 2)
+    if not sys.stdin.isatty():
+        raise fail("bugtrail shell needs a terminal (stdin is not one)", 2)
+    with open_recorder() as recorder:
+        session = recorder.require()
+        state: dict[str, str | None] = {"floor": None}
+
+        def on_job(kind: str, payload: Any) -> None:
+            if recorder.current() is None:  # `bugtrail finish` or `abort` ran inside the shell
+                return
+            if kind == "start":
+                state["floor"] = recorder.begin_command()
+                return
+            running, result = payload
+            recorder.record_command(session, running.command, Path(running.cwd), result, state["floor"])
+            recorder.snapshot()  # what the command itself changed comes after it
+            with contextlib.suppress(Exception):  # an outage costs nothing: everything stays spooled
+                recorder.sync(deadline=3.0, force=False)
+
+        output_note = "" if record_output else " (commands only, no output)"
+        say(
+            f"recording every command into trace {session.trace_id}{output_note}. "
+            "`exit` leaves the shell; the session stays open until `bugtrail finish`. "
+            f"End a command with {'#bugtrail:skip'} to keep it out."
+        )
+        code = ShellSession(shell_path, record_output).run(on_job)
+        auto_sync(recorder)
+        say("left the recorded shell; the session is still open (`bugtrail finish` when fixed).")
+    return code

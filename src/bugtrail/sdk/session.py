@@ -184,6 +184,18 @@ class Recorder:
             )
         finally:
             flusher.join()
+        self.record_command(session, command, cwd, result, floor)
+        return result, edits
+
+    def begin_command(self) -> str | None:
+        """Snapshot the edits made before a command; returns the floor its event is stamped after."""
+        self.snapshot()
+        return self.spool.get_meta(LAST_TS_KEY)
+
+    def record_command(
+        self, session: SessionInfo, command: str, cwd: Path, result: CommandResult, floor: str | None
+    ) -> str:
+        """Spool the command event of a finished command (`run` and the recorded shell alike)."""
         details = {
             "command": command,
             "working_directory": self._relative(cwd),
@@ -196,7 +208,7 @@ class Recorder:
             stamp = _stamp(conn, result.started_at, floor)
             op = Client.event_op(session.trace_id, "command", details, timestamp=stamp)
             Spool.append_in(conn, [op], {"last_event:command": op.event_id})
-        return result, edits
+        return str(op.event_id)
 
     def note(
         self,
