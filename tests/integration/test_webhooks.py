@@ -93,14 +93,14 @@ def test_down_receiver_is_retried_with_backoff_then_succeeds(db):
     with db.scope() as s:
         enqueue_event(s, "trace.finalized", {"trace_id": "t-3"})
     # A backoff long enough that "not due yet" below holds on a loaded machine.
-    dispatcher = deliverer(db, db.settings.model_copy(update={"job_retry_base_s": 0.5}))
+    dispatcher = deliverer(db, db.settings.model_copy(update={"job_retry_base_s": 2.0}))
     assert dispatcher.run_pending() == 1
     [delivery] = _deliveries(db, webhook_id)
     assert delivery.state == "pending" and delivery.attempts == 1 and "ConnectError" in delivery.last_error
     assert dispatcher.run_pending() == 0  # backing off: not due yet
     receiver = Receiver(port=port, statuses=[503])
     try:
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # retries after 2 s, then 4 s
         while time.monotonic() < deadline and _deliveries(db, webhook_id)[0].state != "delivered":
             dispatcher.run_pending()
             time.sleep(0.05)

@@ -202,3 +202,9 @@ def test_cache_index_write_failure_is_an_error_and_leaves_nothing(settings: Sett
         cache.index_dir.chmod(0o700)
     assert cache.get(blocked.key) is None
     assert not list(cache.index_dir.glob("*.partial-*"))
+
+
+def test_the_recorder_itself_is_never_pinned_from_a_recorded_environment() -> None:
+    # A developer's venv holds the recorder (often an unreleased build): pinning it fails the whole build.
+    kept, _notes = recorded_packages(["bugtrail==0.1.0", "six==1.16.0", "Bugtrail==9.9"], set())
+    assert kept == ["six==1.16.0"]

@@ -164,7 +164,8 @@ def _freeze_lines(dists: list[Any], python_version: str, root: Path | None) -> t
     """(`pip freeze` lines sorted as pip sorts them, names of the project's own distributions)."""
     project_names = _declared_names(root) if root is not None else set()
     # pip freeze hides its own tooling; setuptools/wheel/distribute only before Python 3.12 (as pip does).
-    hidden = {"pip"}
+    # The recorder itself is the developer's tool, not a dependency of the code under test.
+    hidden = {"pip", "bugtrail"}
     if not _version_at_least(python_version, (3, 12)):
         hidden |= {"setuptools", "wheel", "distribute"}
     lines: list[tuple[str, str]] = []

@@ -26,8 +26,9 @@ from bugtrail.repos.schemas import RepoConfig
 if TYPE_CHECKING:
     from bugtrail.wire import TraceRead
 
-# Never pinned from a recorded environment: the image's own installer, and Debian/Ubuntu artefacts.
-RECORDED_SKIP = {"pip", "pkg-resources", "pkg_resources", "distribute"}
+# Never pinned from a recorded environment: the image's own installer, Debian/Ubuntu artefacts, and the
+# recorder (a developer tool; a local or unreleased build of it cannot be installed from the registry).
+RECORDED_SKIP = {"pip", "pkg-resources", "pkg_resources", "distribute", "bugtrail"}
 
 
 @dataclass
