@@ -93,7 +93,8 @@ def test_down_receiver_is_retried_with_backoff_then_succeeds(db):
     with db.scope() as s:
         enqueue_event(s, "trace.finalized", {"trace_id": "t-3"})
     # A backoff long enough that "not due yet" below holds on a loaded machine.
-    dispatcher = deliverer(db, db.settings.model_copy(update={"job_retry_base_s": 2.0}))
+    slow_backoff = {"job_retry_base_s": 2.0, "job_retry_max_s": 4.0}
+    dispatcher = deliverer(db, db.settings.model_copy(update=slow_backoff))
     assert dispatcher.run_pending() == 1
     [delivery] = _deliveries(db, webhook_id)
     assert delivery.state == "pending" and delivery.attempts == 1 and "ConnectError" in delivery.last_error
