@@ -63,7 +63,7 @@ def test_fix_graded_in_a_detected_environment_and_the_image_reused(
         for name, value in {
             "BUGTRAIL_DATA_DIR": str(settings.data_dir),
             "BUGTRAIL_DATABASE_URL": settings.resolved_database_url,
-            "BUGTRAIL_REPO_ALLOWLIST": settings.repo_allowlist,
+            "BUGTRAIL_REPO_ALLOWLIST": ",".join(settings.repo_allowlist),
             "BUGTRAIL_RUNNER_IMAGE": settings.runner_image,
         }.items():
             monkeypatch.setenv(name, value)
