@@ -114,3 +114,19 @@ def test_taken_trace_id_is_404_to_other_developers_and_409_to_reviewers(client, 
     assert as_reviewer.status_code == 409
     stored = client.get(f"/api/traces/{body['trace_id']}", headers=keys.alice).json()
     assert stored["bug_description"] == "alice's" and stored["developer_id"] == "alice"
+
+
+def test_token_in_a_recorded_package_url_is_stored_redacted(client, keys) -> None:  # type: ignore[no-untyped-def]
+    pinned = f"private-lib @ git+https://ci:{TOKEN}@github.com/o/private-lib.git@{'a' * 40}"
+    environment = {"python_version": "3.11.7", "packages": ["six==1.16.0", pinned]}
+    body = {**_trace(), "environment": environment}
+    created = client.post("/api/traces", json=body, headers=keys.alice)
+    assert created.status_code == 201, created.text
+    trace_id = created.json()["trace_id"]
+    stored = client.get(f"/api/traces/{trace_id}", headers=keys.alice).json()["environment"]
+    assert TOKEN not in json.dumps(stored)
+    assert stored["packages"][0] == "six==1.16.0"  # package pins are kept as sent
+    assert stored["packages"][1].startswith("private-lib @ git+https://ci:[REDACTED:")
+    # Idempotency compares what was sent: the same create again is a no-op, not a conflict.
+    again = client.post("/api/traces", json={**body, "trace_id": trace_id}, headers=keys.alice)
+    assert again.status_code == 200 and again.json()["created"] is False, again.text
