@@ -15,22 +15,22 @@ Needs a Docker daemon, the runner image and the package registry (PyPI).
 from __future__ import annotations
 
 import argparse
-import difflib
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
+sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # bugtrail and tests.support from this checkout
 
 from bugtrail.config import Settings  # noqa: E402
 from bugtrail.qa.replay import replay_trace  # noqa: E402
-from bugtrail.wire import EventRead, TraceRead  # noqa: E402
+from bugtrail.wire import TraceRead  # noqa: E402
+from tests.support.buggy_repo import edits_trace  # noqa: E402
 
 PYPROJECT = """[build-system]
 requires = ["setuptools>=64", "setuptools_scm>=8"]
@@ -88,29 +88,12 @@ def make_repo(path: Path, tests: str) -> str:
     return git(path, "rev-parse", "HEAD")
 
 
-def diff(file: str, old: str, new: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{file}", f"b/{file}"))
-
 
 def make_trace(url: str, commit: str, tests: str) -> TraceRead:
-    start = datetime(2026, 11, 30, 9, tzinfo=UTC)
     new_tests = tests + "def test_add():\n    assert add(2, 3) == 5\n"
     edits = [("tests/test_slow.py", tests, new_tests), ("src/benchpkg/__init__.py", SOURCE, FIXED)]
-    events = [
-        EventRead(
-            event_id=uuid.uuid4(),
-            seq=i + 1,
-            type="edit",
-            timestamp=start + timedelta(minutes=i),
-            details={"file": file, "diff": diff(file, old, new)},
-        )
-        for i, (file, old, new) in enumerate(edits)
-    ]
-    return TraceRead(
-        trace_id=uuid.uuid4(), developer_id="bench", repo_url=url, bug_description="add subtracts",
-        base_commit=commit, test_command="python -m pytest -q", status="running", event_count=len(events),
-        created_at=start, updated_at=start, events=events,
-    )  # fmt: skip
+    trace: TraceRead = edits_trace(url, commit, edits, datetime(2026, 11, 30, 9, tzinfo=UTC))
+    return trace
 
 
 def bare_runs(venv: Path, origin: Path, commit: str, trace: TraceRead, scratch: Path) -> float:

@@ -14,7 +14,6 @@ Needs a Docker daemon and the runner image (scripts/setup-docker.sh; bugtrail ru
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import shutil
 import statistics
@@ -22,8 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,7 +30,8 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # bugtrail and tests.support from
 from bugtrail.config import Settings  # noqa: E402
 from bugtrail.qa.replay import replay_trace  # noqa: E402
 from bugtrail.qa.workspace import checkout, ensure_mirror  # noqa: E402
-from bugtrail.wire import EventRead, TraceRead  # noqa: E402
+from bugtrail.wire import TraceRead  # noqa: E402
+from tests.support.buggy_repo import edits_trace  # noqa: E402
 from tests.support.repos import git  # noqa: E402
 
 CALC = "def add(a, b):\n    return a - b\n"
@@ -66,37 +65,12 @@ def make_repo(path: Path, tests: int, work_ms: int, filler: int) -> tuple[str, s
     return git(path, "rev-parse", "HEAD"), suite
 
 
-def diff(file: str, old: str, new: str) -> str:
-    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{file}", f"b/{file}"))
-
 
 def make_trace(url: str, commit: str, suite: str) -> TraceRead:
-    start = datetime(2026, 11, 26, 9, tzinfo=UTC)
     new_suite = suite + "def test_add():\n    assert add(2, 3) == 5\n"
     edits = [("tests/test_slow.py", suite, new_suite), ("calc.py", CALC, FIXED)]
-    events = [
-        EventRead(
-            event_id=uuid.uuid4(),
-            seq=i + 1,
-            type="edit",
-            timestamp=start + timedelta(minutes=i),
-            details={"file": file, "diff": diff(file, old, new)},
-        )
-        for i, (file, old, new) in enumerate(edits)
-    ]
-    return TraceRead(
-        trace_id=uuid.uuid4(),
-        developer_id="bench",
-        repo_url=url,
-        bug_description="add subtracts",
-        base_commit=commit,
-        test_command="python -m pytest -q",
-        status="running",
-        event_count=len(events),
-        created_at=start,
-        updated_at=start,
-        events=events,
-    )
+    trace: TraceRead = edits_trace(url, commit, edits, datetime(2026, 11, 26, 9, tzinfo=UTC))
+    return trace
 
 
 def bare_runs(origin: Path, commit: str, trace: TraceRead, scratch: Path, plugins: bool = True) -> float:

@@ -145,3 +145,34 @@ def qa_env(repos_dir: Path, **extra: str) -> dict[str, str]:
         "BUGTRAIL_JOB_RETRY_BASE_S": "0.5",
         **extra,
     }
+
+
+def edits_trace(
+    url: str, commit: str, edits: list[tuple[str, str, str]], start: datetime, bug: str = "add subtracts"
+) -> Any:
+    """A TraceRead of edit events only ((file, old, new) each, one minute apart), as QA loads a trace."""
+    from bugtrail.wire import EventRead, TraceRead
+
+    events = [
+        EventRead(
+            event_id=uuid.uuid4(),
+            seq=i + 1,
+            type="edit",
+            timestamp=start + timedelta(minutes=i),
+            details={"file": file, "diff": diff(file, old, new)},
+        )
+        for i, (file, old, new) in enumerate(edits)
+    ]
+    return TraceRead(
+        trace_id=uuid.uuid4(),
+        developer_id="bench",
+        repo_url=url,
+        bug_description=bug,
+        base_commit=commit,
+        test_command="python -m pytest -q",
+        status="running",
+        event_count=len(events),
+        created_at=start,
+        updated_at=start,
+        events=events,
+    )
