@@ -7,6 +7,7 @@ QA job, and resending what was not acknowledged stores it once (the recorder's r
 
 from __future__ import annotations
 
+import http.client
 import random
 import threading
 import time
@@ -53,8 +54,9 @@ class Writer:
     def post(self, url: str, path: str, body: object) -> tuple[int, object] | None:
         try:
             return http_json("POST", url + path, body, key=self.key, timeout=10)
-        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
-            return None  # the server died under us: not acknowledged
+        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, TimeoutError, OSError):
+            # The server died under us (before answering, or mid-answer: IncompleteRead): not acknowledged.
+            return None
 
     def resend_unacknowledged(self, url: str) -> None:
         for batch in self.batches:
