@@ -26,13 +26,23 @@ def api(server: BugtrailServer) -> httpx.Client:
 
 
 def start_worker(server: BugtrailServer) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bugtrail", "worker", "--log-level", "warning"],
-        env=server.environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # Output goes to a file, never an unread pipe: a worker that fills a 64 KiB pipe blocks on its next log line.
+    log_path = server.data_dir.parent / f"worker-{time.monotonic_ns()}.log"
+    with log_path.open("w") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bugtrail", "worker", "--log-level", "warning"],
+            env=server.environment(),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    proc.log_path = log_path  # type: ignore[attr-defined]
+    return proc
+
+
+def worker_log(worker: subprocess.Popen[str]) -> str:
+    path: Path = worker.log_path  # type: ignore[attr-defined]
+    return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> Any:
@@ -183,7 +193,11 @@ def test_sigterm_drains_the_current_job(server: BugtrailServer, buggy_repo: Bugg
         try:
             wait_for(lambda: http.get(f"/api/traces/{trace_id}").json()["status"] == "running", 60, "claim")
             os.kill(worker.pid, signal.SIGTERM)
-            assert worker.wait(timeout=120) == 0
+            try:
+                code = worker.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"the worker did not drain in 120 s; its log:\n{worker_log(worker)}") from None
+            assert code == 0, worker_log(worker)
         finally:
             if worker.poll() is None:
                 worker.kill()

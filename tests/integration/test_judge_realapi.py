@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,13 +10,7 @@ from bugtrail.config import get_settings
 from bugtrail.qa.judge import CRITERIA, get_judge
 from tests.support.judge_traces import load_trace
 
-pytestmark = [
-    pytest.mark.realapi,
-    pytest.mark.skipif(
-        not os.environ.get("OPENAI_API_KEY", "").startswith("sk-") or bool(os.environ.get("OPENAI_BASE_URL")),
-        reason="needs a real OPENAI_API_KEY (and no OPENAI_BASE_URL override)",
-    ),
-]
+pytestmark = pytest.mark.realapi  # deselected (not skipped) without a real key: tests/conftest.py
 
 
 def test_real_model_scores_careful_above_boilerplate(tmp_path: Path) -> None:

@@ -83,6 +83,17 @@ class Trace(Base):
     resolved: Mapped[bool | None] = mapped_column(Boolean)
     reasoning_score: Mapped[float | None] = mapped_column(Float)
     latest_qa_result_id: Mapped[int | None] = mapped_column(BigId)
+    # Curation metadata computed when the trace is finalized (time on task, active time, counts, languages).
+    curation: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # Authenticity and leakage flags, denormalised for export filters: the near-identical later upstream
+    # commit QA found (qa_results.upstream_match), and the earlier trace this one near-duplicates.
+    upstream_commit: Mapped[str | None] = mapped_column(String(40))
+    duplicate_of: Mapped[str | None] = mapped_column(String(36), index=True)
+    # Human review: how many independent reviews this trace gets (1, or 2 for the overlap share; fixed when
+    # first handed out), and the current reviews' summary (latest review per reviewer) for filters.
+    reviews_required: Mapped[int | None] = mapped_column(Integer)
+    review_decision: Mapped[str | None] = mapped_column(String(16))
+    human_score: Mapped[float | None] = mapped_column(Float)
 
     __table_args__ = (Index("ix_trace_created_at_trace_id", "created_at", "trace_id"),)
 
@@ -249,5 +260,82 @@ class RepoConfigRow(Base):
     test_file_patterns: Mapped[list[str]] = mapped_column(JSONType)
     image: Mapped[str | None] = mapped_column(String(500))
     created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Review(Base):
+    """One submitted human review: immutable; a reviewer's later review of a trace supersedes theirs."""
+
+    __tablename__ = "review"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    trace_id: Mapped[str] = mapped_column(ForeignKey("trace.trace_id", ondelete="CASCADE"), index=True)
+    reviewer_id: Mapped[str] = mapped_column(String(200))
+    # The judge's five criteria, each an integer 1-5, plus an overall 1.0-5.0.
+    criteria: Mapped[dict[str, int]] = mapped_column(JSONType)
+    overall: Mapped[float] = mapped_column(Float)
+    decision: Mapped[str] = mapped_column(String(16))  # accept | reject | needs_changes
+    reason: Mapped[str] = mapped_column(Text)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    # Marks on individual events: [{"event_id", "label", "comment"}].
+    event_marks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    rubric_version: Mapped[str] = mapped_column(String(32))
+    # The same reviewer's previous review of this trace, which this one supersedes (both are kept).
+    supersedes_id: Mapped[int | None] = mapped_column(BigId)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_review_trace_reviewer", "trace_id", "reviewer_id"),
+        Index("ix_review_reviewer_created", "reviewer_id", "created_at"),
+    )
+
+
+class ReviewLease(Base):
+    """A trace handed to a reviewer by the queue, held until it expires or they submit."""
+
+    __tablename__ = "review_lease"
+
+    trace_id: Mapped[str] = mapped_column(
+        ForeignKey("trace.trace_id", ondelete="CASCADE"), primary_key=True
+    )
+    reviewer_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class JudgeCalibration(Base):
+    """A fitted monotone map from one judge's scores to the human scale, versioned; one active per judge."""
+
+    __tablename__ = "judge_calibration"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer)
+    judge: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str | None] = mapped_column(String(200))
+    rubric_version: Mapped[str] = mapped_column(String(32))
+    # Per criterion and "overall": the fitted points ({"x": [...], "y": [...]}), interpolated between.
+    mapping: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    sample_count: Mapped[int] = mapped_column(Integer)
+    # Figures from the fit (mean absolute error before/after on held-back reviews, ...).
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("judge", "version", name="uq_judge_calibration_version"),)
+
+
+class DeveloperConsent(Base):
+    """A developer's licence and consent for their traces (set by an admin)."""
+
+    __tablename__ = "developer_consent"
+
+    developer_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    licence: Mapped[str] = mapped_column(String(64))  # an SPDX id such as CC-BY-4.0, or "internal"
+    consent_given_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Whether the traces may leave the organisation (exports for external use).
+    external_use: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
