@@ -88,7 +88,6 @@ def make_repo(path: Path, tests: str) -> str:
     return git(path, "rev-parse", "HEAD")
 
 
-
 def make_trace(url: str, commit: str, tests: str) -> TraceRead:
     new_tests = tests + "def test_add():\n    assert add(2, 3) == 5\n"
     edits = [("tests/test_slow.py", tests, new_tests), ("src/benchpkg/__init__.py", SOURCE, FIXED)]

@@ -65,7 +65,6 @@ def make_repo(path: Path, tests: int, work_ms: int, filler: int) -> tuple[str, s
     return git(path, "rev-parse", "HEAD"), suite
 
 
-
 def make_trace(url: str, commit: str, suite: str) -> TraceRead:
     new_suite = suite + "def test_add():\n    assert add(2, 3) == 5\n"
     edits = [("tests/test_slow.py", suite, new_suite), ("calc.py", CALC, FIXED)]

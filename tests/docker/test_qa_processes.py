@@ -26,7 +26,7 @@ def api(server: BugtrailServer) -> httpx.Client:
 
 
 def start_worker(server: BugtrailServer) -> subprocess.Popen[str]:
-    # Output goes to a file, never an unread pipe: a worker that fills a 64 KiB pipe blocks on its next log line.
+    # Output goes to a file, never an unread pipe: a worker that fills a 64 KiB pipe blocks on its next line.
     log_path = server.data_dir.parent / f"worker-{time.monotonic_ns()}.log"
     with log_path.open("w") as log_file:
         proc = subprocess.Popen(
@@ -196,7 +196,9 @@ def test_sigterm_drains_the_current_job(server: BugtrailServer, buggy_repo: Bugg
             try:
                 code = worker.wait(timeout=120)
             except subprocess.TimeoutExpired:
-                raise AssertionError(f"the worker did not drain in 120 s; its log:\n{worker_log(worker)}") from None
+                raise AssertionError(
+                    f"the worker did not drain in 120 s; its log:\n{worker_log(worker)}"
+                ) from None
             assert code == 0, worker_log(worker)
         finally:
             if worker.poll() is None:

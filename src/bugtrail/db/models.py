@@ -296,9 +296,7 @@ class ReviewLease(Base):
 
     __tablename__ = "review_lease"
 
-    trace_id: Mapped[str] = mapped_column(
-        ForeignKey("trace.trace_id", ondelete="CASCADE"), primary_key=True
-    )
+    trace_id: Mapped[str] = mapped_column(ForeignKey("trace.trace_id", ondelete="CASCADE"), primary_key=True)
     reviewer_id: Mapped[str] = mapped_column(String(200), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

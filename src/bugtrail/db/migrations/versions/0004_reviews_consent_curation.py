@@ -104,5 +104,12 @@ def downgrade() -> None:
     op.drop_table("review")
     with op.batch_alter_table("trace", schema=None) as batch_op:
         batch_op.drop_index("ix_trace_duplicate_of")
-        for column in ("human_score", "review_decision", "reviews_required", "duplicate_of", "upstream_commit", "curation"):
+        for column in (
+            "human_score",
+            "review_decision",
+            "reviews_required",
+            "duplicate_of",
+            "upstream_commit",
+            "curation",
+        ):
             batch_op.drop_column(column)
