@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from pydantic.json_schema import models_json_schema
 
 from bugtrail import __version__
+from bugtrail.agreement.routes import router as agreement_router
 from bugtrail.api.auth_gate import ApiKeyGate
 from bugtrail.api.errors import ERROR_RESPONSES, error_response, install_error_handlers
 from bugtrail.api.limits import BodySizeLimit
@@ -46,7 +47,15 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     # Added last = runs first: no body is read (not even its size judged) before the key is checked.
     app.add_middleware(ApiKeyGate)
 
-    routers = (traces_router, auth_router, qa_router, repos_router, export_router, webhooks_router)
+    routers = (
+        traces_router,
+        auth_router,
+        qa_router,
+        repos_router,
+        export_router,
+        webhooks_router,
+        agreement_router,  # /api/reviews/agreement: the reviews router has no /api/reviews/{id} to swallow it
+    )
     for router in (*routers, dashboard_router):
         app.include_router(router, responses=ERROR_RESPONSES)
 

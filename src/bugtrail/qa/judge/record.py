@@ -40,6 +40,16 @@ class SteeringMatch(BaseModel):
     excerpt: str
 
 
+class CalibratedScore(BaseModel):
+    """The judge's scores mapped to the human scale by the active calibration (agreement.calibration)."""
+
+    calibration_id: int
+    version: int
+    reasoning_score: float | None = Field(description="calibrated overall; None if the map has no overall")
+    criteria: dict[str, float] = Field(default_factory=dict)
+    applied_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
 class JudgeRecord(BaseModel):
     judge: Literal["openai", "heuristic"]
     model: str | None = Field(default=None, description="model actually asked; None when none was called")
@@ -68,6 +78,9 @@ class JudgeRecord(BaseModel):
     uncapped_score: float | None = Field(default=None, description="model's score before any cap")
     features: dict[str, Any] | None = Field(default=None, description="heuristic rubric features")
     heuristic_version: str | None = None
+    calibrated: CalibratedScore | None = Field(
+        default=None, description="the scores on the human scale; reasoning_score/criteria stay the raw ones"
+    )
 
 
 class Judge(Protocol):
