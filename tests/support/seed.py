@@ -1,4 +1,5 @@
-"""Seed traces with events and QA results straight into the tables (export, dashboard and webhook tests)."""
+"""Seed traces with events, QA results and reviews straight into the tables (export, dashboard, webhook and
+agreement tests)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from bugtrail.db.models import Event, Job, QaResult, Trace
+from bugtrail.db.models import Event, Job, QaResult, Review, Trace
 
 BASE_TIME = datetime(2026, 3, 1, 12, 0, 0)
 
@@ -159,3 +160,67 @@ def add_job(
         )
     )
     session.flush()
+
+
+CRITERIA_NAMES = (
+    "hypothesis_quality",
+    "alternatives_considered",
+    "change_rationale",
+    "learning_from_failures",
+    "consistency",
+)
+
+
+def add_review(
+    session: Session,
+    trace_id: str,
+    reviewer_id: str,
+    criteria: dict[str, int],
+    overall: float,
+    *,
+    decision: str = "accept",
+    created_at: datetime | None = None,
+    supersedes_id: int | None = None,
+    rubric_version: str = "reasoning-rubric-v2 (2026-11-30)",
+) -> int:
+    """Insert one submitted review row as the reviews domain stores it; returns its id."""
+    row = Review(
+        trace_id=trace_id,
+        reviewer_id=reviewer_id,
+        criteria=dict(criteria),
+        overall=overall,
+        decision=decision,
+        reason=f"{decision}: seeded review",
+        feedback=None,
+        event_marks=[],
+        rubric_version=rubric_version,
+        supersedes_id=supersedes_id,
+        created_at=created_at or BASE_TIME,
+    )
+    session.add(row)
+    session.flush()
+    return int(row.id)
+
+
+def judged_document(
+    criteria: dict[str, int],
+    score: float,
+    *,
+    judge: str = "heuristic",
+    model: str | None = None,
+    rubric_version: str = "reasoning-rubric-v2 (2026-11-30)",
+    tests_passed: bool = True,
+) -> dict[str, Any]:
+    """A completed QA document whose judge record has these scores (a JudgeRecord's fields)."""
+    document = qa_document(tests_passed, tests_passed, score)
+    document["judge"] = {
+        "judge": judge,
+        "model": model,
+        "rubric_version": rubric_version,
+        "criteria": dict(criteria),
+        "reasoning_score": score,
+        "judge_comments": "seeded judge record",
+        "flags": [],
+        "error": None,
+    }
+    return document

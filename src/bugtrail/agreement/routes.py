@@ -55,8 +55,8 @@ def agreement(
     except ValidationError as exc:  # only the cross-field rule (since <= until) is left to fail here
         message = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
         raise InvalidInput(
-            f"invalid request: query.since: {message}",
-            [{"field": "query.since", "message": message, "type": "value_error"}],
+            f"invalid request: since: {message}",
+            [{"field": "since", "message": message, "type": "value_error"}],
         ) from exc
     return service.agreement_report(session, query)
 

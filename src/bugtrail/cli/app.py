@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from bugtrail.cli import (
+    agreement_cmd,
     env_cmd,
     export_cmd,
     judge_cmd,
@@ -38,6 +39,7 @@ recorder_cmd.register(app)
 export_cmd.register(app)
 webhooks_cmd.register(app)
 env_cmd.register(app)
+agreement_cmd.register(app)
 
 
 def main() -> None:

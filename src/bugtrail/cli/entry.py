@@ -17,14 +17,17 @@ SERVER_MODULES = frozenset(
         "fastapi",
         "httpx",
         "jinja2",
+        "krippendorff",
         "multipart",
         "openai",
         "orjson",
         "psycopg",
         "pyarrow",
         "pydantic_settings",
+        "scipy",
         "sqlalchemy",
         "starlette",
+        "statsmodels",
         "uvicorn",
     }
 )

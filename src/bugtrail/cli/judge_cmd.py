@@ -1,18 +1,42 @@
-"""`bugtrail judge TRACE_ID`: re-judge one stored trace's reasoning without re-running its tests."""
+"""`bugtrail judge TRACE_ID`: re-judge one stored trace's reasoning without re-running its tests.
+
+`bugtrail judge` is a group (calibrate, calibrations, recalibrate: cli/calibration_cmd.py) whose first
+argument, when it names no sub-command, is a trace id: `bugtrail judge TRACE_ID` stays what it was and is
+the same as `bugtrail judge rejudge TRACE_ID`.
+"""
 
 from __future__ import annotations
 
 import json
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database
 
 
+class _TraceIdByDefault(TyperGroup):
+    """Route `judge TRACE_ID [options]` (and `judge --json TRACE_ID`) to the `rejudge` sub-command."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = ["rejudge", *args]
+        return super().parse_args(ctx, args)
+
+
+judge_app = typer.Typer(
+    cls=_TraceIdByDefault,
+    help="Re-judge a trace (bugtrail judge TRACE_ID) and calibrate the judge against human reviews.",
+    no_args_is_help=True,
+)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("judge")(judge)
+    app.add_typer(judge_app, name="judge")
 
 
+@judge_app.command("rejudge")
 def judge(
     trace_id: str = typer.Argument(..., help="the trace to judge"),
     judge_name: str = typer.Option(

@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from bugtrail.agreement.flows import calibrate_new_record
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.db.models import utcnow
@@ -110,7 +111,7 @@ def run_qa_job(settings: Settings, database: Database, ticket: JobTicket, worker
             replay = _error_replay(settings, trace, repo_config, log_dir, reason)
 
     result = build_result(replay, ticket, judge=None)
-    judge_record = run_judge(settings, trace, result)
+    judge_record = calibrate(database, run_judge(settings, trace, result))
     result = build_result(replay, ticket, judge=judge_record)
     return store_result(database, ticket, worker_id, result)
 
@@ -136,6 +137,16 @@ def run_judge(settings: Settings, trace: TraceRead, result: QaResult) -> dict[st
     except Exception as exc:  # the verdict on the tests must survive a broken judge
         log.exception("judge failed for trace %s", trace.trace_id)
         return {"error": f"judge failed: {exc!r}", "reasoning_score": None, "judge_comments": None}
+
+
+def calibrate(database: Database, record: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The record with the judge's active calibration applied (agreement.flows); the raw scores stay.
+    A calibration that cannot be read leaves the record raw: the verdict must not wait on it."""
+    try:
+        return calibrate_new_record(database, record)
+    except Exception:  # a missing or broken calibration is logged, never a failed QA run
+        log.exception("could not apply the judge calibration; the record stays uncalibrated")
+        return record
 
 
 def build_result(replay: ReplayResult, ticket: JobTicket, judge: dict[str, Any] | None) -> QaResult:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bugtrail.agreement.flows import calibrate_new_record
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.errors import Conflict, NotFound
@@ -37,6 +38,8 @@ def rejudge_trace(settings: Settings, database: Database, trace_id: str, store: 
             f"trace {trace_id} is still being recorded (status pending)", "finalize it first, then judge it"
         )
     record = get_judge(settings).judge(trace)
+    if record.error is None:  # the active calibration's scores beside the raw ones (agreement.flows)
+        record = JudgeRecord.model_validate(calibrate_new_record(database, record.model_dump(mode="json")))
     if record.error is not None or not store:
         return Rejudged(record=record, stored=False)
     with database.scope() as session:
