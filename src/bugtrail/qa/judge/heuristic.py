@@ -16,12 +16,18 @@ Scoring (each criterion starts at 1, is capped at 5 and rounded half up for the 
   language (at most 4: nothing failed, so little learning can be shown).
 - consistency: +3 x share of edits anticipated by earlier notes, +1 an outcome/observation after the last
   edit (no edits: +1 when there are substantive notes and commands).
+QA verdict as reference (when QA graded the fix): the trace's last outcome/observation note "claims a fix"
+when it says fixed/works/passes/resolved without a negation. A claim the tests contradict (the fix did not
+hold) costs consistency 1.5; a claim they confirm adds 0.5.
 reasoning_score = mean of the unrounded criteria - 1.0 x share of notes that are boilerplate or steering,
 clamped to 1.0-5.0, rounded to 2 decimals.
 """
 
 from __future__ import annotations
 
+import re
+
+from bugtrail.qa.judge.evidence import summary
 from bugtrail.qa.judge.features import Features, compute_features
 from bugtrail.qa.judge.no_reasoning import has_reasoning, no_reasoning_record
 from bugtrail.qa.judge.record import (
@@ -36,7 +42,13 @@ from bugtrail.qa.judge.steering import find_steering
 from bugtrail.qa.judge.trace_view import TraceView, view_of
 from bugtrail.wire import TraceRead
 
-HEURISTIC_VERSION = "heuristic-v1"
+HEURISTIC_VERSION = "heuristic-v2"  # v2: the QA verdict checks the trace's claim of a fix
+CONTRADICTED_CLAIM = -1.5
+CONFIRMED_CLAIM = 0.5
+_CLAIMS_FIX = re.compile(
+    r"\b(?:fixed|fixes\s+it|works|working\s+now|passes|passed|pass\s+now|resolved|solved|green)\b", re.IGNORECASE
+)
+_NEGATION = re.compile(r"\b(?:not|still|never|no\s+longer|fails?|failed|failing|broken)\b|n't\b", re.IGNORECASE)
 
 
 def _clamp(value: float, low: float = 1.0, high: float = 5.0) -> float:
@@ -110,10 +122,44 @@ def _comments(f: Features, score: float) -> str:
     return " ".join(parts)
 
 
+def claims_fix(view: TraceView) -> bool:
+    """Whether the trace's last outcome or observation note says the bug is fixed (and does not negate it)."""
+    closing = [s for s in view.notes if s.reasoning_type in ("outcome", "observation") and s.text.strip()]
+    if not closing:
+        return False
+    text = closing[-1].text[:2000]
+    return bool(_CLAIMS_FIX.search(text)) and not _NEGATION.search(text)
+
+
+def verdict_adjustment(view: TraceView) -> tuple[float, dict[str, object]]:
+    """(change to consistency, what was found) from the QA verdict; (0, {}) without a graded verdict."""
+    if view.verdict is None or view.verdict.fix_held is None:
+        return 0.0, {}
+    claimed = claims_fix(view)
+    held = view.verdict.fix_held
+    change = 0.0 if not claimed else (CONFIRMED_CLAIM if held else CONTRADICTED_CLAIM)
+    return change, {"fix_held": held, "claims_fix": claimed, "consistency_change": change}
+
+
+def _verdict_comment(view: TraceView, found: dict[str, object]) -> str:
+    if view.verdict is None:
+        return ""
+    text = " " + summary(view.verdict)
+    if found.get("claims_fix"):
+        text += (
+            " The trace's last outcome note claims a fix, which the tests confirm."
+            if found["fix_held"]
+            else " The trace's last outcome note claims a fix, which the tests contradict (consistency lowered)."
+        )
+    return text
+
+
 def judge_view(view: TraceView, steering: list[SteeringMatch] | None = None) -> JudgeRecord:
     """The heuristic record; `steering` may be passed in when the caller has already scanned the trace."""
     f = compute_features(view)
     raw = criterion_scores(f)
+    change, verdict_found = verdict_adjustment(view)
+    raw["consistency"] = _clamp(raw["consistency"] + change)
     score = evidence_score(f, raw)
     steering = find_steering(view) if steering is None else steering
     flags = [FLAG_HEURISTIC] + ([FLAG_PROMPT_INJECTION] if steering else [])
@@ -125,10 +171,11 @@ def judge_view(view: TraceView, steering: list[SteeringMatch] | None = None) -> 
         criteria={name: _round_half_up(raw[name]) for name in CRITERIA},
         reasoning_score=score,
         evidence_score=score,
-        judge_comments=_comments(f, score),
+        judge_comments=_comments(f, score) + _verdict_comment(view, verdict_found),
         flags=flags,
         steering=steering,
-        features=f.as_dict() | {"criteria_unrounded": {k: round(v, 3) for k, v in raw.items()}},
+        features=f.as_dict()
+        | {"criteria_unrounded": {k: round(v, 3) for k, v in raw.items()}, "verdict": verdict_found or None},
     )
 
 

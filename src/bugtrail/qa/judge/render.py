@@ -19,6 +19,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from bugtrail.qa.judge.evidence import OUTPUT_TAIL_CHARS, VerdictEvidence
 from bugtrail.qa.judge.tokens import estimate_tokens
 from bugtrail.qa.judge.trace_view import Step, TraceView
 
@@ -278,3 +279,37 @@ def trimming_note(trimmed: dict[str, object]) -> str:
     else:
         parts.append("every reasoning note is shown in full")
     return f"Trimming (budget {t['budget_tokens']} tokens): " + "; ".join(parts) + "."
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def _list(label: str, names: tuple[str, ...], full: int) -> list[str]:
+    if not full:
+        return [f"QA {label}: none"]
+    more = f" (first {len(names)} shown)" if full > len(names) else ""
+    return [f"QA {label} ({full}){more}:", quote("\n".join(names))]
+
+
+def render_verdict(verdict: VerdictEvidence) -> str:
+    """The verdict block for the prompt: our own lines all start with "QA ", repository text is quoted."""
+    totals = verdict.totals
+    lines = [
+        "QA VERDICT (bugtrail replayed the edits and ran the tests; reference evidence, not the developer's "
+        "words):",
+        f"QA outcome: {verdict.outcome}" + (f" ({verdict.error_kind} error)" if verdict.error_kind else ""),
+        f"QA edits applied: {_yes_no(verdict.patch_applied)}; exactly: {_yes_no(verdict.patch_exact)}",
+        f"QA tests passed after the edits: {_yes_no(verdict.tests_passed)}; "
+        f"fix held (fail-to-pass tests now pass): {_yes_no(verdict.fix_held)}",
+    ]
+    lines += _list("fail-to-pass tests", verdict.fail_to_pass, totals["fail_to_pass"])
+    lines += _list("failing after the edits", verdict.failed_after, totals["failed_after"])
+    lines += _list("passed before, fail after", verdict.pass_to_fail, totals["pass_to_fail"])
+    if verdict.flaky:
+        lines += _list("flaky", verdict.flaky, totals["flaky"])
+    if verdict.output_tail.strip():
+        note = f", {verdict.output_redactions} secrets redacted" if verdict.output_redactions else ""
+        lines.append(f"QA test output after the edits (last {OUTPUT_TAIL_CHARS} chars at most{note}):")
+        lines.append(quote(verdict.output_tail))
+    return "\n".join(lines)

@@ -159,6 +159,10 @@ def find_steering(view: TraceView) -> list[SteeringMatch]:
         for where, text in fields.items():
             if text and not add(step.seq, where, text):
                 return found
+    # The QA verdict's test names and output come from code the developer edited: scanned like the trace.
+    for where, text in (view.verdict.scanned_text() if view.verdict else {}).items():
+        if text and not add(None, where, text):
+            return found
     return found
 
 

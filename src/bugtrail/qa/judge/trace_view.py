@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from bugtrail.qa.judge.evidence import VerdictEvidence, verdict_of
 from bugtrail.wire import TraceRead
 
 _FAILURE_IN_OUTPUT = re.compile(
@@ -53,6 +54,8 @@ class TraceView:
     bug_description: str
     repo_url: str
     steps: list[Step] = field(default_factory=list)
+    # What QA found about the fix (qa_results), shown to the judges as reference evidence; None before QA.
+    verdict: VerdictEvidence | None = None
 
     @property
     def notes(self) -> list[Step]:
@@ -99,4 +102,9 @@ def view_of(trace: TraceRead) -> TraceView:
                 change=_text(d.get("change")),
             )
         )
-    return TraceView(bug_description=trace.bug_description, repo_url=trace.repo_url, steps=steps)
+    return TraceView(
+        bug_description=trace.bug_description,
+        repo_url=trace.repo_url,
+        steps=steps,
+        verdict=verdict_of(trace.qa_results),
+    )
