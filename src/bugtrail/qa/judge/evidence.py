@@ -61,8 +61,9 @@ def verdict_of(result: QaResult | None) -> VerdictEvidence | None:
     """The evidence in a QA result; None when there is none (no QA yet, or a judged-only result)."""
     if result is None or result.outcome not in ("completed", "error", "skipped"):
         return None
-    tail = (result.test_output or "")[-OUTPUT_TAIL_CHARS:]
-    tail, redactions = redact_text(tail)
+    # Redact a wider window, then cut: a secret straddling the cut is redacted before half of it is shown.
+    tail, redactions = redact_text((result.test_output or "")[-2 * OUTPUT_TAIL_CHARS :])
+    tail = tail[-OUTPUT_TAIL_CHARS:]
     return VerdictEvidence(
         outcome=result.outcome,
         error_kind=result.error_kind,

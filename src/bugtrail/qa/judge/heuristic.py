@@ -17,7 +17,7 @@ Scoring (each criterion starts at 1, is capped at 5 and rounded half up for the 
 - consistency: +3 x share of edits anticipated by earlier notes, +1 an outcome/observation after the last
   edit (no edits: +1 when there are substantive notes and commands).
 QA verdict as reference (when QA graded the fix): the trace's last outcome/observation note "claims a fix"
-when it says fixed/works/passes/resolved without a negation. A claim the tests contradict (the fix did not
+when one of its clauses says fixed/works/passes/resolved without a negation in that clause. A claim the tests contradict (the fix did not
 hold) costs consistency 1.5; a claim they confirm adds 0.5.
 reasoning_score = mean of the unrounded criteria - 1.0 x share of notes that are boilerplate or steering,
 clamped to 1.0-5.0, rounded to 2 decimals.
@@ -46,8 +46,9 @@ HEURISTIC_VERSION = "heuristic-v2"  # v2: the QA verdict checks the trace's clai
 CONTRADICTED_CLAIM = -1.5
 CONFIRMED_CLAIM = 0.5
 _CLAIMS_FIX = re.compile(
-    r"\b(?:fixed|fixes\s+it|works|working\s+now|passes|passed|pass\s+now|resolved|solved|green)\b", re.IGNORECASE
+    r"\b(?:fixed|fixes\s+it|works|worked|working\s+now|pass|passes|passed|resolved|solved|green)\b", re.IGNORECASE
 )
+_CLAUSES = re.compile(r"[.;,:!?\n]+")
 _NEGATION = re.compile(r"\b(?:not|still|never|no\s+longer|fails?|failed|failing|broken)\b|n't\b", re.IGNORECASE)
 
 
@@ -127,8 +128,8 @@ def claims_fix(view: TraceView) -> bool:
     closing = [s for s in view.notes if s.reasoning_type in ("outcome", "observation") and s.text.strip()]
     if not closing:
         return False
-    text = closing[-1].text[:2000]
-    return bool(_CLAIMS_FIX.search(text)) and not _NEGATION.search(text)
+    clauses = _CLAUSES.split(closing[-1].text[:2000])
+    return any(_CLAIMS_FIX.search(c) and not _NEGATION.search(c) for c in clauses)
 
 
 def verdict_adjustment(view: TraceView) -> tuple[float, dict[str, object]]:
