@@ -11,6 +11,7 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Event, Job, QaResult, Review, Trace
+from bugtrail.qa.judge.rubric import RUBRIC_VERSION
 
 BASE_TIME = datetime(2026, 3, 1, 12, 0, 0)
 
@@ -181,7 +182,7 @@ def add_review(
     decision: str = "accept",
     created_at: datetime | None = None,
     supersedes_id: int | None = None,
-    rubric_version: str = "reasoning-rubric-v2 (2026-11-30)",
+    rubric_version: str = RUBRIC_VERSION,
 ) -> int:
     """Insert one submitted review row as the reviews domain stores it; returns its id."""
     row = Review(
@@ -208,7 +209,7 @@ def judged_document(
     *,
     judge: str = "heuristic",
     model: str | None = None,
-    rubric_version: str = "reasoning-rubric-v2 (2026-11-30)",
+    rubric_version: str = RUBRIC_VERSION,
     tests_passed: bool = True,
 ) -> dict[str, Any]:
     """A completed QA document whose judge record has these scores (a JudgeRecord's fields)."""
