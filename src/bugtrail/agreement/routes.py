@@ -1,14 +1,16 @@
-"""Agreement figures (reviewers and admins) and judge calibrations (admins)."""
+"""Agreement figures (reviewers and admins), judge calibrations (admins), and the dashboard's agreement page
+(/dashboard/agreement, here so the dashboard's router stays the dashboard's)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
 
 from bugtrail.agreement import service
+from bugtrail.agreement.charts import chart_data, group_label
 from bugtrail.agreement.schemas import (
     MAX_RESAMPLES,
     AgreementQuery,
@@ -17,9 +19,11 @@ from bugtrail.agreement.schemas import (
     CalibrationRequest,
 )
 from bugtrail.api.deps import AdminPrincipal, DbSession, ReviewerPrincipal
+from bugtrail.dashboard.auth import CSRF_COOKIE
 from bugtrail.errors import InvalidInput
 
 router = APIRouter(prefix="/api", tags=["agreement"])
+FILTERS = ("since", "until", "judge", "model", "rubric_version", "repo", "min_pair_traces", "seed")
 
 
 @router.get("/reviews/agreement", response_model=AgreementReport)
@@ -86,3 +90,33 @@ def show_calibration(calibration_id: int, session: DbSession, _admin: AdminPrinc
 def activate_calibration(calibration_id: int, session: DbSession, _admin: AdminPrincipal) -> CalibrationRead:
     """Make an earlier version the judge's active calibration again (for new judge records)."""
     return service.activate(session, calibration_id)
+
+
+# --- dashboard page (server-rendered, the dashboard's login and templates) ------------------------------
+
+dashboard_router = APIRouter(prefix="/dashboard", include_in_schema=False)
+
+
+@dashboard_router.get("/agreement")
+def agreement_page(request: Request, session: DbSession) -> Response:
+    from bugtrail.dashboard.routes import dashboard_gate, render
+
+    gate = dashboard_gate(request, session)
+    if isinstance(gate, Response):
+        return gate
+    params = {k: v for k, v in request.query_params.items() if k in FILTERS and v.strip()}
+    try:
+        query = AgreementQuery.model_validate(params)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'since'}: {e['msg']}" for e in exc.errors())
+        return render("message.html", 422, principal=gate, title="Invalid filter", message=problems)
+    report = service.agreement_report(session, query)
+    return render(
+        "agreement.html",
+        principal=gate,
+        csrf_token=request.cookies.get(CSRF_COOKIE, ""),
+        report=report,
+        filters=params,
+        chart_data=chart_data(report),
+        group_label=group_label,
+    )

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from pydantic.json_schema import models_json_schema
 
 from bugtrail import __version__
+from bugtrail.agreement.routes import dashboard_router as agreement_pages
 from bugtrail.agreement.routes import router as agreement_router
 from bugtrail.api.auth_gate import ApiKeyGate
 from bugtrail.api.errors import ERROR_RESPONSES, error_response, install_error_handlers
@@ -56,7 +57,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         webhooks_router,
         agreement_router,  # /api/reviews/agreement: the reviews router has no /api/reviews/{id} to swallow it
     )
-    for router in (*routers, dashboard_router):
+    for router in (*routers, dashboard_router, agreement_pages):
         app.include_router(router, responses=ERROR_RESPONSES)
 
     @app.get("/healthz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})

@@ -59,6 +59,10 @@ def _gate(request: Request, session: DbSession) -> Principal | Response:
     return principal
 
 
+# Pages other domains serve under /dashboard (agreement/routes.py) use the same gate.
+dashboard_gate = _gate
+
+
 @router.get("/login")
 def login_form(request: Request) -> Response:
     token = auth.new_csrf_token()
