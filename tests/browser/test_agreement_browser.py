@@ -23,7 +23,9 @@ CHARTS = ("chart-alpha", "chart-pairs", "chart-judge-spearman", "chart-judge-mae
 def seeded(database):
     with database.scope() as session:
         seeded = seed_agreement_set(session, traces=20)
-        request = CalibrationRequest(judge="heuristic", model=None, rubric_version=RUBRIC_VERSION, min_samples=10)
+        request = CalibrationRequest(
+            judge="heuristic", model=None, rubric_version=RUBRIC_VERSION, min_samples=10
+        )
         fit_and_store(session, request, "test")
     recalibrate_stored(database)
     return seeded
@@ -58,7 +60,9 @@ def test_agreement_page_renders_the_figures(page, live_server, keys, seeded, tmp
     human = np.array([np.mean([r.overall for r in t.reviews]) for t in seeded.traces])
     mae = group.locator("tr[data-criterion='overall'] td.mae .figure").get_attribute("data-value")
     assert float(mae) == pytest.approx(float(np.mean(np.abs(judge - human))), abs=1e-4)
-    calibrated = group.locator("tr[data-criterion='overall'] td.mae-calibrated .figure").get_attribute("data-value")
+    calibrated = group.locator("tr[data-criterion='overall'] td.mae-calibrated .figure").get_attribute(
+        "data-value"
+    )
     assert float(calibrated) < float(mae)  # the calibrated judge is closer to people
 
     for chart in CHARTS:

@@ -1,5 +1,6 @@
-"""GET /api/reviews/agreement on a seeded set (SQLite and PostgreSQL): every figure recomputed here directly
-with the libraries (krippendorff, statsmodels, scipy) from the seeded values, and the access and input rules."""
+"""GET /api/reviews/agreement on a seeded set (SQLite and PostgreSQL): every figure recomputed here
+directly with the libraries (krippendorff, statsmodels, scipy) from the seeded values; access and input
+rules."""
 
 from __future__ import annotations
 
@@ -86,7 +87,9 @@ def test_figures_match_a_direct_computation(client: Any, keys: Any, seeded: Seed
         judge = [judge_value(t, name) for t in seeded.traces]
         human = [human_mean(t, name) for t in seeded.traces]
         figures = group["figures"][name]
-        assert figures["spearman"]["value"] == pytest.approx(stats.spearmanr(judge, human).statistic, abs=1e-4)
+        assert figures["spearman"]["value"] == pytest.approx(
+            stats.spearmanr(judge, human).statistic, abs=1e-4
+        )
         assert figures["kappa"]["value"] == pytest.approx(direct_kappa(judge, human), abs=1e-4)
         mae = float(np.mean(np.abs(np.array(judge) - np.array(human))))
         assert figures["mae"]["value"] == pytest.approx(mae, abs=1e-4)
@@ -120,7 +123,9 @@ def test_filters(client: Any, keys: Any, seeded: SeededSet, database: Database) 
 
     other = client.get("/api/reviews/agreement", params={"judge": "openai"}, headers=keys.reviewer).json()
     assert other["judge_vs_human"] == [] and other["between_reviewers"]["reviews"] == 24
-    unknown_repo = client.get("/api/reviews/agreement", params={"repo": "https://x.test/none"}, headers=keys.admin)
+    unknown_repo = client.get(
+        "/api/reviews/agreement", params={"repo": "https://x.test/none"}, headers=keys.admin
+    )
     assert unknown_repo.json()["between_reviewers"]["reviews"] == 0
     assert unknown_repo.json()["between_reviewers"]["alpha"]["overall"]["value"] is None
 
@@ -138,7 +143,9 @@ def test_filters(client: Any, keys: Any, seeded: SeededSet, database: Database) 
     latest = client.get("/api/reviews/agreement", headers=keys.admin).json()
     assert latest["between_reviewers"]["reviews"] == 24
     before = client.get(
-        "/api/reviews/agreement", params={"until": (START + timedelta(days=29)).isoformat()}, headers=keys.admin
+        "/api/reviews/agreement",
+        params={"until": (START + timedelta(days=29)).isoformat()},
+        headers=keys.admin,
     ).json()
     mae_now = latest["judge_vs_human"][0]["figures"]["overall"]["mae"]["value"]
     assert mae_now != before["judge_vs_human"][0]["figures"]["overall"]["mae"]["value"]

@@ -57,7 +57,9 @@ def test_calibration_lowers_the_error_on_held_back_reviews(
     other_rubric = calibrate(database, record | {"rubric_version": "reasoning-rubric-v1 (2026-11-26)"})
     assert other_rubric is not None and "calibrated" not in other_rubric
     rejudged = rejudge_trace(settings, database, seeded.traces[0].trace_id)
-    assert rejudged.record.calibrated is not None and rejudged.record.calibrated.calibration_id == second["id"]
+    assert (
+        rejudged.record.calibrated is not None and rejudged.record.calibrated.calibration_id == second["id"]
+    )
 
     # Stored records: re-applied in pages; the agreement report then shows the calibrated figures.
     counts = recalibrate_stored(database)
@@ -72,7 +74,9 @@ def test_calibration_lowers_the_error_on_held_back_reviews(
     assert group["calibrated"]["overall"]["mae"]["value"] < raw_mae / 2
 
     # Activating version 1 again, then re-applying, moves every record to it.
-    assert client.post(f"/api/judge/calibrations/{first['id']}/activate", headers=keys.admin).status_code == 200
+    assert (
+        client.post(f"/api/judge/calibrations/{first['id']}/activate", headers=keys.admin).status_code == 200
+    )
     recalibrate_stored(database)
     with database.scope(read_only=True) as session:
         documents = session.scalars(select(QaResult.result)).all()

@@ -77,7 +77,7 @@ def test_the_prompt_carries_the_verdict_as_evidence(stub: OpenAIStub, tmp_path: 
 
 
 def test_injection_in_the_test_output_is_data(stub: OpenAIStub, tmp_path: Path) -> None:
-    system, user, record = judge(stub, tmp_path, f"FAILED {TEST}\n{INJECTION}\n1 failed")
+    _, user, record = judge(stub, tmp_path, f"FAILED {TEST}\n{INJECTION}\n1 failed")
     data = inside_fence(user)
     assert f"\n| {INJECTION}" in data  # quoted inside the fence ...
     assert not any(line.startswith(INJECTION) for line in user.splitlines())  # ... never a line of ours

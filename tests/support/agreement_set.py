@@ -46,7 +46,7 @@ class SeededSet:
 
 
 def _clip(value: float) -> int:
-    return max(1, min(5, int(round(value))))
+    return max(1, min(5, round(value)))
 
 
 def seed_agreement_set(
@@ -54,7 +54,7 @@ def seed_agreement_set(
 ) -> SeededSet:
     rng = random.Random(seed)
     seeded: list[SeededTrace] = []
-    doubles = max(1, int(round(traces * double_share)))
+    doubles = max(1, round(traces * double_share))
     superseded_id = 0
     for i in range(traces):
         quality = rng.randint(1, 5)
@@ -102,6 +102,13 @@ def seed_agreement_set(
                     supersedes_id=superseded_id,
                 )
                 continue
-            add_review(session, trace_id, review.reviewer, review.criteria, review.overall, created_at=review.created_at)
+            add_review(
+                session,
+                trace_id,
+                review.reviewer,
+                review.criteria,
+                review.overall,
+                created_at=review.created_at,
+            )
         seeded.append(trace)
     return SeededSet(traces=seeded, superseded_review_id=superseded_id)

@@ -68,4 +68,6 @@ def test_trace_text_never_escapes_the_fence(
     assert len(re.findall(rf"^END TRACE DATA {fence}$", user, re.MULTILINE)) == 1
     inside = user.split(f"BEGIN TRACE DATA {fence}\n", 1)[1].split(f"\nEND TRACE DATA {fence}", 1)[0]
     for line in inside.splitlines():
-        assert line.startswith(("| ", "#", "[", "repository:", "bug description:", "events (", "QA ")), repr(line)
+        assert line.startswith(("| ", "#", "[", "repository:", "bug description:", "events (", "QA ")), repr(
+            line
+        )

@@ -60,7 +60,7 @@ def fit_monotone(judge: Sequence[float], human: Sequence[float]) -> MonotoneMap:
 def split_holdout(count: int, holdout: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """(fit indices, held-back indices): a seeded permutation; at least one of each when count >= 2."""
     order = np.random.default_rng(seed).permutation(count)
-    held = int(round(count * holdout))
+    held = round(count * holdout)
     held = min(max(held, 1 if holdout > 0 else 0), count - 1)
     return np.sort(order[held:]), np.sort(order[:held])
 
@@ -96,7 +96,9 @@ def fit_calibration(pairs: Sequence[Pair], holdout: float, seed: int) -> Fit:
         held_rows = [int(i) for i in held_index if i in usable]
         if not fit_rows:
             continue
-        fitted = fit_monotone([pairs[i].judge[name] for i in fit_rows], [pairs[i].human[name] for i in fit_rows])
+        fitted = fit_monotone(
+            [pairs[i].judge[name] for i in fit_rows], [pairs[i].human[name] for i in fit_rows]
+        )
         mapping[name] = fitted.as_json()
         raw = np.array([pairs[i].judge[name] for i in held_rows], dtype=float)
         human = np.array([pairs[i].human[name] for i in held_rows], dtype=float)

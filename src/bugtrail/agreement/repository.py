@@ -91,7 +91,7 @@ def judge_record_page(session: Session, after_id: int, limit: int) -> list[Store
         .limit(limit)
     ).all()
     return [
-        StoredJudge(qa_result_id=int(row_id), trace_id=trace_id, record=(document or {}).get("judge"))
+        StoredJudge(qa_result_id=int(row_id), trace_id=trace_id, record=document["judge"])
         for row_id, trace_id, document in rows
         if isinstance(document, dict) and isinstance(document.get("judge"), dict)
     ]

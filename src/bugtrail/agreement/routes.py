@@ -66,7 +66,9 @@ def agreement(
 
 
 @router.post("/judge/calibrations", response_model=CalibrationRead, status_code=status.HTTP_201_CREATED)
-def create_calibration(body: CalibrationRequest, session: DbSession, admin: AdminPrincipal) -> CalibrationRead:
+def create_calibration(
+    body: CalibrationRequest, session: DbSession, admin: AdminPrincipal
+) -> CalibrationRead:
     """Fit a monotone map from this judge's scores to the reviews' scale and make it the active one."""
     return service.fit_and_store(session, body, admin.developer_id)
 

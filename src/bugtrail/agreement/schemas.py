@@ -21,7 +21,9 @@ class AgreementQuery(BaseModel):
     model: str | None = Field(default=None, max_length=200)
     rubric_version: str | None = Field(default=None, max_length=64, description="of the judge record")
     repo: str | None = Field(default=None, max_length=2000, description="the trace's repo_url, exactly")
-    min_pair_traces: int = Field(default=5, ge=2, le=10_000, description="shared traces a reviewer pair needs")
+    min_pair_traces: int = Field(
+        default=5, ge=2, le=10_000, description="shared traces a reviewer pair needs"
+    )
     resamples: int = Field(
         default=DEFAULT_RESAMPLES, ge=0, le=MAX_RESAMPLES, description="bootstrap resamples (0: no intervals)"
     )
@@ -88,7 +90,9 @@ class JudgeGroup(BaseModel):
     model: str | None
     rubric_version: str
     traces: int = Field(description="reviewed traces this judge scored")
-    figures: dict[str, JudgeFigures] = Field(description="raw judge scores vs the reviews' mean, per dimension")
+    figures: dict[str, JudgeFigures] = Field(
+        description="raw judge scores vs the reviews' mean, per dimension"
+    )
     calibrated_traces: int = 0
     calibrated: dict[str, JudgeFigures] | None = Field(
         default=None, description="the same figures for the calibrated scores, where records carry them"

@@ -86,15 +86,19 @@ def judge_scores(record: dict[str, Any], calibrated: bool = False) -> dict[str, 
     source = record.get("calibrated") if calibrated else record
     if not isinstance(source, dict):
         return {}
-    scores = {name: _score((source.get("criteria") or {}).get(name)) for name in DIMENSIONS if name != OVERALL}
+    scores = {
+        name: _score((source.get("criteria") or {}).get(name)) for name in DIMENSIONS if name != OVERALL
+    }
     scores[OVERALL] = _score(source.get("reasoning_score"))
     return {name: value for name, value in scores.items() if value is not None}
 
 
 def group_key(record: dict[str, Any]) -> GroupKey:
     model = record.get("model")
-    return str(record.get("judge") or "unknown"), None if model is None else str(model), str(
-        record.get("rubric_version") or "unknown"
+    return (
+        str(record.get("judge") or "unknown"),
+        None if model is None else str(model),
+        str(record.get("rubric_version") or "unknown"),
     )
 
 
@@ -172,7 +176,10 @@ def _pairs(reviews: Sequence[CurrentReview], min_shared: int, r: _Resampling) ->
             # bootstrap's cost by six for every pair of reviewers.
             resampling = r if name == OVERALL else _Resampling(0, r.seed, r.confidence)
             kappa[name] = _paired(
-                KAPPA, [by_reviewer[a][t][name] for t in both], [by_reviewer[b][t][name] for t in both], resampling
+                KAPPA,
+                [by_reviewer[a][t][name] for t in both],
+                [by_reviewer[b][t][name] for t in both],
+                resampling,
             )
         pairs.append(ReviewerPair(reviewer_a=a, reviewer_b=b, shared_traces=len(shared), kappa=kappa))
     return pairs
@@ -270,7 +277,9 @@ def agreement_report(session: Session, query: AgreementQuery) -> AgreementReport
                 calibrated=_judge_figures(calibrated, human, r) if calibrated else None,
             )
         )
-    method = dict(METHOD, ci=f"{METHOD['ci']} {query.seed}, {query.resamples} resamples, {query.confidence:g}")
+    method = dict(
+        METHOD, ci=f"{METHOD['ci']} {query.seed}, {query.resamples} resamples, {query.confidence:g}"
+    )
     return AgreementReport(
         generated_at=datetime.now(UTC),
         query=query,

@@ -82,7 +82,9 @@ def kappa_quadratic_batched(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.
     disagreement are mean((x-y)^2) and var(x)+var(y)+(mean x - mean y)^2; tests hold it to statsmodels."""
     x, y = to_grid(a), to_grid(b)
     observed = np.mean((x - y) ** 2, axis=axis)
-    expected = np.var(x, axis=axis) + np.var(y, axis=axis) + (np.mean(x, axis=axis) - np.mean(y, axis=axis)) ** 2
+    expected = (
+        np.var(x, axis=axis) + np.var(y, axis=axis) + (np.mean(x, axis=axis) - np.mean(y, axis=axis)) ** 2
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(expected > 0, 1.0 - observed / np.where(expected > 0, expected, 1.0), np.nan)
 

@@ -19,7 +19,9 @@ from bugtrail.cli.judge_cmd import judge_app
 if TYPE_CHECKING:
     from bugtrail.agreement.schemas import AgreementReport, CalibrationRead
 
-review_app = typer.Typer(help="Human review: agreement between reviewers and with the judge.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Human review: agreement between reviewers and with the judge.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -72,7 +74,11 @@ def _print_report(report: AgreementReport) -> None:
             judge_table.add_column(column)
         for name, figures in group.figures.items():
             judge_table.add_row(
-                name, str(figures.mae.n), _figure(figures.spearman), _figure(figures.kappa), _figure(figures.mae)
+                name,
+                str(figures.mae.n),
+                _figure(figures.spearman),
+                _figure(figures.kappa),
+                _figure(figures.mae),
             )
         if group.calibrated:
             calibrated = group.calibrated["overall"]
@@ -91,7 +97,9 @@ def _print_report(report: AgreementReport) -> None:
 
 @review_app.command("agreement")
 def agreement(
-    since: datetime = typer.Option(None, "--since", help="reviews submitted at or after (ISO 8601; naive = UTC)"),
+    since: datetime = typer.Option(
+        None, "--since", help="reviews submitted at or after (ISO 8601; naive = UTC)"
+    ),
     until: datetime = typer.Option(None, "--until", help="reviews submitted at or before"),
     judge: str = typer.Option(None, "--judge", help="only this judge (openai | heuristic)"),
     model: str = typer.Option(None, "--model", help="only this judge model"),

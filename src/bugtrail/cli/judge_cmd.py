@@ -8,18 +8,21 @@ the same as `bugtrail judge rejudge TRACE_ID`.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-import click
 import typer
 from typer.core import TyperGroup
 
 from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database
 
+if TYPE_CHECKING:  # recent Typer ships its own click; the name is only needed for the annotation
+    from typer._click.core import Context as ClickContext
+
 
 class _TraceIdByDefault(TyperGroup):
     """Route `judge TRACE_ID [options]` (and `judge --json TRACE_ID`) to the `rejudge` sub-command."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
             args = ["rejudge", *args]
         return super().parse_args(ctx, args)

@@ -17,8 +17,8 @@ Scoring (each criterion starts at 1, is capped at 5 and rounded half up for the 
 - consistency: +3 x share of edits anticipated by earlier notes, +1 an outcome/observation after the last
   edit (no edits: +1 when there are substantive notes and commands).
 QA verdict as reference (when QA graded the fix): the trace's last outcome/observation note "claims a fix"
-when one of its clauses says fixed/works/passes/resolved without a negation in that clause. A claim the tests contradict (the fix did not
-hold) costs consistency 1.5; a claim they confirm adds 0.5.
+when one of its clauses says fixed/works/passes/resolved without a negation in that clause. A claim the
+tests contradict (the fix did not hold) costs consistency 1.5; a claim they confirm adds 0.5.
 reasoning_score = mean of the unrounded criteria - 1.0 x share of notes that are boilerplate or steering,
 clamped to 1.0-5.0, rounded to 2 decimals.
 """
@@ -46,10 +46,13 @@ HEURISTIC_VERSION = "heuristic-v2"  # v2: the QA verdict checks the trace's clai
 CONTRADICTED_CLAIM = -1.5
 CONFIRMED_CLAIM = 0.5
 _CLAIMS_FIX = re.compile(
-    r"\b(?:fixed|fixes\s+it|works|worked|working\s+now|pass|passes|passed|resolved|solved|green)\b", re.IGNORECASE
+    r"\b(?:fixed|fixes\s+it|works|worked|working\s+now|pass|passes|passed|resolved|solved|green)\b",
+    re.IGNORECASE,
 )
 _CLAUSES = re.compile(r"[.;,:!?\n]+")
-_NEGATION = re.compile(r"\b(?:not|still|never|no\s+longer|fails?|failed|failing|broken)\b|n't\b", re.IGNORECASE)
+_NEGATION = re.compile(
+    r"\b(?:not|still|never|no\s+longer|fails?|failed|failing|broken)\b|n't\b", re.IGNORECASE
+)
 
 
 def _clamp(value: float, low: float = 1.0, high: float = 5.0) -> float:
@@ -150,7 +153,8 @@ def _verdict_comment(view: TraceView, found: dict[str, object]) -> str:
         text += (
             " The trace's last outcome note claims a fix, which the tests confirm."
             if found["fix_held"]
-            else " The trace's last outcome note claims a fix, which the tests contradict (consistency lowered)."
+            else " The trace's last outcome note claims a fix, which the tests contradict "
+            "(consistency lowered)."
         )
     return text
 
