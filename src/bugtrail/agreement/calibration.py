@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import isotonic_regression
 
 from bugtrail.qa.judge.record import CRITERIA
 
@@ -51,6 +50,8 @@ def fit_monotone(judge: Sequence[float], human: Sequence[float]) -> MonotoneMap:
     y = np.asarray(human, dtype=float)
     if len(x) == 0 or len(x) != len(y):
         raise ValueError("fit_monotone needs equally many judge and human scores, at least one")
+    from scipy.optimize import isotonic_regression  # seconds to import: only where a map is fitted
+
     levels, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
     means = np.bincount(inverse, weights=y) / counts
     fitted = isotonic_regression(means, weights=counts, increasing=True).x

@@ -18,10 +18,10 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import krippendorff
 import numpy as np
-from scipy import stats
-from statsmodels.stats.inter_rater import cohens_kappa
+
+# krippendorff, statsmodels and scipy.stats are imported where they are used: together they take seconds to
+# import, and the server, the worker and every CLI command import this module.
 
 GRID = np.arange(1.0, 5.0 + 0.25, 0.5)  # the categories kappa is computed on
 MIN_UNITS_FOR_CI = 5
@@ -63,7 +63,9 @@ def _quiet(statistic: Callable[..., float]) -> Callable[..., float]:
 
 def alpha_ordinal(reliability: np.ndarray) -> float:
     """Krippendorff's alpha (ordinal) of a raters x units matrix with NaN for missing values."""
-    return krippendorff.alpha(reliability_data=reliability, level_of_measurement="ordinal")
+    import krippendorff
+
+    return float(krippendorff.alpha(reliability_data=reliability, level_of_measurement="ordinal"))
 
 
 def kappa_quadratic(a: np.ndarray, b: np.ndarray) -> float:
@@ -72,6 +74,8 @@ def kappa_quadratic(a: np.ndarray, b: np.ndarray) -> float:
     cols = np.searchsorted(GRID, to_grid(b))
     table = np.zeros((len(GRID), len(GRID)))
     np.add.at(table, (rows, cols), 1)
+    from statsmodels.stats.inter_rater import cohens_kappa
+
     result = cohens_kappa(table, weights=GRID, wt="quadratic", return_results=False)
     return float(result)
 
@@ -90,12 +94,16 @@ def kappa_quadratic_batched(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy import stats
+
     return float(stats.spearmanr(a, b).statistic)
 
 
 def spearman_batched(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     """Spearman's rho along `axis` (Pearson on average ranks, as spearmanr defines it), for the bootstrap's
     vectorized calls: spearmanr itself takes one pair of samples at a time and is 20x slower there."""
+    from scipy import stats
+
     ranked_a = stats.rankdata(a, axis=axis)
     ranked_b = stats.rankdata(b, axis=axis)
     return np.asarray(stats.pearsonr(ranked_a, ranked_b, axis=axis).statistic)
@@ -131,6 +139,8 @@ def _interval(
     n = len(data[0])
     if resamples <= 0 or n < MIN_UNITS_FOR_CI:
         return None, None
+    from scipy import stats
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = stats.bootstrap(
