@@ -68,6 +68,16 @@ def alpha_ordinal(reliability: np.ndarray) -> float:
     return float(krippendorff.alpha(reliability_data=reliability, level_of_measurement="ordinal"))
 
 
+def _alpha_of_counts(value_counts: np.ndarray, domain: np.ndarray) -> float:
+    """Alpha from units x values counts (the library's other input form: no matrix to re-tabulate, so a
+    bootstrap resample is a selection of rows)."""
+    import krippendorff
+
+    return float(
+        krippendorff.alpha(value_counts=value_counts, value_domain=domain, level_of_measurement="ordinal")
+    )
+
+
 def kappa_quadratic(a: np.ndarray, b: np.ndarray) -> float:
     """Quadratic-weighted Cohen's kappa of two paired score arrays, on the half-point grid."""
     rows = np.searchsorted(GRID, to_grid(a))
@@ -193,13 +203,15 @@ def alpha_estimate(
     units = matrix.shape[1]
     if units < 1:
         return Estimate(None, None, None, 0)
-    quiet = _quiet(alpha_ordinal)
-    value = _finite(quiet(matrix))
+    value = _finite(_quiet(alpha_ordinal)(matrix))
     if value is None:
         return Estimate(None, None, None, units)
+    domain = np.unique(matrix[~np.isnan(matrix)])
+    counts = (matrix.T[:, :, None] == domain[None, None, :]).sum(axis=1)  # units x values
+    quiet = _quiet(_alpha_of_counts)
 
     def on_units(index: np.ndarray) -> float:
-        return quiet(matrix[:, index.astype(int)])
+        return quiet(counts[index.astype(int)], domain)
 
     low, high = _interval((np.arange(units),), on_units, False, False, resamples, seed, confidence)
     return Estimate(value, low, high, units)
