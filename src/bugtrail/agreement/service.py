@@ -57,6 +57,17 @@ METHOD = {
 }
 
 GroupKey = tuple[str, str | None, str]
+# Bootstrap work per figure (traces x resamples): a report on a large set stays a few seconds and a
+# reviewer key cannot ask for minutes of CPU; the resamples used are reported in `method.ci`.
+BOOTSTRAP_WORK = 1_000_000
+MIN_RESAMPLES = 200
+
+
+def bootstrap_resamples(asked: int, traces: int) -> int:
+    """The resamples to use: as asked, unless the set is so large that they would exceed the budget."""
+    if asked <= 0:
+        return 0
+    return min(asked, max(MIN_RESAMPLES, BOOTSTRAP_WORK // max(1, traces)))
 
 
 def _score(value: Any) -> float | None:
@@ -260,7 +271,8 @@ def agreement_report(session: Session, query: AgreementQuery) -> AgreementReport
     human = human_reference(reviews)
     all_judgements = newest_judgements(repository.judge_records(session, human))
     judgements = {key: recs for key, recs in all_judgements.items() if _selected(key, query)}
-    r = _Resampling(query.resamples, query.seed, query.confidence)
+    resamples = bootstrap_resamples(query.resamples, len(human))
+    r = _Resampling(resamples, query.seed, query.confidence)
     groups = []
     for key, records in sorted(judgements.items(), key=lambda item: str(item[0])):
         raw = {t: judge_scores(rec) for t, rec in records.items() if t in human}
@@ -277,8 +289,11 @@ def agreement_report(session: Session, query: AgreementQuery) -> AgreementReport
                 calibrated=_judge_figures(calibrated, human, r) if calibrated else None,
             )
         )
+    reduced = (
+        f" (reduced from {query.resamples} for {len(human)} traces)" if resamples < query.resamples else ""
+    )
     method = dict(
-        METHOD, ci=f"{METHOD['ci']} {query.seed}, {query.resamples} resamples, {query.confidence:g}"
+        METHOD, ci=f"{METHOD['ci']} {query.seed}, {resamples} resamples{reduced}, {query.confidence:g}"
     )
     return AgreementReport(
         generated_at=datetime.now(UTC),
