@@ -161,3 +161,12 @@ def test_calibration_reduces_error_for_a_biased_judge() -> None:
         scores is not None and scores["reasoning_score"] < 5.0 and set(scores["criteria"]) == {"consistency"}
     )
     assert calibrated_scores(fit.mapping, {"reasoning_score": None}) is None
+
+
+def test_bootstrap_work_is_bounded() -> None:
+    from bugtrail.agreement.service import bootstrap_resamples
+
+    assert bootstrap_resamples(1000, 300) == 1000
+    assert bootstrap_resamples(1000, 5000) == 200
+    assert bootstrap_resamples(10_000, 200) == 5000
+    assert bootstrap_resamples(0, 10) == 0
