@@ -84,6 +84,11 @@ def judge(
         f"[bold]{trace_id}[/]: reasoning_score {score} ({record.judge}, {record.model or 'no model'})"
     )
     err_console.print(f"  {criteria}")
+    if record.calibrated is not None and record.calibrated.reasoning_score is not None:
+        err_console.print(
+            f"  calibrated to the reviewers' scale: {record.calibrated.reasoning_score:.2f} "
+            f"(calibration {record.calibrated.calibration_id}, version {record.calibrated.version})"
+        )
     if record.flags:
         err_console.print(f"  flags: {', '.join(record.flags)}")
     if record.attempts:
