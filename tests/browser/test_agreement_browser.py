@@ -7,9 +7,9 @@ import krippendorff
 import numpy as np
 import pytest
 
+from bugtrail.agreement.calibrations import fit_and_store
 from bugtrail.agreement.flows import recalibrate_stored
 from bugtrail.agreement.schemas import CalibrationRequest
-from bugtrail.agreement.service import fit_and_store
 from bugtrail.qa.judge import RUBRIC_VERSION
 from tests.support.agreement_set import REVIEWERS, seed_agreement_set
 from tests.support.png import colour_stats

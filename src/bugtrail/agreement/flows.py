@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bugtrail.agreement import repository, service
+from bugtrail.agreement import calibrations, repository
 from bugtrail.agreement.schemas import RecalibrationCount
 from bugtrail.db.engine import Database
 
@@ -25,7 +25,7 @@ def calibrate_new_record(database: Database, record: dict[str, Any] | None) -> d
         return record
     with database.scope(read_only=True) as session:
         calibration = repository.active_calibration(session, str(record["judge"]))
-        return service.calibrated_record(calibration, record)
+        return calibrations.calibrated_record(calibration, record)
 
 
 def recalibrate_stored(database: Database, judge: str | None = None) -> RecalibrationCount:
@@ -43,7 +43,7 @@ def recalibrate_stored(database: Database, judge: str | None = None) -> Recalibr
                     continue
                 examined += 1
                 before = stored.record
-                updated = service.calibrated_record(active.get(str(before.get("judge"))), before)
+                updated = calibrations.calibrated_record(active.get(str(before.get("judge"))), before)
                 if "calibrated" in updated:
                     calibrated += 1
                 elif "calibrated" in before:

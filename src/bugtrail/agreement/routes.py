@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import ValidationError
 
-from bugtrail.agreement import service
+from bugtrail.agreement import calibrations, service
 from bugtrail.agreement.charts import chart_data, group_label
 from bugtrail.agreement.schemas import (
     MAX_RESAMPLES,
@@ -70,7 +70,7 @@ def create_calibration(
     body: CalibrationRequest, session: DbSession, admin: AdminPrincipal
 ) -> CalibrationRead:
     """Fit a monotone map from this judge's scores to the reviews' scale and make it the active one."""
-    return service.fit_and_store(session, body, admin.developer_id)
+    return calibrations.fit_and_store(session, body, admin.developer_id)
 
 
 @router.get("/judge/calibrations", response_model=list[CalibrationRead])
@@ -80,18 +80,18 @@ def list_calibrations(
     judge: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> list[CalibrationRead]:
-    return service.list_calibrations(session, judge, limit)
+    return calibrations.list_calibrations(session, judge, limit)
 
 
 @router.get("/judge/calibrations/{calibration_id}", response_model=CalibrationRead)
 def show_calibration(calibration_id: int, session: DbSession, _admin: AdminPrincipal) -> CalibrationRead:
-    return service.get_calibration(session, calibration_id)
+    return calibrations.get_calibration(session, calibration_id)
 
 
 @router.post("/judge/calibrations/{calibration_id}/activate", response_model=CalibrationRead)
 def activate_calibration(calibration_id: int, session: DbSession, _admin: AdminPrincipal) -> CalibrationRead:
     """Make an earlier version the judge's active calibration again (for new judge records)."""
-    return service.activate(session, calibration_id)
+    return calibrations.activate(session, calibration_id)
 
 
 # --- dashboard page (server-rendered, the dashboard's login and templates) ------------------------------

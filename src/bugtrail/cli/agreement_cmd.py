@@ -172,9 +172,9 @@ def calibrate(
     """Fit a monotone map from the judge's scores to the reviewers' and make it the judge's active one."""
     from pydantic import ValidationError
 
+    from bugtrail.agreement.calibrations import fit_and_store
     from bugtrail.agreement.flows import recalibrate_stored
     from bugtrail.agreement.schemas import CalibrationRequest
-    from bugtrail.agreement.service import fit_and_store
     from bugtrail.qa.judge import RUBRIC_VERSION, judge_choice
 
     settings = load_settings()
@@ -210,7 +210,7 @@ def calibrations(
     as_json: bool = typer.Option(False, "--json", help="print them as JSON"),
 ) -> None:
     """List stored calibrations, newest first."""
-    from bugtrail.agreement.service import list_calibrations
+    from bugtrail.agreement.calibrations import list_calibrations
 
     settings = load_settings()
     with bugtrail_errors(), open_database(settings) as database, database.scope(read_only=True) as session:
