@@ -9,6 +9,7 @@ first one is superseded and must not count).
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -66,6 +67,7 @@ def seed_agreement_set(
         created = START + timedelta(days=(i * 7 * weeks) // traces, hours=i % 5)
         trace_id = add_trace(
             session,
+            trace_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),  # same set, same held-back split
             index=i,
             developer_id="alice",
             created_at=created - timedelta(days=1),

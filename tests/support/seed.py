@@ -78,9 +78,10 @@ def add_trace(
     events: list[tuple[str, dict[str, Any]]] | None = None,
     qa: dict[str, Any] | bool | None = True,
     bug_description: str | None = None,
+    trace_id: str | None = None,
 ) -> str:
     """Insert one trace (+events, +newest qa_result unless qa is None/False); returns its trace_id."""
-    trace_id = str(uuid.uuid4())
+    trace_id = trace_id or str(uuid.uuid4())
     created = created_at or BASE_TIME + timedelta(minutes=index)
     event_specs = sample_events(index) if events is None else events
     session.add(
