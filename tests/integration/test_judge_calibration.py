@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bugtrail.agreement.flows import recalibrate_stored
+from bugtrail.agreement.repository import add_calibration
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
 from bugtrail.db.models import QaResult
@@ -17,6 +18,7 @@ from bugtrail.qa.judge import RUBRIC_VERSION
 from bugtrail.qa.judge.flows import rejudge_trace
 from bugtrail.qa.pipeline import calibrate
 from tests.support.agreement_set import SeededSet, seed_agreement_set
+from tests.support.seed import CRITERIA_NAMES, add_trace, judged_document
 
 REQUEST = {"judge": "heuristic", "model": None, "rubric_version": RUBRIC_VERSION, "holdout": 0.3, "seed": 1}
 
@@ -106,3 +108,31 @@ def test_calibration_rules(client: Any, keys: Any, database: Database) -> None:
         assert response.json()["detail"][0]["field"] == field
     assert client.get("/api/judge/calibrations/999", headers=keys.admin).status_code == 404
     assert client.get("/api/judge/calibrations", headers=keys.admin).json() == []
+
+
+def test_recalibration_walks_past_results_without_a_judge_record(database: Database) -> None:
+    with database.scope() as session:
+        for i in range(5):  # QA results with no judge record first (e.g. infrastructure errors) ...
+            add_trace(
+                session, index=i, qa={"outcome": "error", "error_kind": "infrastructure", "judge": None}
+            )
+        for i in range(5, 8):  # ... then judged ones
+            add_trace(session, index=i, qa=judged_document(dict.fromkeys(CRITERIA_NAMES, 4), 4.2))
+        add_calibration(
+            session,
+            judge="heuristic",
+            model=None,
+            rubric_version=RUBRIC_VERSION,
+            mapping={"overall": {"x": [1.0, 5.0], "y": [1.0, 4.0]}, "consistency": {"x": [4.0], "y": [3.0]}},
+            sample_count=10,
+            metrics={},
+            created_by="test",
+        )
+    counts = recalibrate_stored(database, page_size=2)
+    assert (counts.examined, counts.calibrated, counts.cleared) == (3, 3, 0)
+    with database.scope(read_only=True) as session:
+        documents = session.scalars(select(QaResult.result).order_by(QaResult.id)).all()
+    assert [doc["judge"] is None for doc in documents] == [True] * 5 + [False] * 3
+    calibrated = documents[-1]["judge"]["calibrated"]
+    assert calibrated["reasoning_score"] == 3.4 and calibrated["criteria"] == {"consistency": 3.0}
+    assert documents[-1]["judge"]["reasoning_score"] == 4.2  # the raw score stays

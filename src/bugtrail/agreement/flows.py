@@ -28,21 +28,25 @@ def calibrate_new_record(database: Database, record: dict[str, Any] | None) -> d
         return calibrations.calibrated_record(calibration, record)
 
 
-def recalibrate_stored(database: Database, judge: str | None = None) -> RecalibrationCount:
+def recalibrate_stored(
+    database: Database, judge: str | None = None, page_size: int = PAGE
+) -> RecalibrationCount:
     examined = calibrated = cleared = 0
     after = 0
     while True:
         with database.scope() as session:
             active = {row.judge: row for row in repository.active_calibrations(session)}
-            page = repository.judge_record_page(session, after, PAGE)
-            if not page:
+            page, last = repository.judge_record_page(session, after, page_size)
+            if last is None:
                 break
-            after = page[-1].qa_result_id
+            after = last
             for stored in page:
                 if judge is not None and stored.record.get("judge") != judge:
                     continue
+                before = repository.locked_judge_record(session, stored.qa_result_id)
+                if before is None:
+                    continue
                 examined += 1
-                before = stored.record
                 updated = calibrations.calibrated_record(active.get(str(before.get("judge"))), before)
                 if "calibrated" in updated:
                     calibrated += 1

@@ -67,39 +67,50 @@ def _chunks(values: list[str]) -> Iterator[list[str]]:
 
 
 def judge_records(session: Session, trace_ids: Iterable[str]) -> list[StoredJudge]:
-    """Every QA result's judge record for these traces, oldest first (the caller keeps the newest)."""
+    """Every QA result's judge record for these traces, oldest first (the caller keeps the newest).
+
+    Only the document's "judge" member is read (JSON path in the database), not the test output beside it.
+    """
     found: list[StoredJudge] = []
     for chunk in _chunks(sorted(set(trace_ids))):
         rows = session.execute(
-            select(QaResult.id, QaResult.trace_id, QaResult.result)
+            select(QaResult.id, QaResult.trace_id, QaResult.result["judge"])
             .where(QaResult.trace_id.in_(chunk))
             .order_by(QaResult.id)
         ).all()
-        for row_id, trace_id, document in rows:
-            record = (document or {}).get("judge") if isinstance(document, dict) else None
+        for row_id, trace_id, record in rows:
             if isinstance(record, dict):
                 found.append(StoredJudge(qa_result_id=int(row_id), trace_id=trace_id, record=record))
     return found
 
 
-def judge_record_page(session: Session, after_id: int, limit: int) -> list[StoredJudge]:
-    """QA results with id > after_id, in id order, that carry a judge record (for re-applying a map)."""
+def judge_record_page(session: Session, after_id: int, limit: int) -> tuple[list[StoredJudge], int | None]:
+    """The next `limit` QA results after `after_id` (id order): those that carry a judge record, and the
+    last id scanned (None when there are no more rows), so pages without judge records do not end the walk."""
     rows = session.execute(
-        select(QaResult.id, QaResult.trace_id, QaResult.result)
+        select(QaResult.id, QaResult.trace_id, QaResult.result["judge"])
         .where(QaResult.id > after_id)
         .order_by(QaResult.id)
         .limit(limit)
     ).all()
-    return [
-        StoredJudge(qa_result_id=int(row_id), trace_id=trace_id, record=document["judge"])
-        for row_id, trace_id, document in rows
-        if isinstance(document, dict) and isinstance(document.get("judge"), dict)
+    found = [
+        StoredJudge(qa_result_id=int(row_id), trace_id=trace_id, record=record)
+        for row_id, trace_id, record in rows
+        if isinstance(record, dict)
     ]
+    return found, (int(rows[-1][0]) if rows else None)
+
+
+def locked_judge_record(session: Session, qa_result_id: int) -> dict[str, Any] | None:
+    """The judge record of one QA result, its row locked (PostgreSQL) so a re-judge cannot interleave."""
+    row = session.get(QaResult, qa_result_id, with_for_update=True, populate_existing=True)
+    judge = row.result.get("judge") if row is not None and isinstance(row.result, dict) else None
+    return judge if isinstance(judge, dict) else None
 
 
 def set_judge_record(session: Session, qa_result_id: int, record: dict[str, Any]) -> bool:
     """Replace the judge record inside one QA result's document (a new dict, so the JSON is rewritten)."""
-    row = session.get(QaResult, qa_result_id, with_for_update=True)
+    row = session.get(QaResult, qa_result_id)
     if row is None or not isinstance(row.result, dict):
         return False
     row.result = {**row.result, "judge": record}
