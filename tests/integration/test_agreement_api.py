@@ -5,6 +5,7 @@ rules."""
 from __future__ import annotations
 
 import itertools
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from statsmodels.stats.inter_rater import cohens_kappa
 
 from bugtrail.db.engine import Database
 from tests.support.agreement_set import REVIEWERS, START, SeededSet, SeededTrace, seed_agreement_set
-from tests.support.seed import CRITERIA_NAMES, add_review
+from tests.support.seed import CRITERIA_NAMES, add_review, add_trace
 
 DIMENSIONS = (*CRITERIA_NAMES, "overall")
 GRID = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
@@ -175,3 +176,33 @@ def test_access_and_bad_input(client: Any, keys: Any) -> None:
     empty = client.get("/api/reviews/agreement", headers=keys.reviewer)
     assert empty.status_code == 200
     assert empty.json()["between_reviewers"]["reviews"] == 0 and empty.json()["judge_vs_human"] == []
+
+
+def dashboard_login(client: Any, key: str) -> None:
+    form = client.get("/dashboard/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    done = client.post(
+        "/dashboard/login", data={"api_key": key, "csrf_token": token.group(1)}, follow_redirects=False
+    )
+    assert done.status_code == 303
+
+
+def test_dashboard_page_gate_filters_and_escaping(client: Any, keys: Any, database: Database) -> None:
+    xss = "<script>window.__x=1</script>"
+    with database.scope() as session:
+        for i in range(2):
+            trace_id = add_trace(session, index=i, developer_id="alice")
+            for reviewer, score in ((xss, 3 + i), ("rev-b", 2 + i)):
+                add_review(session, trace_id, reviewer, dict.fromkeys(CRITERIA_NAMES, score), float(score))
+    anonymous = client.get("/dashboard/agreement", follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"] == "/dashboard/login"
+
+    dashboard_login(client, keys.raw["reviewer"])
+    page = client.get("/dashboard/agreement", params={"min_pair_traces": 2})
+    assert page.status_code == 200
+    assert "Content-Security-Policy" in page.headers
+    assert xss not in page.text and "&lt;script&gt;window.__x=1&lt;/script&gt;" in page.text
+    assert 'id="review-count">4<' in page.text
+    bad = client.get("/dashboard/agreement", params={"since": "not a date"})
+    assert bad.status_code == 422 and "since" in bad.text
