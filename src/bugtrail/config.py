@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     webhook_poll_s: float | None = None
     webhook_lease_s: float | None = None
 
+    # Curation metadata (traces.curation): idle gaps longer than this are left out of a trace's active time
+    active_gap_s: float = Field(default=300.0, gt=0, description="seconds between events that count as idle")
+
     # Dashboard sessions (server-side; the cookie holds a random id)
     dashboard_session_ttl_s: float = 12 * 3600.0
 

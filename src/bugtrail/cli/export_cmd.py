@@ -22,6 +22,12 @@ def export(
     out: Path = typer.Option(..., "--out", "-o", help="file to write"),
     format: str = typer.Option("jsonl", "--format", "-f", help="jsonl | parquet"),
     layout: str = typer.Option("trace", help="parquet: one row per trace (nested events) or per event"),
+    use: str = typer.Option(
+        "external",
+        "--use",
+        help="external: only traces whose developer consented to external use; "
+        "internal: every trace, kept inside the organisation (with --server: an admin key)",
+    ),
     status: list[str] | None = typer.Option(None, help="trace status (repeatable)"),
     tests_passed: bool | None = typer.Option(None, "--tests-passed/--tests-failed"),
     resolved: bool | None = typer.Option(None, "--resolved/--unresolved"),
@@ -57,8 +63,11 @@ def export(
     console = Console(stderr=True)
     if format not in ("jsonl", "parquet") or layout not in ("trace", "event"):
         raise fail("--format must be jsonl or parquet and --layout trace or event", code=2)
+    if use not in ("external", "internal"):
+        raise fail("--use must be external or internal", code=2)
     try:
         filters = ExportFilters(
+            use=use,  # checked just above
             status=status or None,
             tests_passed=tests_passed,
             resolved=resolved,
@@ -97,7 +106,7 @@ def export(
                 result = flows.write_parquet(database, filters, record_id, out, layout, advance)
     console.print(
         f"exported {result.trace_count} traces to {out} ({result.byte_count} bytes, "
-        f"sha256 {result.sha256}, export #{result.record_id})"
+        f"sha256 {result.sha256}, export #{result.record_id}, use={use})"
     )
 
 

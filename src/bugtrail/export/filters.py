@@ -12,11 +12,18 @@ from bugtrail.wire import TRACE_STATUSES
 
 ExportFormat = Literal["jsonl", "parquet"]
 ParquetLayout = Literal["trace", "event"]
+# external: only traces whose developer consented to use outside the organisation (the default);
+# internal: every trace, consented or not, for use inside the organisation (admins only).
+ExportUse = Literal["external", "internal"]
 
 
 class ExportFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    use: ExportUse = Field(
+        default="external",
+        description="external: only traces whose developer consented to external use; internal: all (admin)",
+    )
     status: list[str] | None = Field(default=None, description="one or more trace statuses")
     tests_passed: bool | None = None
     resolved: bool | None = None
@@ -63,5 +70,5 @@ class ExportFilters(BaseModel):
         return value
 
     def as_record(self) -> dict[str, Any]:
-        """The filters that were set, JSON-ready (for export_record.filters)."""
+        """The filters that were set, JSON-ready (for export_record.filters); `use` is always recorded."""
         return self.model_dump(mode="json", exclude_none=True)

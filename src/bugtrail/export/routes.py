@@ -14,9 +14,9 @@ from pydantic import BaseModel, ValidationError
 
 from bugtrail.api.deps import DbSession, ReviewerPrincipal, get_database
 from bugtrail.db.engine import Database
-from bugtrail.errors import InvalidInput, NotFound
+from bugtrail.errors import Forbidden, InvalidInput, NotFound
 from bugtrail.export import flows, repository
-from bugtrail.export.filters import ExportFilters, ExportFormat, ParquetLayout
+from bugtrail.export.filters import ExportFilters, ExportFormat, ExportUse, ParquetLayout
 
 router = APIRouter(prefix="/api", tags=["export"])
 
@@ -34,6 +34,11 @@ class ExportRecordRead(BaseModel):
 
 
 def export_filters(
+    use: ExportUse = Query(
+        "external",
+        description="external: only traces whose developer consented to external use; "
+        "internal: every trace, for use inside the organisation (admin keys only)",
+    ),
     status: list[str] | None = Query(None, description="repeat or comma-separate"),
     tests_passed: bool | None = None,
     resolved: bool | None = None,
@@ -49,6 +54,7 @@ def export_filters(
 ) -> ExportFilters:
     try:
         return ExportFilters(
+            use=use,
             status=status,
             tests_passed=tests_passed,
             resolved=resolved,
@@ -88,6 +94,12 @@ def export_traces(
     filters: ExportFilters = Depends(export_filters),
     database: Database = Depends(get_database),
 ) -> StreamingResponse:
+    if filters.use == "internal" and not principal.is_admin:
+        # Traces without consent leave the consented set only when an admin asks for it by name.
+        raise Forbidden(
+            "use=internal (traces without external-use consent included) needs an admin key",
+            detail={"role": principal.role, "hint": "leave use out (external) for consented traces only"},
+        )
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     if format == "jsonl":
         record_id = flows.start_export(database, "jsonl", filters, principal.developer_id)

@@ -274,6 +274,12 @@ def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeRes
             status=trace.status,
             already_finalized=True,
         )
+    # Curation metadata in the same transaction: no event can be appended once the trace is finalized.
+    repo.set_curation(
+        session,
+        trace,
+        repo.compute_trace_curation(session, trace.trace_id, trace.test_command, settings.active_gap_s),
+    )
     now = utcnow()
     trace.status = "queued"
     trace.finalized_at = now
@@ -292,14 +298,14 @@ def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeRes
     return FinalizeResult(trace_id=uuid.UUID(trace.trace_id), status="queued", job_id=job.id)
 
 
-def get_trace(session: Session, principal: Principal, trace_id: uuid.UUID) -> TraceRead:
+def get_trace(
+    session: Session, principal: Principal, trace_id: uuid.UUID, active_gap_s: float = 300.0
+) -> TraceRead:
     """The whole trace in memory: for callers that need the model (the finalize wait, small traces)."""
     trace = _visible_trace(session, principal, trace_id)
-    return repo.to_trace_read(
-        trace,
-        repo.load_events(session, trace.trace_id),
-        repo.get_qa_result(session, trace.latest_qa_result_id),
-    )
+    read = repo.get_trace_read(session, trace.trace_id, active_gap_s)
+    assert read is not None
+    return read
 
 
 def check_visible(session: Session, principal: Principal, trace_id: uuid.UUID) -> None:
