@@ -31,7 +31,10 @@ def test_admin_records_replaces_reads_lists_and_withdraws(client, keys) -> None:
     pending = _put(client, keys.admin, "bob", {**CONSENT, "consent_given_at": None})
     assert pending.status_code == 201 and pending.json()["consent_given_at"] is None
     assert pending.json()["external_export"] is False, "pending consent exports nothing externally"
-    _put(client, keys.admin, "carol", {"licence": "internal", "external_use": False})
+    # external_use left out: no external use; "license" and "given_at" are accepted spellings too.
+    carol = _put(client, keys.admin, "carol", {"license": "internal", "given_at": "2026-05-02T00:00:00Z"})
+    assert carol.status_code == 201 and carol.json()["external_use"] is False
+    assert carol.json()["consent_given_at"] == "2026-05-02T00:00:00Z"
 
     listed = client.get("/api/developers/consent", headers=keys.admin).json()
     assert [row["developer_id"] for row in listed] == ["alice", "bob", "carol"]
@@ -73,7 +76,7 @@ def test_developers_read_only_their_own_and_cannot_set_it(client, keys) -> None:
         ({"licence": 42, "external_use": True}, "licence", "string"),
         ({"licence": "internal", "external_use": True}, "body", "external_use cannot be true"),
         ({"licence": "MIT", "external_use": "perhaps"}, "external_use", "boolean"),
-        ({"licence": "MIT"}, "external_use", "required"),
+        ({"external_use": True}, "licence", "required"),
         (
             {"licence": "MIT", "external_use": True, "consent_given_at": "2026-05-01T09:00:00"},
             "consent_given_at",

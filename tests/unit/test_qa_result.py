@@ -82,6 +82,7 @@ def test_patch_exact() -> None:
 def test_export_filters_name_unknown_outcomes_and_error_kinds() -> None:
     filters = ExportFilters(outcome=["error"], error_kind=["environment,input"], patch_exact=False)
     assert filters.as_record() == {
+        "use": "external",
         "outcome": ["error"],
         "error_kind": ["environment", "input"],
         "patch_exact": False,

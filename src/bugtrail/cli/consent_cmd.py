@@ -32,7 +32,9 @@ def set_(
     developer: str = typer.Argument(..., help="the developer id their API keys carry"),
     licence: str = typer.Option(..., "--licence", "-l", help='an SPDX id such as CC-BY-4.0, or "internal"'),
     external: bool = typer.Option(
-        ..., "--external/--internal", help="whether their traces may be exported outside the organisation"
+        False,
+        "--external/--internal",
+        help="whether their traces may be exported outside the organisation (default --internal)",
     ),
     given_at: datetime | None = typer.Option(
         None, "--given-at", help="when they consented (UTC unless an offset is given); default: now"

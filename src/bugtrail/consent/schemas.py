@@ -11,7 +11,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from bugtrail.wire import TraceConsent
 
@@ -89,12 +97,17 @@ class ConsentSet(BaseModel):
 
     licence: str = Field(
         max_length=64,
+        validation_alias=AliasChoices("licence", "license"),
         description=f"an accepted SPDX id (e.g. CC-BY-4.0) or {INTERNAL!r}",
         examples=["CC-BY-4.0"],
     )
-    external_use: bool = Field(description="whether the traces may be exported outside the organisation")
+    external_use: bool = Field(
+        default=False, description="whether the traces may be exported outside the organisation (default no)"
+    )
     consent_given_at: AwareDatetime | None = Field(
-        default=None, description="when the developer consented (ISO 8601 with offset); omitted: now"
+        default=None,
+        validation_alias=AliasChoices("consent_given_at", "given_at"),
+        description="when the developer consented (ISO 8601 with offset); omitted: now; null: pending",
     )
 
     @field_validator("licence")
