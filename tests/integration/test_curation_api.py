@@ -134,3 +134,46 @@ def test_dashboard_trace_page_shows_curation_and_licence(client, keys) -> None: 
     assert 'id="curation-active">18 min 40 s<' in html and 'id="curation-time-on-task">38 min 40 s<' in html
     assert 'id="curation-test-runs">3 (2 failed)<' in html
     assert "Python, TypeScript" in html and 'id="trace-licence">internal' in html
+
+
+def test_hostile_events_give_bounded_exact_curation(client, keys) -> None:  # type: ignore[no-untyped-def]
+    """A 2 MB diff, a binary patch with control bytes, timestamps in other zones and out of order."""
+    huge = "--- a/gen/table.py\n+++ b/gen/table.py\n@@ -0,0 +1,100000 @@\n" + "+x = 1\n" * 100_000
+    binary = "diff --git a/logo.png b/logo.png\nGIT binary patch\nliteral 3\nK\x01\x02\x7f\ufffd\n"
+    events = [
+        {
+            "type": "edit",
+            "timestamp": "2026-03-01T10:00:00+14:00",
+            "details": {"file": "gen/table.py", "diff": huge},
+        },
+        {
+            "type": "edit",
+            "timestamp": "2026-02-28T19:00:00Z",
+            "details": {"file": "logo.png", "diff": binary},
+        },
+        {
+            "type": "command",
+            "timestamp": "2026-02-27T21:00:00-12:00",
+            "details": {"command": "cargo test", "exit_code": 101},
+        },
+        {
+            "type": "reasoning",
+            "timestamp": "1999-12-31T23:59:59Z",
+            "details": {"text": "y2k?", "reasoning_type": "alternative"},
+        },
+    ]
+    body = {"repo_url": "https://github.com/example/gen", "bug_description": "x", "events": events}
+    created = client.post("/api/traces", params={"finalize": True}, json=body, headers=keys.alice)
+    assert created.status_code == 201, created.text
+    curation = client.get(f"/api/traces/{created.json()['trace_id']}", headers=keys.alice).json()["curation"]
+    # Server order: 1999 (seq 3), 2026-02-28T09:00Z (seq 2, the command), 19:00Z (seq 1), 20:00Z (seq 0).
+    assert curation["started_at"] == "1999-12-31T23:59:59Z" and curation["ended_at"] == "2026-02-28T20:00:00Z"
+    assert curation["out_of_order_events"] == 3
+    assert curation["active_time_s"] == 0.0  # every gap is hours long
+    assert (curation["lines_added"], curation["lines_removed"], curation["binary_edits"]) == (100_000, 0, 1)
+    assert curation["files"] == ["gen/table.py", "logo.png"] and curation["languages"] == ["Python"]
+    assert (curation["test_runs"], curation["test_runs_failed"], curation["notes"]["alternative"]) == (
+        1,
+        1,
+        1,
+    )
