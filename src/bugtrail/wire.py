@@ -279,7 +279,7 @@ class Curation(BaseModel):
         default=0.0, description="time on task without idle gaps longer than active_gap_s"
     )
     active_gap_s: float = Field(default=300.0, description="the idle threshold used (BUGTRAIL_ACTIVE_GAP_S)")
-    events: int = 0
+    events: int = 0  # a number: traces.stream splices the event list at the first `"events":[]`
     edits: int = 0
     commands: int = 0
     failed_commands: int = Field(default=0, description="commands with a non-zero exit code")

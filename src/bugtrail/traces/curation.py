@@ -19,6 +19,7 @@ from bugtrail.traces.test_runs import is_test_run
 from bugtrail.wire import REASONING_TYPES, Curation
 
 MAX_FILES_LISTED = 100
+MAX_FILES_TRACKED = 200_000
 DEFAULT_ACTIVE_GAP_S = 300.0
 
 # File extension -> language. Only programming languages: configuration and prose say nothing of one.
@@ -120,10 +121,10 @@ class CurationBuilder:
         self.counts.edits += 1
         stat = diff_stat(event.diff) if isinstance(event.diff, str) else None
         paths = set(stat.paths) if stat is not None else set()
-        named = event.file if isinstance(event.file, str) and 0 < len(event.file) <= MAX_PATH_CHARS else None
-        if named is not None:
-            paths = {named} | {path for path in paths if path != named}
-        self.files.update(paths)
+        if isinstance(event.file, str) and 0 < len(event.file) <= MAX_PATH_CHARS:
+            paths.add(event.file)
+        if len(self.files) < MAX_FILES_TRACKED:  # bounded memory; past it files_touched is a lower bound
+            self.files.update(paths)
         if stat is None:
             return
         self.counts.lines_added += stat.added

@@ -298,13 +298,10 @@ def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeRes
     return FinalizeResult(trace_id=uuid.UUID(trace.trace_id), status="queued", job_id=job.id)
 
 
-def get_trace(
-    session: Session, principal: Principal, trace_id: uuid.UUID, active_gap_s: float = 300.0
-) -> TraceRead:
+def get_trace(session: Session, principal: Principal, trace_id: uuid.UUID) -> TraceRead:
     """The whole trace in memory: for callers that need the model (the finalize wait, small traces)."""
-    trace = _visible_trace(session, principal, trace_id)
-    read = repo.get_trace_read(session, trace.trace_id, active_gap_s)
-    assert read is not None
+    read = repo.get_trace_read(session, _visible_trace(session, principal, trace_id).trace_id)
+    assert read is not None  # visible a moment ago, in the same transaction
     return read
 
 
