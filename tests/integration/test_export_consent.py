@@ -148,3 +148,18 @@ def test_cli_export_defaults_to_external_and_takes_internal_when_asked(
             {"use": "internal", "layout": "trace"},
             {"use": "external"},
         ]
+
+
+def test_licence_filter_selects_by_the_licence_rows_carry(client, keys, mixed) -> None:  # type: ignore[no-untyped-def]
+    def developers(**params) -> list[str]:  # type: ignore[no-untyped-def]
+        return sorted(row["developer_id"] for row in _jsonl(client, keys.admin, use="internal", **params))
+
+    assert developers(licence="cc-by-4.0") == ["inside", "open"]
+    assert developers(licence="internal") == ["contradiction", "internal", "none", "pending"]
+    assert developers(licence="CC0-1.0") == []  # pending's licence once consent is given; not yet
+    assert developers(licence="internal,CC-BY-4.0") == sorted(mixed)
+    assert [row["trace_id"] for row in _jsonl(client, keys.reviewer, licence="CC-BY-4.0")] == [mixed["open"]]
+    bad = client.get("/api/export", params={"licence": "GPL-2.0"}, headers=keys.admin)
+    assert bad.status_code == 422 and "not an accepted licence" in bad.text
+    records = client.get("/api/exports", headers=keys.admin).json()
+    assert records[0]["filters"] == {"use": "external", "licence": ["CC-BY-4.0"]}

@@ -28,6 +28,9 @@ def export(
         help="external: only traces whose developer consented to external use; "
         "internal: every trace, kept inside the organisation (with --server: an admin key)",
     ),
+    licence: list[str] | None = typer.Option(
+        None, "--licence", help='licence rows carry: an SPDX id or "internal" (repeatable)'
+    ),
     status: list[str] | None = typer.Option(None, help="trace status (repeatable)"),
     tests_passed: bool | None = typer.Option(None, "--tests-passed/--tests-failed"),
     resolved: bool | None = typer.Option(None, "--resolved/--unresolved"),
@@ -68,6 +71,7 @@ def export(
     try:
         filters = ExportFilters(
             use=use,  # checked just above
+            licence=licence or None,
             status=status or None,
             tests_passed=tests_passed,
             resolved=resolved,

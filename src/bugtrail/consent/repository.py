@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from bugtrail.consent.schemas import INTERNAL
@@ -80,3 +80,18 @@ def _external_conditions() -> list[ColumnElement[bool]]:
 def external_use_condition() -> ColumnElement[bool]:
     """A condition on Trace: its developer consented to external use (for export queries)."""
     return Trace.developer_id.in_(select(DeveloperConsent.developer_id).where(*_external_conditions()))
+
+
+def licence_condition(licences: list[str]) -> ColumnElement[bool]:
+    """A condition on Trace: the licence its rows carry is one of `licences` (schemas.trace_licence: the
+    developer's licence once consent is given, else "internal")."""
+    given = DeveloperConsent.consent_given_at.is_not(None)
+    spdx = [licence for licence in licences if licence != INTERNAL]
+    conditions: list[ColumnElement[bool]] = []
+    if spdx:
+        chosen = select(DeveloperConsent.developer_id).where(given, DeveloperConsent.licence.in_(spdx))
+        conditions.append(Trace.developer_id.in_(chosen))
+    if INTERNAL in licences:
+        licensed = select(DeveloperConsent.developer_id).where(given, DeveloperConsent.licence != INTERNAL)
+        conditions.append(Trace.developer_id.not_in(licensed))
+    return or_(*conditions)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from bugtrail.consent.schemas import canonical_licence
 from bugtrail.qa.result import ERROR_KINDS, QA_OUTCOMES
 from bugtrail.wire import TRACE_STATUSES
 
@@ -23,6 +24,10 @@ class ExportFilters(BaseModel):
     use: ExportUse = Field(
         default="external",
         description="external: only traces whose developer consented to external use; internal: all (admin)",
+    )
+    licence: list[str] | None = Field(
+        default=None,
+        description='licences rows carry (SPDX ids, or "internal": no consent or internal licence)',
     )
     status: list[str] | None = Field(default=None, description="one or more trace statuses")
     tests_passed: bool | None = None
@@ -47,6 +52,16 @@ class ExportFilters(BaseModel):
         if unknown:
             raise ValueError(f"unknown status {unknown}; allowed: {list(TRACE_STATUSES)}")
         return statuses or None
+
+    @field_validator("licence")
+    @classmethod
+    def _check_licence(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        chosen = sorted(
+            {canonical_licence(part) for item in value for part in item.split(",") if part.strip()}
+        )
+        return chosen or None
 
     @field_validator("outcome", "error_kind")
     @classmethod

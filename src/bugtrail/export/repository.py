@@ -38,6 +38,8 @@ def _filtered(query: Select[Any], filters: ExportFilters) -> Select[Any]:
     conditions: list[ColumnElement[bool]] = []
     if filters.use == "external":
         conditions.append(consent_repo.external_use_condition())
+    if filters.licence:
+        conditions.append(consent_repo.licence_condition(filters.licence))
     if filters.status:
         conditions.append(Trace.status.in_(filters.status))
     if filters.tests_passed is not None:

@@ -39,6 +39,9 @@ def export_filters(
         description="external: only traces whose developer consented to external use; "
         "internal: every trace, for use inside the organisation (admin keys only)",
     ),
+    licence: list[str] | None = Query(
+        None, description='licence rows carry: SPDX ids or "internal" (repeat or comma-separate)'
+    ),
     status: list[str] | None = Query(None, description="repeat or comma-separate"),
     tests_passed: bool | None = None,
     resolved: bool | None = None,
@@ -55,6 +58,7 @@ def export_filters(
     try:
         return ExportFilters(
             use=use,
+            licence=licence,
             status=status,
             tests_passed=tests_passed,
             resolved=resolved,
