@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     AliasChoices,
@@ -46,8 +46,6 @@ FUTURE_SKEW = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 MAX_DEVELOPER_CHARS = 200
-
-UseChoice = Literal["external", "internal"]
 
 
 def canonical_licence(value: str) -> str:
