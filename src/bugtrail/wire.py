@@ -290,6 +290,7 @@ class Curation(BaseModel):
     files: list[str] = Field(default_factory=list, description="the first 100 of those files, sorted")
     lines_added: int = 0
     lines_removed: int = 0
+    lines_touched: int = Field(default=0, description="lines added plus lines removed")
     binary_edits: int = Field(default=0, description="edits whose diff is a binary patch")
     languages: list[str] = Field(
         default_factory=list, description="languages of the touched files, most lines first"

@@ -65,6 +65,7 @@ EXPECTED: dict[str, Any] = {
     "files": ["calc.py", "tests/test_calc.py", "web/app.ts"],
     "lines_added": 6,
     "lines_removed": 2,
+    "lines_touched": 8,
     "binary_edits": 0,
     "languages": ["Python", "TypeScript"],
     "out_of_order_events": 0,

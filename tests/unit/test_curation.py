@@ -201,3 +201,12 @@ def test_languages_come_from_extensions() -> None:
     assert language_of("src/a.PY") == "Python"
     assert language_of("Makefile") is None and language_of(".py") is None and language_of("README.md") is None
     assert language_of("web/x.tsx") == "TypeScript" and language_of("k/main.go") == "Go"
+
+
+def test_parquet_curation_struct_follows_the_model() -> None:
+    """A field added to wire.Curation must reach the Parquet export too (and in the same order)."""
+    from bugtrail.export.parquet import CURATION_STRUCT
+    from bugtrail.wire import REASONING_TYPES, Curation
+
+    assert [field.name for field in CURATION_STRUCT] == list(Curation.model_fields)
+    assert [field.name for field in CURATION_STRUCT.field("notes").type] == list(REASONING_TYPES)

@@ -70,6 +70,7 @@ CURATION_STRUCT = pa.struct(
         ("files", pa.list_(pa.string())),
         ("lines_added", pa.int64()),
         ("lines_removed", pa.int64()),
+        ("lines_touched", pa.int64()),
         ("binary_edits", pa.int64()),
         ("languages", pa.list_(pa.string())),
         ("out_of_order_events", pa.int64()),

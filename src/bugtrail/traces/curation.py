@@ -158,6 +158,7 @@ class CurationBuilder:
         counts.active_time_s = round(self.active_s, 3)
         counts.files_touched = len(self.files)
         counts.files = sorted(self.files)[:MAX_FILES_LISTED]
+        counts.lines_touched = counts.lines_added + counts.lines_removed
         ranked = sorted(self.lines_by_language.items(), key=lambda item: (-item[1], item[0]))
         counts.languages = [language for language, _ in ranked]
         return counts
