@@ -259,6 +259,13 @@ class TraceSummary(BaseModel):
 
 class TraceRead(TraceSummary):
     environment: RecordedEnvironment | None = None
+    # Authenticity flags from the newest QA result (qa_results.upstream_match, qa_results.duplicate_of).
+    upstream_commit: str | None = Field(
+        default=None, description="a later upstream commit near-identical to this trace's final patch"
+    )
+    duplicate_of: str | None = Field(
+        default=None, description="the earliest earlier trace of the same repository and bug with this patch"
+    )
     events: list[EventRead]
     qa_results: QaResult | None = None
 

@@ -29,11 +29,11 @@ COMMIT_MARK = "\x00commit "
 
 @dataclass(frozen=True)
 class UpstreamMatch:
-    commit: str
+    sha: str  # the later commit
     similarity: float
 
     def as_dict(self) -> dict[str, object]:
-        return {"commit": self.commit, "similarity": self.similarity}
+        return {"commit": self.sha, "similarity": self.similarity}
 
 
 def find_upstream_match(

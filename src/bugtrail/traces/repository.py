@@ -201,6 +201,8 @@ def to_trace_read(trace: Trace, events: Iterable[Event], qa_result: QaResult | N
     return TraceRead(
         **to_summary(trace).model_dump(),
         environment=_environment(trace.environment),
+        upstream_commit=trace.upstream_commit,
+        duplicate_of=trace.duplicate_of,
         events=[to_event_read(event) for event in events],
         qa_results=qa_result.result if qa_result is not None else None,
     )
