@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bugtrail.config import Settings
 from bugtrail.qa.apply_container import apply_in_container
-from bugtrail.qa.checkpoints import CHECKPOINTS_DIR, INDEX_FILE, TestRun, checkpoint_name
+from bugtrail.qa.checkpoints import CHECKPOINTS_DIR, INDEX_FILE, RecordedRun, checkpoint_name
 from bugtrail.qa.docker_api import docker_client
 from bugtrail.qa.patching import EditSpec
 from bugtrail.qa.runner import run_phase
@@ -24,7 +24,7 @@ from bugtrail.qa.workspace import copy_checkout
 def run_checkpoints(
     settings: Settings,
     *,
-    runs: list[TestRun],
+    runs: list[RecordedRun],
     edits: list[EditSpec],
     patterns: list[str],
     source_tree: Path,
@@ -39,7 +39,7 @@ def run_checkpoints(
     root = log_dir / CHECKPOINTS_DIR
     root.mkdir(parents=True, exist_ok=True)
 
-    def one(numbered: tuple[int, TestRun]) -> dict[str, object]:
+    def one(numbered: tuple[int, RecordedRun]) -> dict[str, object]:
         number, run = numbered
         name = checkpoint_name(number)
         work = scratch / name

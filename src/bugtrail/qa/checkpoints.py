@@ -28,7 +28,7 @@ _PYTEST = re.compile(r"(?:^|[\s/])(?:pytest|py\.test)(?:$|\s)|-m\s+pytest(?:$|\s
 
 
 @dataclass(frozen=True)
-class TestRun:
+class RecordedRun:
     position: int  # index among the trace's events: edits before it shape the tree
     event_id: str
     seq: int
@@ -41,15 +41,15 @@ def is_test_run(command: str, test_command: str) -> bool:
     return bool(_PYTEST.search(ran))
 
 
-def test_runs(events: list[EventRead], test_command: str) -> list[TestRun]:
+def recorded_test_runs(events: list[EventRead], test_command: str) -> list[RecordedRun]:
     return [
-        TestRun(position, str(event.event_id), event.seq)
+        RecordedRun(position, str(event.event_id), event.seq)
         for position, event in enumerate(events)
         if event.type == "command" and is_test_run(str(event.details.get("command") or ""), test_command)
     ]
 
 
-def choose(runs: list[TestRun], limit: int) -> list[TestRun]:
+def choose(runs: list[RecordedRun], limit: int) -> list[RecordedRun]:
     """At most `limit` runs, evenly spaced over the session: the last always, the first when limit > 1."""
     if limit <= 0 or not runs:
         return []

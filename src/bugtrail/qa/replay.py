@@ -31,7 +31,7 @@ from bugtrail.qa import environment_adapter as environments
 from bugtrail.qa import liveness
 from bugtrail.qa.apply_container import apply_in_container
 from bugtrail.qa.checkpoint_runs import run_checkpoints
-from bugtrail.qa.checkpoints import choose, grade_checkpoints, test_runs
+from bugtrail.qa.checkpoints import choose, grade_checkpoints, recorded_test_runs
 from bugtrail.qa.docker_api import docker_client
 from bugtrail.qa.environments.schemas import EnvironmentInfo
 from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
@@ -278,7 +278,7 @@ def _checkpoints(
     worker_id: str,
 ) -> None:
     """Step-level labels: the recorded test runs replayed in the main runs' environment, then graded."""
-    chosen = choose(test_runs(trace.events, result.test_command), settings.qa_checkpoints)
+    chosen = choose(recorded_test_runs(trace.events, result.test_command), settings.qa_checkpoints)
     try:
         run_checkpoints(
             settings,
