@@ -1,4 +1,4 @@
-"""The history cut on real git repositories: a scratch checkout holds base_commit's history and nothing later."""
+"""The history cut on real git repositories: a scratch checkout holds base_commit's history, nothing later."""
 
 import subprocess
 from pathlib import Path

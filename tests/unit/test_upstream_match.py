@@ -1,5 +1,5 @@
-"""upstream_match on a real repository: a fix equal to a later commit is flagged with that commit; the same fix
-written differently is not; the search is bounded."""
+"""upstream_match on a real repository: a fix equal to a later commit is flagged with that commit; the same
+fix written differently is not; the search is bounded."""
 
 import subprocess
 from pathlib import Path
@@ -32,7 +32,8 @@ def test_a_copied_fix_is_flagged_and_an_equivalent_rewrite_is_not(tmp_path: Path
     assert match is not None and match.sha == future.fix and match.similarity == 1.0
     assert match.as_dict() == {"commit": future.fix, "similarity": 1.0}
     # Only the source half copied is still the upstream change on the files the trace touched.
-    assert find_upstream_match(settings, mirror, repo.base_commit, patch([("calc.py", CALC, FIXED)])) is not None
+    source_only = patch([("calc.py", CALC, FIXED)])
+    assert find_upstream_match(settings, mirror, repo.base_commit, source_only) is not None
 
     rewritten = patch([("tests/test_calc.py", TESTS, EQUIVALENT_TEST), ("calc.py", CALC, EQUIVALENT_FIX)])
     assert find_upstream_match(settings, mirror, repo.base_commit, rewritten) is None
