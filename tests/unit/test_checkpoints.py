@@ -90,3 +90,19 @@ def test_grades_come_from_the_saved_logs(tmp_path: Path):
     # Without fail-to-pass tests there is nothing to be done.
     assert grade_checkpoints(tmp_path, [])[1]["fail_to_pass_done"] is None
     assert grade_checkpoints(tmp_path / "nothing-here", []) == []
+
+
+def test_a_command_without_per_test_outcomes_is_one_pseudo_test(tmp_path: Path):
+    root = tmp_path / CHECKPOINTS_DIR
+    for name, exit_code in (("cp-01", 2), ("cp-02", 0)):
+        (root / name).mkdir(parents=True)
+        (root / name / "test_output.txt").write_text("ok\n" if exit_code == 0 else "boom\n")
+        (root / name / "run.json").write_text(json.dumps({"exit_code": exit_code, "command": "make check"}))
+    index = [
+        {"name": "cp-01", "event_id": "e1", "seq": 1, "edits": 0, "patch_applied": True},
+        {"name": "cp-02", "event_id": "e2", "seq": 2, "edits": 1, "patch_applied": True},
+    ]
+    (root / INDEX_FILE).write_text(json.dumps(index))
+    first, last = grade_checkpoints(tmp_path, ["make check"])
+    assert first["failed"] == ["make check"] and first["fail_to_pass_done"] is False
+    assert last["passed"] == ["make check"] and last["fail_to_pass_done"] is True

@@ -67,7 +67,8 @@ def checkpoint_name(number: int) -> str:
 
 def grade_checkpoints(log_dir: Path, fail_to_pass: list[str]) -> list[dict[str, Any]]:
     """Each checkpoint's outcome from its saved logs: `passed` and `failed` are sorted lists of test ids
-    (failed includes errors; skipped tests are in neither); `fail_to_pass_done` is true when every
+    (failed includes errors; skipped tests are in neither; a command without per-test outcomes is one
+    pseudo-test named after it, graded by exit code); `fail_to_pass_done` is true when every
     fail-to-pass test of the main verdict passes there (null when the verdict has none, or when the
     checkpoint's edits did not apply and its tests were not run)."""
     root = log_dir / CHECKPOINTS_DIR
@@ -90,7 +91,10 @@ def grade_checkpoints(log_dir: Path, fail_to_pass: list[str]) -> list[dict[str, 
         }
         if entry.get("patch_applied") and (run_dir / "run.json").is_file():
             phase = load_phase(run_dir)
-            tests = phase.tests or {}
+            tests = phase.tests
+            if tests is None:  # not pytest: one pseudo-test named after the command, as qa.grading does
+                ok = phase.exit_code == 0 and not phase.timed_out
+                tests = {phase.command or "test command": PASSED if ok else FAILED}
             point["exit_code"] = phase.exit_code
             point["timed_out"] = phase.timed_out
             point["passed"] = sorted(test for test, outcome in tests.items() if outcome == PASSED)
