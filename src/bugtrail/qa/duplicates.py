@@ -42,16 +42,12 @@ def find_duplicate(session: Session, settings: Settings, trace: TraceRead) -> st
         if (trace.base_commit is not None and row.base_commit == trace.base_commit)
         or same_bug_text(row.bug_description, trace.bug_description)
     ]
-    edits = qa_repo.edit_details(session, [row.trace_id for row in same_bug])
-    matches = [
-        row
-        for row in same_bug
-        if similarity(patch, trace_patch(edits[row.trace_id])) >= settings.duplicate_threshold
-    ]
-    if not matches:
-        return None
-    earliest = min(matches, key=lambda row: (row.created_at, row.trace_id))
-    return str(earliest.trace_id)
+    # Oldest first, so the first match is the earliest; one candidate's edits in memory at a time.
+    for row in sorted(same_bug, key=lambda row: (row.created_at, row.trace_id)):
+        edits = qa_repo.edit_details(session, [row.trace_id])[row.trace_id]
+        if similarity(patch, trace_patch(edits)) >= settings.duplicate_threshold:
+            return str(row.trace_id)
+    return None
 
 
 def same_bug_text(a: str, b: str) -> bool:
