@@ -6,7 +6,7 @@ from pathlib import Path
 
 from bugtrail.config import Settings
 from bugtrail.qa.patch_lines import trace_patch
-from bugtrail.qa.upstream import find_upstream_match, later_commits
+from bugtrail.qa.upstream import commit_diffs, find_upstream_match, later_commits
 from tests.support.buggy_repo import CALC, FIXED, NEW_TEST, TESTS, BuggyRepo, diff, make_buggy_repo
 from tests.support.future_repo import EQUIVALENT_FIX, EQUIVALENT_TEST, FutureCommits, add_future
 from tests.support.repos import git, write_files
@@ -52,6 +52,12 @@ def test_nothing_before_base_commit_and_nothing_outside_the_bounds_is_compared(t
     git(repo.path, "commit", "-qam", "a huge change")
     subprocess.run(["git", "--git-dir", str(mirror), "fetch", "-q", "origin"], check=True)
     assert find_upstream_match(tiny, mirror, repo.base_commit, copied) is not None  # the small fix still is
+    huge = git(repo.path, "rev-parse", "HEAD")
+    candidates = later_commits(mirror, repo.base_commit, ["calc.py"], 10)
+    assert huge in candidates
+    compared = [sha for sha, _ in commit_diffs(mirror, candidates, ["calc.py"], 1024)]
+    assert future.fix in compared and huge not in compared  # over the byte cap: not compared
+    assert later_commits(mirror, repo.base_commit, ["calc.py"], 1) == [future.fix]  # the oldest first
     assert find_upstream_match(Settings(), mirror, repo.base_commit, patch([])) is None
 
 

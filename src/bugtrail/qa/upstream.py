@@ -15,6 +15,8 @@ from __future__ import annotations
 import subprocess
 import threading
 from collections import Counter
+from collections.abc import Generator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,10 +49,11 @@ def find_upstream_match(
     if not candidates:
         return None
     best: UpstreamMatch | None = None
-    for commit, lines in commit_diffs(mirror, candidates, files, settings.upstream_max_diff_bytes):
-        score = round(similarity(patch, restricted(lines, set(files))), 4)
-        if score >= settings.upstream_match_threshold and (best is None or score > best.similarity):
-            best = UpstreamMatch(commit, score)
+    with closing(commit_diffs(mirror, candidates, files, settings.upstream_max_diff_bytes)) as diffs:
+        for commit, lines in diffs:
+            score = round(similarity(patch, restricted(lines, set(files))), 4)
+            if score >= settings.upstream_match_threshold and (best is None or score > best.similarity):
+                best = UpstreamMatch(commit, score)
     return best
 
 
@@ -78,9 +81,10 @@ def later_commits(mirror: Path, base_commit: str, files: list[str], limit: int) 
 
 def commit_diffs(
     mirror: Path, commits: list[str], files: list[str], max_diff_bytes: int
-) -> list[tuple[str, ChangedLines]]:
+) -> Generator[tuple[str, ChangedLines], None, None]:
     """Each commit's changed lines (first-parent diff, no context) in `files`; a commit whose diff exceeds
-    max_diff_bytes is left out. One git process, read as a stream with a cap on the whole output."""
+    max_diff_bytes is left out. One git process, read as a stream with a cap on the whole output; one
+    commit's lines are in memory at a time (close the generator to end the process early)."""
     command = [
         "git",
         "--git-dir",
@@ -113,7 +117,6 @@ def commit_diffs(
     )
     timer = threading.Timer(GIT_TIMEOUT_S, process.kill)
     timer.start()
-    results: list[tuple[str, ChangedLines]] = []
     budget = max_diff_bytes * max(len(commits), 1)
     try:
         assert process.stdin is not None and process.stdout is not None
@@ -124,32 +127,28 @@ def commit_diffs(
         for raw in process.stdout:
             budget -= len(raw)
             if budget < 0:
-                break
+                return
             line = raw.decode("utf-8", errors="replace")
             if line.startswith(COMMIT_MARK):
-                _finish(results, commit, chunks, size, max_diff_bytes)
+                if commit and size <= max_diff_bytes:
+                    yield commit, _changed_lines(chunks)
                 commit, chunks, size = line[len(COMMIT_MARK) :].strip(), [], 0
                 continue
             size += len(raw)
             if size <= max_diff_bytes:
                 chunks.append(line)
-        else:
-            _finish(results, commit, chunks, size, max_diff_bytes)
+        if commit and size <= max_diff_bytes:
+            yield commit, _changed_lines(chunks)
     finally:
         timer.cancel()
         process.kill()
         process.wait()
-    return results
 
 
-def _finish(
-    results: list[tuple[str, ChangedLines]], commit: str, chunks: list[str], size: int, cap: int
-) -> None:
-    if not commit or size > cap:
-        return
+def _changed_lines(chunks: list[str]) -> ChangedLines:
     lines: ChangedLines = Counter()
     add_diff(lines, "".join(chunks))
-    results.append((commit, lines))
+    return lines
 
 
 def _path() -> str:
