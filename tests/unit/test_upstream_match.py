@@ -66,3 +66,25 @@ def test_file_names_are_never_pathspec_magic(tmp_path: Path):
     magic = trace_patch([{"file": ":(glob)**", "diff": "@@ -1 +1 @@\n-return a - b\n+return a + b\n"}])
     assert later_commits(mirror, repo.base_commit, [":(glob)**"], 10) == []
     assert find_upstream_match(Settings(), mirror, repo.base_commit, magic) is None
+
+
+def test_a_pull_request_merged_without_squashing_matches_by_its_merge(tmp_path: Path):
+    """The fix arrives in two commits on a branch, merged with --no-ff: no single commit is the fix, the
+    merge's first-parent diff is."""
+    repo = make_buggy_repo(tmp_path / "calc")
+    git(repo.path, "checkout", "-q", "-b", "pr")
+    write_files(repo.path, {"tests/test_calc.py": NEW_TEST})
+    git(repo.path, "commit", "-qam", "test first")
+    write_files(repo.path, {"calc.py": FIXED})
+    git(repo.path, "commit", "-qam", "then the fix")
+    git(repo.path, "checkout", "-q", "main")
+    write_files(repo.path, {"README": "unrelated\n"})
+    git(repo.path, "add", "README")
+    git(repo.path, "commit", "-qm", "meanwhile on main")
+    git(repo.path, "merge", "-q", "--no-ff", "pr", "-m", "Merge pull request #1")
+    merge = git(repo.path, "rev-parse", "HEAD")
+    mirror = tmp_path / "mirror.git"
+    subprocess.run(["git", "clone", "-q", "--mirror", str(repo.path), str(mirror)], check=True)
+    copied = patch([("tests/test_calc.py", TESTS, NEW_TEST), ("calc.py", CALC, FIXED)])
+    match = find_upstream_match(Settings(), mirror, repo.base_commit, copied)
+    assert match is not None and match.sha == merge and match.similarity == 1.0

@@ -2,12 +2,12 @@
 
 A flag, not a rejection (mining old bugs is legitimate; copying the fix from the future is worth knowing).
 The clone cache holds every ref of the repository (branches, tags, pull-request refs of a mirror), so the
-later commits are there: those not reachable from base_commit that touch the trace's files, the oldest
-`upstream_max_commits` of them. Each commit's diff against its first parent, restricted to the trace's
-files, is compared with the trace's net changed lines (qa.patch_lines.similarity); the best one at or
-above `upstream_match_threshold` is the match. Bounded: a capped number of commits, files and diff bytes
-per commit, and a wall-clock limit, so a huge repository cannot stall QA. Git runs on the mirror (our
-clone), never on a tree an edit shaped.
+later commits are there: those not reachable from base_commit that touch the trace's files (merges too: a
+merge's first-parent diff is a whole pull request), the oldest `upstream_max_commits` of them. Each
+commit's diff against its first parent, restricted to the trace's files, is compared with the trace's net
+changed lines (qa.patch_lines.similarity); the best one at or above `upstream_match_threshold` is the
+match. Bounded: a capped number of commits, files and diff bytes per commit, and a wall-clock limit, so a
+huge repository cannot stall QA. Git runs on the mirror (our clone), never on a tree an edit shaped.
 """
 
 from __future__ import annotations
@@ -58,7 +58,8 @@ def find_upstream_match(
 
 
 def later_commits(mirror: Path, base_commit: str, files: list[str], limit: int) -> list[str]:
-    """Non-merge commits on any ref, not in base_commit's history, touching `files`; the oldest `limit`."""
+    """Commits on any ref, not in base_commit's history, that change `files` against a parent (merges
+    included: their first-parent diff is a whole pull request); the oldest `limit`."""
     listed = git(
         [
             "--git-dir",
@@ -66,7 +67,7 @@ def later_commits(mirror: Path, base_commit: str, files: list[str], limit: int) 
             "--literal-pathspecs",  # a file named ":(glob)**" is a file name, not pathspec magic
             "rev-list",
             "--all",
-            "--no-merges",
+            "--full-history",  # keep merges that bring a change in (a PR merged without squashing)
             f"^{base_commit}",
             "--",
             *files,
@@ -103,6 +104,7 @@ def commit_diffs(
         "--src-prefix=a/",
         "--dst-prefix=b/",
         "--first-parent",
+        "--diff-merges=first-parent",
         "--format=%x00commit %H",
         "--stdin",
         "--",
