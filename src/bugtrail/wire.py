@@ -309,6 +309,13 @@ class TraceRead(TraceSummary):
     )
     consent: TraceConsent | None = Field(default=None, description="null: no consent recorded")
     curation: Curation | None = None
+    # Authenticity flags from the newest QA result (qa_results.upstream_match, qa_results.duplicate_of).
+    upstream_commit: str | None = Field(
+        default=None, description="a later upstream commit near-identical to this trace's final patch"
+    )
+    duplicate_of: str | None = Field(
+        default=None, description="the earliest earlier trace of the same repository and bug with this patch"
+    )
     events: list[EventRead]
     qa_results: QaResult | None = None
 

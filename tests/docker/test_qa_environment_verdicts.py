@@ -99,7 +99,7 @@ def test_missing_module_in_both_runs_is_an_environment_error(
     assert qa["resolved"] is None and qa["tests_passed"] is None
     assert trace["resolved"] is None and trace["status"] == "failed"
     assert "missing_dependency_for_bugtrail" in qa["error"] and "both runs" in qa["error"]
-    assert qa["fail_to_pass"] == [] and qa["patch_exact"] is True and qa["schema"] == 2
+    assert qa["fail_to_pass"] == [] and qa["patch_exact"] is True and qa["schema"] == 3
     assert "ModuleNotFoundError" in qa["test_output"]  # the log tail comes with the reason
     assert qa["environment"]["image"] == qa["runner_image"]
 

@@ -285,4 +285,4 @@ def test_filters_on_the_newest_qa_results_outcome_error_kind_and_patch_exact(db,
     _, rows = _export_jsonl(db, tmp_path, ExportFilters(error_kind=["environment"]))
     assert rows[0]["qa_results"]["error_kind"] == "environment" and rows[0]["qa_results"]["resolved"] is None
     _, rows = _export_jsonl(db, tmp_path, ExportFilters(outcome=["completed"]))
-    assert rows[-1]["qa_results"]["schema"] == 2 and rows[-1]["qa_results"]["patch_exact"] is False
+    assert rows[-1]["qa_results"]["schema"] == 3 and rows[-1]["qa_results"]["patch_exact"] is False

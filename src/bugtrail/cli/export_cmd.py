@@ -37,6 +37,12 @@ def export(
     outcome: list[str] | None = typer.Option(None, help="newest QA result's outcome (repeatable)"),
     error_kind: list[str] | None = typer.Option(None, help="environment | infrastructure | input"),
     patch_exact: bool | None = typer.Option(None, "--patch-exact/--patch-fuzzy"),
+    upstream_match: bool | None = typer.Option(
+        None, "--upstream-match/--no-upstream-match", help="final patch near-identical to a later commit"
+    ),
+    duplicate: bool | None = typer.Option(
+        None, "--duplicates-only/--exclude-duplicates", help="traces QA linked to an earlier duplicate"
+    ),
     min_reasoning_score: float | None = typer.Option(None, "--min-reasoning-score"),
     max_reasoning_score: float | None = typer.Option(None, "--max-reasoning-score"),
     developer_id: str | None = typer.Option(None, "--developer"),
@@ -78,6 +84,8 @@ def export(
             outcome=outcome or None,
             error_kind=error_kind or None,
             patch_exact=patch_exact,
+            upstream_match=upstream_match,
+            duplicate=duplicate,
             min_reasoning_score=min_reasoning_score,
             max_reasoning_score=max_reasoning_score,
             developer_id=developer_id,

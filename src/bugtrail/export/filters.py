@@ -35,6 +35,10 @@ class ExportFilters(BaseModel):
     outcome: list[str] | None = Field(default=None, description="outcome of the newest QA result")
     error_kind: list[str] | None = Field(default=None, description="environment | infrastructure | input")
     patch_exact: bool | None = Field(default=None, description="every edit applied without fuzz")
+    upstream_match: bool | None = Field(
+        default=None, description="QA found a later upstream commit near-identical to the final patch"
+    )
+    duplicate: bool | None = Field(default=None, description="QA linked the trace to an earlier duplicate")
     min_reasoning_score: float | None = None
     max_reasoning_score: float | None = None
     developer_id: str | None = None

@@ -50,6 +50,8 @@ _TRACE_FIELDS = [
     ("tests_passed", pa.bool_()),
     ("resolved", pa.bool_()),
     ("reasoning_score", pa.float64()),
+    ("upstream_commit", pa.string()),
+    ("duplicate_of", pa.string()),
 ]
 
 # wire.TraceConsent and wire.Curation as structs: fixed fields a researcher filters on

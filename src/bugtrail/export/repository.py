@@ -46,6 +46,12 @@ def _filtered(query: Select[Any], filters: ExportFilters) -> Select[Any]:
         conditions.append(Trace.tests_passed.is_(filters.tests_passed))
     if filters.resolved is not None:
         conditions.append(Trace.resolved.is_(filters.resolved))
+    if filters.upstream_match is not None:
+        has_match = Trace.upstream_commit.is_not(None)
+        conditions.append(has_match if filters.upstream_match else Trace.upstream_commit.is_(None))
+    if filters.duplicate is not None:
+        is_duplicate = Trace.duplicate_of.is_not(None)
+        conditions.append(is_duplicate if filters.duplicate else Trace.duplicate_of.is_(None))
     qa_conditions: list[ColumnElement[bool]] = []
     if filters.outcome:
         qa_conditions.append(QaResult.outcome.in_(filters.outcome))

@@ -218,6 +218,8 @@ def to_trace_read(
         licence=licence,
         consent=trace_consent,
         curation=curation if curation is not None else stored_curation(trace.curation),
+        upstream_commit=trace.upstream_commit,
+        duplicate_of=trace.duplicate_of,
         events=[to_event_read(event) for event in events],
         qa_results=qa_result.result if qa_result is not None else None,
     )
