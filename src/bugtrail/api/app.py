@@ -17,6 +17,7 @@ from bugtrail.api.errors import ERROR_RESPONSES, error_response, install_error_h
 from bugtrail.api.limits import BodySizeLimit
 from bugtrail.auth.routes import router as auth_router
 from bugtrail.config import Settings
+from bugtrail.consent.routes import router as consent_router
 from bugtrail.dashboard.routes import router as dashboard_router
 from bugtrail.db.engine import Database
 from bugtrail.export.routes import router as export_router
@@ -53,6 +54,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         auth_router,
         qa_router,
         repos_router,
+        consent_router,
         export_router,
         webhooks_router,
         agreement_router,  # /api/reviews/agreement: the reviews router has no /api/reviews/{id} to swallow it

@@ -10,6 +10,8 @@ import typer
 
 from bugtrail.cli import (
     agreement_cmd,
+    consent_cmd,
+    curation_cmd,
     env_cmd,
     export_cmd,
     judge_cmd,
@@ -37,6 +39,8 @@ runner_cmd.register(app)
 worker_cmd.register(app)
 recorder_cmd.register(app)
 export_cmd.register(app)
+consent_cmd.register(app)
+curation_cmd.register(app)
 webhooks_cmd.register(app)
 env_cmd.register(app)
 agreement_cmd.register(app)

@@ -22,12 +22,27 @@ def export(
     out: Path = typer.Option(..., "--out", "-o", help="file to write"),
     format: str = typer.Option("jsonl", "--format", "-f", help="jsonl | parquet"),
     layout: str = typer.Option("trace", help="parquet: one row per trace (nested events) or per event"),
+    use: str = typer.Option(
+        "external",
+        "--use",
+        help="external: only traces whose developer consented to external use; "
+        "internal: every trace, kept inside the organisation (with --server: an admin key)",
+    ),
+    licence: list[str] | None = typer.Option(
+        None, "--licence", help='licence rows carry: an SPDX id or "internal" (repeatable)'
+    ),
     status: list[str] | None = typer.Option(None, help="trace status (repeatable)"),
     tests_passed: bool | None = typer.Option(None, "--tests-passed/--tests-failed"),
     resolved: bool | None = typer.Option(None, "--resolved/--unresolved"),
     outcome: list[str] | None = typer.Option(None, help="newest QA result's outcome (repeatable)"),
     error_kind: list[str] | None = typer.Option(None, help="environment | infrastructure | input"),
     patch_exact: bool | None = typer.Option(None, "--patch-exact/--patch-fuzzy"),
+    upstream_match: bool | None = typer.Option(
+        None, "--upstream-match/--no-upstream-match", help="final patch near-identical to a later commit"
+    ),
+    duplicate: bool | None = typer.Option(
+        None, "--duplicates-only/--exclude-duplicates", help="traces QA linked to an earlier duplicate"
+    ),
     min_reasoning_score: float | None = typer.Option(None, "--min-reasoning-score"),
     max_reasoning_score: float | None = typer.Option(None, "--max-reasoning-score"),
     developer_id: str | None = typer.Option(None, "--developer"),
@@ -57,14 +72,20 @@ def export(
     console = Console(stderr=True)
     if format not in ("jsonl", "parquet") or layout not in ("trace", "event"):
         raise fail("--format must be jsonl or parquet and --layout trace or event", code=2)
+    if use not in ("external", "internal"):
+        raise fail("--use must be external or internal", code=2)
     try:
         filters = ExportFilters(
+            use=use,  # checked just above
+            licence=licence or None,
             status=status or None,
             tests_passed=tests_passed,
             resolved=resolved,
             outcome=outcome or None,
             error_kind=error_kind or None,
             patch_exact=patch_exact,
+            upstream_match=upstream_match,
+            duplicate=duplicate,
             min_reasoning_score=min_reasoning_score,
             max_reasoning_score=max_reasoning_score,
             developer_id=developer_id,
@@ -97,7 +118,7 @@ def export(
                 result = flows.write_parquet(database, filters, record_id, out, layout, advance)
     console.print(
         f"exported {result.trace_count} traces to {out} ({result.byte_count} bytes, "
-        f"sha256 {result.sha256}, export #{result.record_id})"
+        f"sha256 {result.sha256}, export #{result.record_id}, use={use})"
     )
 
 

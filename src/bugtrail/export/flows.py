@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -19,7 +19,6 @@ from bugtrail.db.engine import SQLITE_READ_ONLY, Database
 from bugtrail.export import jsonl, repository
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.parquet import IncrementalParquetWriter
-from bugtrail.export.repository import TraceBundle
 from bugtrail.traces.repository import iter_event_pages
 
 BATCH_SIZE = 500
@@ -82,7 +81,9 @@ def jsonl_chunks(
     digest = hashlib.sha256()
     size = traces = 0
     with _snapshot(database) as session:
-        for batch in repository.iter_bundles(session, filters, batch_size, with_events=False):
+        for batch in repository.iter_bundles(
+            session, filters, batch_size, with_events=False, active_gap_s=database.settings.active_gap_s
+        ):
             for chunk in jsonl.encode_paged(session, batch):
                 digest.update(chunk)
                 size += len(chunk)
@@ -121,13 +122,18 @@ def write_parquet(
         with _snapshot(database) as session:
             paged = layout == "event"
             for batch in repository.iter_bundles(
-                session, filters, batch_size, json_as_text=True, with_events=not paged
+                session,
+                filters,
+                batch_size,
+                json_as_text=True,
+                with_events=not paged,
+                active_gap_s=database.settings.active_gap_s,
             ):
                 if paged:
                     # One row per event: a row group per page of events, never a whole trace at once.
                     for bundle in batch:
                         for page in iter_event_pages(session, bundle.trace.trace_id, json_as_text=True):
-                            writer.write_batch([TraceBundle(bundle.trace, page, bundle.qa_result)])
+                            writer.write_batch([replace(bundle, events=page)])
                 else:
                     # One row per trace holds all its events: memory is one batch of whole traces.
                     writer.write_batch(batch)
