@@ -20,6 +20,7 @@ from bugtrail.db.engine import Database
 from bugtrail.export.routes import router as export_router
 from bugtrail.qa.routes import router as qa_router
 from bugtrail.repos.routes import router as repos_router
+from bugtrail.reviews.routes import router as reviews_router
 from bugtrail.traces.routes import OPENAPI_MODELS
 from bugtrail.traces.routes import router as traces_router
 from bugtrail.webhooks.routes import router as webhooks_router
@@ -46,7 +47,15 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     # Added last = runs first: no body is read (not even its size judged) before the key is checked.
     app.add_middleware(ApiKeyGate)
 
-    routers = (traces_router, auth_router, qa_router, repos_router, export_router, webhooks_router)
+    routers = (
+        traces_router,
+        auth_router,
+        qa_router,
+        repos_router,
+        reviews_router,
+        export_router,
+        webhooks_router,
+    )
     for router in (*routers, dashboard_router):
         app.include_router(router, responses=ERROR_RESPONSES)
 

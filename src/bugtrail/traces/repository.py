@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bugtrail.db.engine import json_serializer
 from bugtrail.db.models import Event, QaResult, Trace, utcnow
-from bugtrail.wire import EventRead, RecordedEnvironment, TraceRead, TraceSummary
+from bugtrail.wire import EventRead, RecordedEnvironment, ReviewRead, TraceRead, TraceSummary
 
 _EVENT_TABLE = Event.metadata.tables["event"]
 
@@ -182,6 +182,8 @@ def to_summary(trace: Trace) -> TraceSummary:
         tests_passed=trace.tests_passed,
         resolved=trace.resolved,
         reasoning_score=trace.reasoning_score,
+        review_decision=trace.review_decision,
+        human_score=trace.human_score,
     )
 
 
@@ -196,13 +198,20 @@ def to_event_read(event: Event) -> EventRead:
     )
 
 
-def to_trace_read(trace: Trace, events: Iterable[Event], qa_result: QaResult | None) -> TraceRead:
-    """The one shape of a whole trace: GET /api/traces/{id}, the judge's input and JSONL export rows."""
+def to_trace_read(
+    trace: Trace,
+    events: Iterable[Event],
+    qa_result: QaResult | None,
+    reviews: list[ReviewRead] | None = None,
+) -> TraceRead:
+    """The one shape of a whole trace: GET /api/traces/{id}, the judge's input and JSONL export rows.
+    `reviews` as the reader may see them (reviews.shape); the judge's input carries none."""
     return TraceRead(
         **to_summary(trace).model_dump(),
         environment=_environment(trace.environment),
         events=[to_event_read(event) for event in events],
         qa_results=qa_result.result if qa_result is not None else None,
+        reviews=reviews if reviews is not None else [],
     )
 
 

@@ -17,6 +17,9 @@ from bugtrail.config import Settings
 from bugtrail.db.models import Trace, utcnow
 from bugtrail.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from bugtrail.qa.tasks import enqueue_qa_job
+from bugtrail.reviews import repository as reviews
+from bugtrail.reviews import shape
+from bugtrail.reviews.visibility import apply_view, blinding_for, trace_view
 from bugtrail.traces import events as event_rows
 from bugtrail.traces import repository as repo
 from bugtrail.traces.redaction import redact_many
@@ -295,11 +298,14 @@ def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeRes
 def get_trace(session: Session, principal: Principal, trace_id: uuid.UUID) -> TraceRead:
     """The whole trace in memory: for callers that need the model (the finalize wait, small traces)."""
     trace = _visible_trace(session, principal, trace_id)
-    return repo.to_trace_read(
+    view = trace_view(session, principal, trace.trace_id, trace.developer_id)
+    read = repo.to_trace_read(
         trace,
         repo.load_events(session, trace.trace_id),
         repo.get_qa_result(session, trace.latest_qa_result_id),
+        shape.trace_reviews(reviews.reviews_of(session, trace.trace_id), view),
     )
+    return apply_view(read, view)
 
 
 def check_visible(session: Session, principal: Principal, trace_id: uuid.UUID) -> None:
@@ -330,7 +336,9 @@ def list_traces(
     rows = repo.list_traces(session, filters, limit + 1, after)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].created_at, page[-1].trace_id) if more and page else None
-    return TraceList(items=[repo.to_summary(trace) for trace in page], next_cursor=next_cursor)
+    blinding = blinding_for(session, principal, [trace.trace_id for trace in page])
+    items = [apply_view(repo.to_summary(t), blinding.view(t.trace_id, t.developer_id)) for t in page]
+    return TraceList(items=items, next_cursor=next_cursor)
 
 
 def encode_cursor(created_at: datetime, trace_id: str) -> str:
