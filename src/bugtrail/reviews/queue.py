@@ -24,8 +24,7 @@ from bugtrail.reviews import repository as repo
 from bugtrail.reviews.schemas import QueueTake
 from bugtrail.traces.repository import get_trace
 
-CANDIDATE_BATCH = 20
-MAX_ROUNDS = 5
+MAX_ROUNDS = 50  # stale candidates only come from a race; this bounds the work of one take
 PRIORITY_NAMES = {1: "judge_verdict_disagreement", 0: "oldest"}
 
 
@@ -46,21 +45,21 @@ def take(session: Session, settings: Settings, principal: Principal) -> QueueTak
         return _answer(session, reviewer, held, None, expires, renewed=True)
     tried: set[str] = set()
     for _ in range(MAX_ROUNDS):
-        batch = repo.candidates(session, reviewer, now, CANDIDATE_BATCH, exclude=tried)
-        for trace_id, priority in batch:
-            # Locked now (PostgreSQL): a concurrent take may have leased it since the candidate query.
-            if repo.still_open(session, trace_id, reviewer, now):
-                trace = get_trace(session, trace_id)
-                assert trace is not None
-                if trace.reviews_required is None:
-                    repo.fix_required(
-                        session, trace, overlap.required_for_next(session, settings.review_overlap)
-                    )
-                repo.put_lease(session, trace_id, reviewer, expires, now)
-                return _answer(session, reviewer, trace_id, priority, expires)
-            tried.add(trace_id)
-        if len(batch) < CANDIDATE_BATCH:
+        # One candidate at a time: on PostgreSQL it is locked (SKIP LOCKED), so concurrent takes each lock
+        # a different trace instead of one take locking a whole batch away from the others.
+        found = repo.candidates(session, reviewer, now, 1, exclude=tried)
+        if not found:
             break
+        trace_id, priority = found[0]
+        # A concurrent take may have leased it since that query's snapshot: check again, now it is locked.
+        if repo.still_open(session, trace_id, reviewer, now):
+            trace = get_trace(session, trace_id)
+            assert trace is not None
+            if trace.reviews_required is None:
+                repo.fix_required(session, trace, overlap.required_for_next(session, settings.review_overlap))
+            repo.put_lease(session, trace_id, reviewer, expires, now)
+            return _answer(session, reviewer, trace_id, priority, expires)
+        tried.add(trace_id)
     return QueueTake(trace_id=None, waiting=0)
 
 
