@@ -15,6 +15,7 @@ from bugtrail.api.errors import ERROR_RESPONSES, error_response, install_error_h
 from bugtrail.api.limits import BodySizeLimit
 from bugtrail.auth.routes import router as auth_router
 from bugtrail.config import Settings
+from bugtrail.dashboard.reviewing.routes import router as dashboard_review_router
 from bugtrail.dashboard.routes import router as dashboard_router
 from bugtrail.db.engine import Database
 from bugtrail.export.routes import router as export_router
@@ -56,7 +57,7 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         export_router,
         webhooks_router,
     )
-    for router in (*routers, dashboard_router):
+    for router in (*routers, dashboard_router, dashboard_review_router):
         app.include_router(router, responses=ERROR_RESPONSES)
 
     @app.get("/healthz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})
