@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Event, ExportRecord, QaResult, Trace, utcnow
 from bugtrail.export.filters import ExportFilters
+from bugtrail.reviews.repository import reviews_of_traces
 
 
 @dataclass
@@ -26,6 +27,7 @@ class TraceBundle:
     trace: Any  # Row shaped like Trace
     events: list[Any]  # Rows shaped like Event
     qa_result: Any | None  # Row shaped like QaResult
+    reviews: list[Any] = field(default_factory=list)  # Rows shaped like Review, every review of the trace
 
 
 def _filtered(query: Select[Any], filters: ExportFilters) -> Select[Any]:
@@ -49,6 +51,10 @@ def _filtered(query: Select[Any], filters: ExportFilters) -> Select[Any]:
         conditions.append(Trace.reasoning_score >= filters.min_reasoning_score)
     if filters.max_reasoning_score is not None:
         conditions.append(Trace.reasoning_score <= filters.max_reasoning_score)
+    if filters.review_decision:
+        conditions.append(Trace.review_decision.in_(filters.review_decision))
+    if filters.min_human_score is not None:
+        conditions.append(Trace.human_score >= filters.min_human_score)
     if filters.developer_id is not None:
         conditions.append(Trace.developer_id == filters.developer_id)
     if filters.repo_url is not None:
@@ -102,11 +108,13 @@ def iter_bundles(
             [t.latest_qa_result_id for t in traces if t.latest_qa_result_id is not None],
             json_as_text,
         )
+        reviews = reviews_of_traces(session, [trace.trace_id for trace in traces])
         yield [
             TraceBundle(
                 trace,
                 events.get(trace.trace_id, []),
                 qa.get(trace.latest_qa_result_id) if trace.latest_qa_result_id is not None else None,
+                reviews.get(trace.trace_id, []),
             )
             for trace in traces
         ]
