@@ -29,7 +29,9 @@ def test_submit_supersede_and_summary(client, keys, database):
     events = event_ids(database, trace_id)
     mark = {"event_id": events[0], "label": "wrong", "comment": "the cause is the operator, not the input"}
     first = client.post(
-        f"/api/traces/{trace_id}/reviews", json=review_body(2, "needs_changes", event_marks=[mark]), headers=keys.reviewer
+        f"/api/traces/{trace_id}/reviews",
+        json=review_body(2, "needs_changes", event_marks=[mark]),
+        headers=keys.reviewer,
     )
     assert first.status_code == 201, first.text
     body = first.json()
@@ -37,7 +39,11 @@ def test_submit_supersede_and_summary(client, keys, database):
     assert body["rubric_version"] == RUBRIC_VERSION and body["supersedes_id"] is None and body["current"]
     assert body["event_marks"][0]["event_id"] == events[0] and body["reviewer_id"] == "reviewer"
     summary = _trace(database, trace_id)
-    assert (summary.review_decision, summary.human_score, summary.reviews_required) == ("needs_changes", 2.0, 1)
+    assert (summary.review_decision, summary.human_score, summary.reviews_required) == (
+        "needs_changes",
+        2.0,
+        1,
+    )
 
     second = client.post(f"/api/traces/{trace_id}/reviews", json=review_body(5), headers=keys.reviewer).json()
     assert second["supersedes_id"] == body["id"]
@@ -48,7 +54,12 @@ def test_submit_supersede_and_summary(client, keys, database):
 
     # A second reviewer rejects: the most severe current decision is the trace's, the score the mean.
     other = reviewer_keys(database, ["carol"])["carol"]
-    assert client.post(f"/api/traces/{trace_id}/reviews", json=review_body(3, "reject"), headers=other).status_code == 201
+    assert (
+        client.post(
+            f"/api/traces/{trace_id}/reviews", json=review_body(3, "reject"), headers=other
+        ).status_code
+        == 201
+    )
     summary = _trace(database, trace_id)
     assert (summary.review_decision, summary.human_score) == ("reject", 4.0)
     got = client.get(f"/api/traces/{trace_id}", headers=keys.admin).json()
@@ -60,8 +71,12 @@ def test_bad_scores_name_the_field_and_store_nothing(client, keys, database):
     url = f"/api/traces/{trace_id}/reviews"
     cases = {
         "criteria.consistency": review_body(criteria={**review_body()["criteria"], "consistency": 6}),
-        "criteria.hypothesis_quality": review_body(criteria={**review_body()["criteria"], "hypothesis_quality": 0}),
-        "criteria.change_rationale": review_body(criteria={**review_body()["criteria"], "change_rationale": 3.5}),
+        "criteria.hypothesis_quality": review_body(
+            criteria={**review_body()["criteria"], "hypothesis_quality": 0}
+        ),
+        "criteria.change_rationale": review_body(
+            criteria={**review_body()["criteria"], "change_rationale": 3.5}
+        ),
         "criteria.learning_from_failures": review_body(
             criteria={k: v for k, v in review_body()["criteria"].items() if k != "learning_from_failures"}
         ),
@@ -113,21 +128,38 @@ def test_who_may_review(client, keys, database):
         admins = add_trace(session, index=6, developer_id="admin")
     response = client.post(f"/api/traces/{own}/reviews", json=review_body(), headers=keys.reviewer)
     assert response.status_code == 403 and "own trace" in response.json()["error"]
-    assert client.post(f"/api/traces/{admins}/reviews", json=review_body(), headers=keys.admin).status_code == 403
+    assert (
+        client.post(f"/api/traces/{admins}/reviews", json=review_body(), headers=keys.admin).status_code
+        == 403
+    )
     # QA not finished: 409, for every unfinished status.
     with database.scope() as session:
-        unfinished = [add_trace(session, index=7 + i, status=s, qa=None) for i, s in enumerate(("pending", "queued", "running"))]
+        unfinished = [
+            add_trace(session, index=7 + i, status=s, qa=None)
+            for i, s in enumerate(("pending", "queued", "running"))
+        ]
     for trace in unfinished:
         response = client.post(f"/api/traces/{trace}/reviews", json=review_body(), headers=keys.reviewer)
-        assert response.status_code == 409 and response.json()["detail"]["status"] in ("pending", "queued", "running")
-    assert client.post(f"/api/traces/{uuid.uuid4()}/reviews", json=review_body(), headers=keys.reviewer).status_code == 404
+        assert response.status_code == 409 and response.json()["detail"]["status"] in (
+            "pending",
+            "queued",
+            "running",
+        )
+    assert (
+        client.post(
+            f"/api/traces/{uuid.uuid4()}/reviews", json=review_body(), headers=keys.reviewer
+        ).status_code
+        == 404
+    )
     assert client.post(url, json=review_body(), headers=keys.admin).status_code == 201
     assert _review_count(database) == 1
 
 
 def test_developer_sees_feedback_on_own_trace_only(client, keys, database):
     (trace_id,) = seed_reviewable(database, 1)
-    client.post(f"/api/traces/{trace_id}/reviews", json=review_body(2, "needs_changes"), headers=keys.reviewer)
+    client.post(
+        f"/api/traces/{trace_id}/reviews", json=review_body(2, "needs_changes"), headers=keys.reviewer
+    )
     mine = client.get(f"/api/traces/{trace_id}/reviews", headers=keys.alice)
     assert mine.status_code == 200
     (review,) = mine.json()
@@ -145,11 +177,17 @@ def test_list_reviews_filters_and_pages(client, keys, database):
     traces = seed_reviewable(database, 3)
     carol = reviewer_keys(database, ["carol"])["carol"]
     for i, trace_id in enumerate(traces):
-        client.post(f"/api/traces/{trace_id}/reviews", json=review_body(2 + i, "accept" if i else "reject"), headers=keys.reviewer)
+        client.post(
+            f"/api/traces/{trace_id}/reviews",
+            json=review_body(2 + i, "accept" if i else "reject"),
+            headers=keys.reviewer,
+        )
     client.post(f"/api/traces/{traces[0]}/reviews", json=review_body(5), headers=carol)
     page = client.get("/api/reviews", params={"limit": 2}, headers=keys.admin).json()
     assert len(page["items"]) == 2 and page["next_cursor"]
-    rest = client.get("/api/reviews", params={"limit": 2, "cursor": page["next_cursor"]}, headers=keys.admin).json()
+    rest = client.get(
+        "/api/reviews", params={"limit": 2, "cursor": page["next_cursor"]}, headers=keys.admin
+    ).json()
     ids = [r["id"] for r in page["items"] + rest["items"]]
     assert ids == sorted(ids, reverse=True) and len(ids) == 4 and rest["next_cursor"] is None
     rejects = client.get("/api/reviews", params={"decision": "reject"}, headers=keys.admin).json()["items"]

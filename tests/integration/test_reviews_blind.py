@@ -24,7 +24,9 @@ def _sees_judge(client, headers, trace_id: str) -> dict[str, bool]:
         "trace_reviews": bool(body["reviews"]),
         "list_score": listed[trace_id]["reasoning_score"] is not None,
         "list_summary": listed[trace_id]["review_decision"] is not None,
-        "history": any(item["reasoning_score"] is not None or JUDGE_TEXT in str(item["result"]) for item in history),
+        "history": any(
+            item["reasoning_score"] is not None or JUDGE_TEXT in str(item["result"]) for item in history
+        ),
         "reviews": bool(reviews),
         "review_list": any(r["trace_id"] == trace_id for r in all_reviews),
     }
@@ -39,14 +41,21 @@ def test_reviewer_is_blind_until_they_submit(client, keys, database):
     assert before["reviews"] is None  # withheld, not "no reviews"
     assert not any(_sees_judge(client, carol, trace_id).values())
 
-    assert client.post(f"/api/traces/{trace_id}/reviews", json=review_body(2, "reject"), headers=keys.reviewer).status_code == 201
+    assert (
+        client.post(
+            f"/api/traces/{trace_id}/reviews", json=review_body(2, "reject"), headers=keys.reviewer
+        ).status_code
+        == 201
+    )
     # Carol still sees neither the judge nor the first review.
     assert not any(_sees_judge(client, carol, trace_id).values())
     # The first reviewer, having submitted, sees everything; the admin always does.
     assert all(_sees_judge(client, keys.reviewer, trace_id).values())
     assert all(_sees_judge(client, keys.admin, trace_id).values())
 
-    assert client.post(f"/api/traces/{trace_id}/reviews", json=review_body(4), headers=carol).status_code == 201
+    assert (
+        client.post(f"/api/traces/{trace_id}/reviews", json=review_body(4), headers=carol).status_code == 201
+    )
     assert all(_sees_judge(client, carol, trace_id).values())
     seen = client.get(f"/api/traces/{trace_id}/reviews", headers=carol).json()
     assert [r["reviewer_id"] for r in seen] == ["reviewer", "carol"]
@@ -64,6 +73,10 @@ def test_blind_dashboard_pages(client, keys, database):
     overview = client.get("/dashboard").text
     assert JUDGE_TEXT not in page and "3.7" not in page and "hidden until you submit" in page
     assert "3.7" not in overview
-    client.post(f"/api/traces/{trace_id}/reviews", json=review_body(3), headers={"Authorization": f"Bearer {carol_key}"})
+    client.post(
+        f"/api/traces/{trace_id}/reviews",
+        json=review_body(3),
+        headers={"Authorization": f"Bearer {carol_key}"},
+    )
     page = client.get(f"/dashboard/traces/{trace_id}").text
     assert JUDGE_TEXT in page and "3.7" in page and "3.7" in client.get("/dashboard").text

@@ -10,8 +10,20 @@ import pyarrow.parquet as pq
 from tests.support.reviews import review_body, reviewer_keys, seed_reviewable
 
 REVIEW_KEYS = {
-    "id", "trace_id", "reviewer_id", "reviewer_label", "criteria", "overall", "decision", "reason", "feedback",
-    "event_marks", "rubric_version", "supersedes_id", "current", "created_at",
+    "id",
+    "trace_id",
+    "reviewer_id",
+    "reviewer_label",
+    "criteria",
+    "overall",
+    "decision",
+    "reason",
+    "feedback",
+    "event_marks",
+    "rubric_version",
+    "supersedes_id",
+    "current",
+    "created_at",
 }
 
 
@@ -47,12 +59,18 @@ def test_export_carries_reviews_and_filters_on_them(client, keys, database):
     bad = client.get("/api/export", params={"review_decision": "maybe"}, headers=keys.admin)
     assert bad.status_code == 422 and "review_decision" in bad.text
 
-    table = pq.read_table(io.BytesIO(client.get("/api/export", params={"format": "parquet"}, headers=keys.admin).content))
+    table = pq.read_table(
+        io.BytesIO(client.get("/api/export", params={"format": "parquet"}, headers=keys.admin).content)
+    )
     rows = {row["trace_id"]: row for row in table.to_pylist()}
     assert rows[traces[1]]["review_decision"] == "reject" and rows[traces[1]]["human_score"] == 2.0
     assert [r["decision"] for r in json.loads(rows[traces[0]]["reviews"])] == ["accept", "accept"]
     events = pq.read_table(
-        io.BytesIO(client.get("/api/export", params={"format": "parquet", "layout": "event"}, headers=keys.admin).content)
+        io.BytesIO(
+            client.get(
+                "/api/export", params={"format": "parquet", "layout": "event"}, headers=keys.admin
+            ).content
+        )
     )
     assert set(events.column("review_decision").to_pylist()) == {"accept", "reject", None}
 
@@ -62,13 +80,20 @@ def test_reviewer_export_is_blind_where_they_have_not_reviewed(client, keys, dat
     records = {r["trace_id"]: r for r in _jsonl(client, keys.reviewer)}
     reviewed, unseen = records[traces[0]], records[traces[1]]
     assert reviewed["reasoning_score"] == 4.0 and len(reviewed["reviews"]) == 2
-    assert unseen["reasoning_score"] is None and unseen["reviews"] is None and unseen["review_decision"] is None
+    assert (
+        unseen["reasoning_score"] is None and unseen["reviews"] is None and unseen["review_decision"] is None
+    )
     assert unseen["qa_results"]["judge"] is None and unseen["qa_results"]["tests_passed"] is True
     for params in ({"min_reasoning_score": 1}, {"review_decision": "accept"}, {"min_human_score": 1}):
         response = client.get("/api/export", params=params, headers=keys.reviewer)
         assert response.status_code == 403 and list(params)[0] in response.text
-    table = pq.read_table(io.BytesIO(client.get("/api/export", params={"format": "parquet"}, headers=keys.reviewer).content))
+    table = pq.read_table(
+        io.BytesIO(client.get("/api/export", params={"format": "parquet"}, headers=keys.reviewer).content)
+    )
     rows = {row["trace_id"]: row for row in table.to_pylist()}
     assert rows[traces[1]]["reasoning_score"] is None and rows[traces[1]]["reviews"] is None
-    assert "judge" not in json.loads(rows[traces[1]]["qa_results"]) or json.loads(rows[traces[1]]["qa_results"])["judge"] is None
+    assert (
+        "judge" not in json.loads(rows[traces[1]]["qa_results"])
+        or json.loads(rows[traces[1]]["qa_results"])["judge"] is None
+    )
     assert rows[traces[0]]["reasoning_score"] == 4.0

@@ -82,7 +82,9 @@ def test_overlap_share_and_double_reviews(client, keys, settings, database):
             if taken["trace_id"] is None:
                 continue
             progressed = True
-            response = client.post(f"/api/traces/{taken['trace_id']}/reviews", json=review_body(), headers=headers[name])
+            response = client.post(
+                f"/api/traces/{taken['trace_id']}/reviews", json=review_body(), headers=headers[name]
+            )
             assert response.status_code == 201
             reviews.setdefault(taken["trace_id"], []).append(name)
         if not progressed:

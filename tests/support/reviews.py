@@ -30,9 +30,7 @@ def seed_reviewable(
 ) -> list[str]:
     """`count` traces whose QA completed (oldest first), each with events and a judge score."""
     with database.scope() as session:
-        return [
-            add_trace(session, index=i, developer_id=developer_id, **trace_fields) for i in range(count)
-        ]
+        return [add_trace(session, index=i, developer_id=developer_id, **trace_fields) for i in range(count)]
 
 
 def event_ids(database: Database, trace_id: str) -> list[str]:
