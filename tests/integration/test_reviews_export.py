@@ -1,4 +1,4 @@
-"""Exports carry their reviews and filter on the review summary; a reviewer's export is blind like their GET."""
+"""Exports carry their reviews and filter on the review summary; a reviewer's export is blind, as their GET is."""
 
 from __future__ import annotations
 
@@ -86,7 +86,7 @@ def test_reviewer_export_is_blind_where_they_have_not_reviewed(client, keys, dat
     assert unseen["qa_results"]["judge"] is None and unseen["qa_results"]["tests_passed"] is True
     for params in ({"min_reasoning_score": 1}, {"review_decision": "accept"}, {"min_human_score": 1}):
         response = client.get("/api/export", params=params, headers=keys.reviewer)
-        assert response.status_code == 403 and list(params)[0] in response.text
+        assert response.status_code == 403 and next(iter(params)) in response.text
     table = pq.read_table(
         io.BytesIO(client.get("/api/export", params={"format": "parquet"}, headers=keys.reviewer).content)
     )

@@ -1,4 +1,4 @@
-"""Review payloads and reviewable traces seeded straight into the tables (review tests and the browser test)."""
+"""Review payloads and reviewable traces seeded straight into the tables (review and browser tests)."""
 
 from __future__ import annotations
 
