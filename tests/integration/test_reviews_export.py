@@ -1,4 +1,4 @@
-"""Exports carry their reviews and filter on the review summary; a reviewer's export is blind, as their GET is."""
+"""Exports carry their reviews and filter on the review summary; a reviewer's export is blind like a GET."""
 
 from __future__ import annotations
 
