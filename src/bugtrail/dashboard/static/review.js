@@ -1,6 +1,7 @@
 // Keyboard for the review form (no inline scripts: strict CSP). 1-5 score the focused criterion and move
-// to the next; a / r / n pick the decision; Ctrl+Enter (or Cmd+Enter) submits. Keys typed into a text
-// field stay text. Until the reviewer edits it, overall follows the mean of the criteria.
+// to the next (after the last, to the decision); a / r / n pick the decision and move to the reason;
+// Ctrl+Enter (or Cmd+Enter) submits. Keys typed into a text field stay text. Until the reviewer edits it,
+// overall follows the mean of the criteria.
 (function () {
   "use strict";
   var form = document.getElementById("review-form");
@@ -46,7 +47,8 @@
     fieldset.classList.remove("invalid");
     updateOverall();
     var next = criteria[criteria.indexOf(fieldset) + 1];
-    (next || overall).focus();
+    if (next) { next.focus(); return; }
+    (form.querySelector('input[name="decision"]:checked') || form.querySelector('input[name="decision"]')).focus();
   }
 
   form.addEventListener("change", function (event) {
@@ -71,7 +73,8 @@
     if (decision) {
       event.preventDefault();
       decision.checked = true;
-      decision.focus();
+      var reason = document.getElementById("reason");
+      (reason.value ? decision : reason).focus();
     }
   });
 
