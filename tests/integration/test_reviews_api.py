@@ -169,8 +169,11 @@ def test_developer_sees_feedback_on_own_trace_only(client, keys, database):
     assert trace["review_decision"] == "needs_changes" and trace["reviews"][0]["reviewer_id"] is None
     listed = client.get("/api/traces", headers=keys.alice).json()["items"]
     assert listed[0]["review_decision"] == "needs_changes" and listed[0]["human_score"] == 2.0
-    # Another developer's trace is as good as absent.
-    assert client.get(f"/api/traces/{trace_id}/reviews", headers=keys.bob).status_code == 404
+    # Another developer's trace: 403, the same answer as for a trace that does not exist (no oracle).
+    other = client.get(f"/api/traces/{trace_id}/reviews", headers=keys.bob)
+    missing = client.get(f"/api/traces/{uuid.uuid4()}/reviews", headers=keys.bob)
+    assert other.status_code == missing.status_code == 403 and other.json() == missing.json()
+    assert client.get(f"/api/traces/{uuid.uuid4()}/reviews", headers=keys.reviewer).status_code == 404
 
 
 def test_list_reviews_filters_and_pages(client, keys, database):

@@ -136,8 +136,14 @@ def trace_reviews(session: Session, principal: Principal, trace_id: str) -> list
     """The reviews of one trace as this principal may see them: an admin all; a reviewer all once they
     have reviewed it, none before (blind); the trace's developer all, reviewers named by label only."""
     trace = get_trace(session, trace_id)
-    if trace is None or (not principal.can_read_all and trace.developer_id != principal.developer_id):
-        raise NotFound(f"trace {trace_id} not found")  # another developer's trace: as if absent
+    if not principal.can_read_all and (trace is None or trace.developer_id != principal.developer_id):
+        # The same answer for another developer's trace and a missing one: no existence oracle.
+        raise Forbidden(
+            "a developer key reads only the reviews of the developer's own traces",
+            detail={"role": principal.role},
+        )
+    if trace is None:
+        raise NotFound(f"trace {trace_id} not found")
     view = trace_view(session, principal, trace_id, trace.developer_id)
     return shape.trace_reviews(repo.reviews_of(session, trace_id), view) or []
 
