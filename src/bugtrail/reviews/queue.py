@@ -25,7 +25,8 @@ from bugtrail.reviews.schemas import QueueTake
 from bugtrail.traces.repository import get_trace
 
 MAX_ROUNDS = 50  # stale candidates only come from a race; this bounds the work of one take
-PRIORITY_NAMES = {1: "judge_verdict_disagreement", 0: "oldest"}
+PRIORITIES = {True: "judge_verdict_disagreement", False: "oldest"}
+WAITING_CAP = 1000  # `waiting` counts eligible traces up to this many
 
 
 def _require_reviewer(principal: Principal) -> None:
@@ -47,10 +48,10 @@ def take(session: Session, settings: Settings, principal: Principal) -> QueueTak
     for _ in range(MAX_ROUNDS):
         # One candidate at a time: on PostgreSQL it is locked (SKIP LOCKED), so concurrent takes each lock
         # a different trace instead of one take locking a whole batch away from the others.
-        found = repo.candidates(session, reviewer, now, 1, exclude=tried)
-        if not found:
+        found = repo.next_candidate(session, reviewer, now, exclude=tried)
+        if found is None:
             break
-        trace_id, priority = found[0]
+        trace_id, disagrees = found
         # A concurrent take may have leased it since that query's snapshot: check again, now it is locked.
         if repo.still_open(session, trace_id, reviewer, now):
             trace = get_trace(session, trace_id)
@@ -58,7 +59,7 @@ def take(session: Session, settings: Settings, principal: Principal) -> QueueTak
             if trace.reviews_required is None:
                 repo.fix_required(session, trace, overlap.required_for_next(session, settings.review_overlap))
             repo.put_lease(session, trace_id, reviewer, expires, now)
-            return _answer(session, reviewer, trace_id, priority, expires)
+            return _answer(session, reviewer, trace_id, PRIORITIES[disagrees], expires)
         tried.add(trace_id)
     return QueueTake(trace_id=None, waiting=0)
 
@@ -67,20 +68,20 @@ def _answer(
     session: Session,
     reviewer: str,
     trace_id: str,
-    priority: int | None,
+    priority: str | None,
     expires: datetime,
     renewed: bool = False,
 ) -> QueueTake:
     trace = get_trace(session, trace_id)
     assert trace is not None
     # The trace handed out is still eligible for this reviewer (their own lease does not count): not waiting.
-    waiting = max(0, repo.waiting_count(session, reviewer, utcnow()) - 1)
+    waiting = max(0, repo.waiting_count(session, reviewer, utcnow(), WAITING_CAP + 1) - 1)
     return QueueTake(
         trace_id=uuid.UUID(trace_id),
         lease_expires_at=expires,
         reviews_required=trace.reviews_required,
         reviews_done=repo.reviewers_done(session, trace_id),
-        priority=PRIORITY_NAMES.get(priority) if priority is not None else None,
+        priority=priority,
         renewed=renewed,
         waiting=waiting,
     )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bugtrail.db.models import Event, Review, ReviewLease, Trace
@@ -189,13 +189,12 @@ def _others_leasing(trace_id: Any, reviewer_id: str, now: datetime) -> Any:
     )
 
 
-def disagreement() -> ColumnElement[int]:
-    """1 when the judge and the test verdict disagree (resolved but a low score, or not resolved but a high
-    one): such traces are where human judgement is worth most, so the queue hands them out first."""
-    return case(
-        (and_(Trace.resolved.is_(True), Trace.reasoning_score <= 2.5), 1),
-        (and_(Trace.resolved.is_(False), Trace.reasoning_score >= 3.5), 1),
-        else_=0,
+def disagreement() -> ColumnElement[bool]:
+    """The judge and the test verdict disagree (resolved but a low score, or not resolved but a high one):
+    such traces are where human judgement is worth most, so the queue hands them out first."""
+    return or_(
+        and_(Trace.resolved.is_(True), Trace.reasoning_score <= 2.5),
+        and_(Trace.resolved.is_(False), Trace.reasoning_score >= 3.5),
     )
 
 
@@ -205,45 +204,61 @@ def _eligible(reviewer_id: str, now: datetime) -> list[ColumnElement[bool]]:
     return [
         Trace.status.in_(QA_FINISHED),
         Trace.developer_id != reviewer_id,
+        # Cheap first: a reviewed trace needing one review is complete (reviews_required is fixed by its
+        # first review at the latest), so most finished traces drop out before the subqueries below.
+        or_(Trace.human_score.is_(None), Trace.reviews_required > 1),
         ~exists().where(Review.trace_id == Trace.trace_id, Review.reviewer_id == reviewer_id),
         _reviewers_done(Trace.trace_id) + _others_leasing(Trace.trace_id, reviewer_id, now) < required,
     ]
 
 
 def held_lease(session: Session, reviewer_id: str, now: datetime) -> str | None:
-    """A trace the reviewer already holds (unexpired lease) and has not reviewed yet, if any."""
-    query = (
-        select(ReviewLease.trace_id)
-        .join(Trace, Trace.trace_id == ReviewLease.trace_id)
-        .where(
-            ReviewLease.reviewer_id == reviewer_id,
-            ReviewLease.expires_at > now,
-            Trace.status.in_(QA_FINISHED),
-            ~exists().where(Review.trace_id == Trace.trace_id, Review.reviewer_id == reviewer_id),
-        )
-        .order_by(ReviewLease.created_at)
-        .limit(1)
+    """A trace the reviewer already holds (unexpired lease), still reviewable and not reviewed by them."""
+    leases = select(ReviewLease.trace_id).where(
+        ReviewLease.reviewer_id == reviewer_id, ReviewLease.expires_at > now
     )
-    return session.scalar(query)
+    for trace_id in session.scalars(leases.order_by(ReviewLease.created_at)):  # a reviewer holds one or two
+        status = session.scalar(select(Trace.status).where(Trace.trace_id == trace_id))
+        if status in QA_FINISHED and not has_reviewed(session, trace_id, reviewer_id):
+            return trace_id
+    return None
 
 
-def candidates(
-    session: Session, reviewer_id: str, now: datetime, limit: int, exclude: Collection[str] = ()
-) -> list[tuple[str, int]]:
-    """(trace_id, priority) of traces the reviewer may take, best first: disagreement, then oldest.
+# SQLite would pick the status index, then sort every eligible trace; walking the created_at index instead
+# stops at the first eligible row (the queue wants the oldest).
+_AGE_INDEX = "INDEXED BY ix_trace_created_at_trace_id"
 
-    On PostgreSQL the rows are locked and rows locked by a concurrent take are skipped; the caller
-    re-checks the open slots of a locked trace in a new statement (READ COMMITTED sees the other take's
-    committed lease) before leasing it.
+
+def _in_age_order(query: Select[Any]) -> Select[Any]:
+    return query.with_hint(Trace, _AGE_INDEX, dialect_name="sqlite").order_by(
+        Trace.created_at, Trace.trace_id
+    )
+
+
+def next_candidate(
+    session: Session, reviewer_id: str, now: datetime, exclude: Collection[str] = ()
+) -> tuple[str, bool] | None:
+    """(trace_id, disagreement) of the trace the reviewer should take next: the oldest eligible trace on
+    which judge and verdict disagree, else the oldest eligible one. Each query walks the created_at index
+    and stops at the first eligible row, so a take stays cheap when most traces are already reviewed.
+
+    On PostgreSQL the row is locked and rows locked by a concurrent take are skipped; the caller re-checks
+    the open slots of the locked trace in a new statement (READ COMMITTED sees the other take's committed
+    lease) before leasing it.
     """
-    priority = disagreement()
-    query = select(Trace.trace_id, priority).where(*_eligible(reviewer_id, now))
-    if exclude:
-        query = query.where(Trace.trace_id.not_in(list(exclude)))
-    query = query.order_by(priority.desc(), Trace.created_at, Trace.trace_id).limit(limit)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(of=Trace, skip_locked=True)
-    return [(trace_id, int(prio)) for trace_id, prio in session.execute(query)]
+    for preferred in (True, False):
+        query = select(Trace.trace_id).where(*_eligible(reviewer_id, now))
+        if preferred:
+            query = query.where(disagreement())
+        if exclude:
+            query = query.where(Trace.trace_id.not_in(list(exclude)))
+        query = _in_age_order(query).limit(1)
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(of=Trace, skip_locked=True)
+        trace_id = session.scalar(query)
+        if trace_id is not None:
+            return trace_id, preferred
+    return None
 
 
 def still_open(session: Session, trace_id: str, reviewer_id: str, now: datetime) -> bool:
@@ -252,9 +267,11 @@ def still_open(session: Session, trace_id: str, reviewer_id: str, now: datetime)
     return session.scalar(query) is not None
 
 
-def waiting_count(session: Session, reviewer_id: str, now: datetime) -> int:
-    query = select(func.count()).select_from(Trace).where(*_eligible(reviewer_id, now))
-    return int(session.scalar(query) or 0)
+def waiting_count(session: Session, reviewer_id: str, now: datetime, cap: int) -> int:
+    """Eligible traces for this reviewer, counted up to `cap` (counting stops there: it stays cheap)."""
+    query = select(Trace.trace_id).where(*_eligible(reviewer_id, now))
+    eligible = query.with_hint(Trace, _AGE_INDEX, dialect_name="sqlite").limit(cap).subquery()
+    return int(session.scalar(select(func.count()).select_from(eligible)) or 0)
 
 
 def reviewers_done(session: Session, trace_id: str) -> int:

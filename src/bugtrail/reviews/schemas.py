@@ -106,4 +106,6 @@ class QueueTake(BaseModel):
     renewed: bool = Field(
         default=False, description="true when this is the trace already held (lease renewed)"
     )
-    waiting: int = Field(description="other traces still waiting for this reviewer after this one")
+    waiting: int = Field(
+        description="other traces still waiting for this reviewer after this one (counted up to 1000)"
+    )

@@ -15,6 +15,13 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value  # exports may read JSON as text
 
 
+def _mark(stored: dict[str, Any]) -> EventMark:
+    # Validated when submitted; constructing without re-validating keeps exports fast.
+    return EventMark.model_construct(
+        event_id=uuid.UUID(str(stored["event_id"])), label=stored["label"], comment=stored.get("comment")
+    )
+
+
 def review_read(row: Any, label: str, current: bool, anonymous: bool) -> ReviewRead:
     return ReviewRead(
         id=row.id,
@@ -26,8 +33,7 @@ def review_read(row: Any, label: str, current: bool, anonymous: bool) -> ReviewR
         decision=row.decision,
         reason=row.reason,
         feedback=row.feedback,
-        # Validated when submitted; constructing without re-validating keeps exports fast.
-        event_marks=[EventMark.model_construct(**mark) for mark in _json(row.event_marks) or []],
+        event_marks=[_mark(mark) for mark in _json(row.event_marks) or []],
         rubric_version=row.rubric_version,
         supersedes_id=row.supersedes_id,
         current=current,

@@ -50,7 +50,7 @@ def _queue_page(
         principal=principal,
         csrf_token=_csrf(request),
         held=held,
-        waiting=reviews.waiting_count(session, principal.developer_id, now),
+        waiting=reviews.waiting_count(session, principal.developer_id, now, queue.WAITING_CAP),
         recent=service.list_reviews(
             session, principal, reviews.ReviewFilter(reviewer=principal.developer_id), 10, None
         ).items,
