@@ -4,6 +4,7 @@ of the trace, through any endpoint; afterwards they do. Admins are never blind."
 from __future__ import annotations
 
 from tests.support.reviews import review_body, reviewer_keys, seed_reviewable
+from tests.support.seed import add_trace, qa_document
 
 JUDGE_TEXT = "clear hypothesis, verified by a test run"  # seed.qa_document's judge_comments
 
@@ -63,6 +64,10 @@ def test_reviewer_is_blind_until_they_submit(client, keys, database):
 
 def test_blind_dashboard_pages(client, keys, database):
     (trace_id,) = seed_reviewable(database, 1, reasoning_score=3.7)
+    # A QA run that judged but ran no tests: the overview's "recent failures" would quote the judge.
+    skipped = {**qa_document(None, None, 3.7), "outcome": "skipped", "failed_after": []}
+    with database.scope() as session:
+        add_trace(session, index=1, tests_passed=None, resolved=None, reasoning_score=3.7, qa=skipped)
     from tests.support.reviews import reviewer_keys as more_keys
 
     carol_key = more_keys(database, ["carol"])["carol"]["Authorization"].split()[1]
@@ -72,7 +77,7 @@ def test_blind_dashboard_pages(client, keys, database):
     page = client.get(f"/dashboard/traces/{trace_id}").text
     overview = client.get("/dashboard").text
     assert JUDGE_TEXT not in page and "3.7" not in page and "hidden until you submit" in page
-    assert "3.7" not in overview
+    assert "3.7" not in overview and JUDGE_TEXT not in overview and "hidden until you review" in overview
     client.post(
         f"/api/traces/{trace_id}/reviews",
         json=review_body(3),
@@ -80,3 +85,5 @@ def test_blind_dashboard_pages(client, keys, database):
     )
     page = client.get(f"/dashboard/traces/{trace_id}").text
     assert JUDGE_TEXT in page and "3.7" in page and "3.7" in client.get("/dashboard").text
+    # The other (skipped) trace is still unreviewed by carol: its judge comment stays hidden.
+    assert "hidden until you review" in client.get("/dashboard").text

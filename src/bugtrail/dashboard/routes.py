@@ -121,7 +121,14 @@ def overview(request: Request, session: DbSession) -> Response:
         return principal
     data = repository.overview(session)
     # The blind rule: a reviewer sees no judge score of a trace they have not reviewed yet.
-    blinding = blinding_for(session, principal, [t.trace_id for t in data.recent_traces])
+    shown = [t.trace_id for t in data.recent_traces] + [f["trace_id"] for f in data.recent_failures]
+    blinding = blinding_for(session, principal, shown)
+    for failure in data.recent_failures:
+        if (
+            failure.get("judge_reason")
+            and blinding.view(failure["trace_id"], failure["developer_id"]) == "blind"
+        ):
+            failure["reason"] = "(the judge's comment is hidden until you review this trace)"
     return render(
         "overview.html",
         principal=principal,
