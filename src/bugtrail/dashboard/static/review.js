@@ -69,7 +69,9 @@
       if (fieldset) { event.preventDefault(); score(fieldset, event.key); }
       return;
     }
-    var decision = form.querySelector('input[name="decision"][data-key="' + event.key.toLowerCase() + '"]');
+    var key = event.key.toLowerCase();
+    if (key.length !== 1 || "arn".indexOf(key) < 0) { return; }
+    var decision = form.querySelector('input[name="decision"][data-key="' + key + '"]');
     if (decision) {
       event.preventDefault();
       decision.checked = true;
