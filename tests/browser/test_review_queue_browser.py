@@ -18,9 +18,10 @@ pytestmark = pytest.mark.browser
 DECISION_KEYS = {"a": "accept", "r": "reject", "n": "needs_changes"}
 
 
-def _login(context, base: str, key: str):  # type: ignore[no-untyped-def]
+def _login(context, base: str, key: str, errors: list[str]):  # type: ignore[no-untyped-def]
     page = context.new_page()
-    page.on("pageerror", lambda exc: pytest.fail(f"page error: {exc}"))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
     page.goto(f"{base}/dashboard/login")
     page.fill("#api_key", key)
     page.click("#login-submit")
@@ -51,6 +52,7 @@ def _review_with_keyboard(page, scores: list[int], decision_key: str) -> None:  
     # After the last criterion the decision has the focus; overall followed the mean of the scores.
     assert page.evaluate("document.activeElement.name") == "decision"
     assert page.input_value("#overall") == f"{round(sum(scores) / len(scores), 1):.1f}"
+    page.keyboard.press('"')  # other keys do nothing (and break nothing)
     page.keyboard.press(decision_key)
     assert page.evaluate("document.activeElement.id") == "reason"  # then the reason is typed
     page.keyboard.insert_text("scored from the timeline")
@@ -63,8 +65,9 @@ def test_two_reviewers_work_through_a_queue_of_20(chromium, live_server, setting
     traces = seed_reviewable(database, 20)
     headers = reviewer_keys(database, ["rita", "ravi"])
     contexts = {name: chromium.new_context(viewport={"width": 1280, "height": 1000}) for name in headers}
+    errors: list[str] = []
     pages = {
-        name: _login(contexts[name], live_server, header["Authorization"].split()[1])
+        name: _login(contexts[name], live_server, header["Authorization"].split()[1], errors)
         for name, header in headers.items()
     }
     expected: dict[tuple[str, str], tuple[list[int], str]] = {}
@@ -89,6 +92,7 @@ def test_two_reviewers_work_through_a_queue_of_20(chromium, live_server, setting
         assert turn <= 40, "the queue should run dry after 24 reviews"
     for context in contexts.values():
         context.close()
+    assert errors == []
 
     with database.scope(read_only=True) as session:
         required = dict(session.execute(select(Trace.trace_id, Trace.reviews_required)).all())

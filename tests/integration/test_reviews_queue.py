@@ -129,3 +129,17 @@ def test_reviewers_taking_at_once_never_share_a_single_review_trace(app, setting
     with database.scope(read_only=True) as session:
         leases = session.execute(select(ReviewLease.trace_id, ReviewLease.reviewer_id)).all()
     assert len(leases) == count and len({lease.trace_id for lease in leases}) == count
+
+
+def test_a_double_review_trace_goes_to_two_reviewers_at_once(client, settings, database):
+    settings.review_overlap = 1.0  # every trace double-reviewed
+    first, second = seed_reviewable(database, 2)
+    headers = reviewer_keys(database, ["r1", "r2", "r3"])
+    one = _take(client, headers["r1"])
+    assert (one["trace_id"], one["reviews_required"]) == (first, 2)
+    assert _take(client, headers["r2"])["trace_id"] == first  # its second slot
+    assert _take(client, headers["r3"])["trace_id"] == second  # both slots of `first` are leased
+    client.post(f"/api/traces/{first}/reviews", json=review_body(), headers=headers["r1"])
+    client.post(f"/api/traces/{first}/reviews", json=review_body(2), headers=headers["r2"])
+    assert _take(client, headers["r1"])["trace_id"] == second
+    assert _take(client, headers["r2"])["trace_id"] is None  # `second`: r3 and r1 hold both slots
