@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from bugtrail.api.deps import AppSettings, DbSession
+from bugtrail.api.deps import AppSettings, DbSession, run_write
 from bugtrail.auth.keys import Principal
 from bugtrail.config import Settings
 from bugtrail.dashboard import auth, views
@@ -168,9 +167,8 @@ def _submit(
 
 
 @router.post("/review/{trace_id}")
-async def submit_review(
-    trace_id: str, request: Request, session: DbSession, settings: AppSettings
-) -> Response:
+async def submit_review(trace_id: str, request: Request, settings: AppSettings) -> Response:
+    # The form is read before any transaction starts: a slow upload never holds the database writer.
     submitted = await request.form(max_fields=MAX_FORM_FIELDS, max_files=0)
     form = {key: value for key, value in submitted.items() if isinstance(value, str)}
-    return await run_in_threadpool(_submit, request, session, settings, trace_id, form)
+    return await run_write(request, lambda session: _submit(request, session, settings, trace_id, form))
