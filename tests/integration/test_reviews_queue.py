@@ -65,7 +65,10 @@ def test_single_review_trace_is_never_shared_and_leases_expire(client, keys, set
     # Submitting releases the lease and fills the single slot: nobody else gets it.
     assert client.post(f"/api/traces/{only}/reviews", json=review_body(), headers=carol).status_code == 201
     with database.scope(read_only=True) as session:
-        assert session.scalars(select(ReviewLease.trace_id)).all() == []
+        assert (
+            session.scalars(select(ReviewLease.trace_id).where(ReviewLease.reviewer_id == "carol")).all()
+            == []
+        )
     assert _take(client, keys.reviewer)["trace_id"] is None
 
 

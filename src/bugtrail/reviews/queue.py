@@ -39,7 +39,7 @@ def take(session: Session, settings: Settings, principal: Principal) -> QueueTak
     reviewer = principal.developer_id
     now = utcnow()
     expires = now + timedelta(seconds=settings.review_lease_s)
-    repo.delete_expired_leases(session, now)
+    repo.delete_expired_leases(session, reviewer, now)
     held = repo.held_lease(session, reviewer, now)
     if held is not None:
         repo.put_lease(session, held, reviewer, expires, now)

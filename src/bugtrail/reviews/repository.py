@@ -143,8 +143,12 @@ def first_review_order(session: Session, trace_ids: Sequence[str]) -> dict[str, 
 # --- queue ------------------------------------------------------------------------------------------------
 
 
-def delete_expired_leases(session: Session, now: datetime) -> None:
-    session.execute(delete(ReviewLease).where(ReviewLease.expires_at <= now))
+def delete_expired_leases(session: Session, reviewer_id: str, now: datetime) -> None:
+    """This reviewer's expired leases (everyone else's are ignored by the queries until they take again:
+    concurrent takes never wait on each other's clean-up)."""
+    session.execute(
+        delete(ReviewLease).where(ReviewLease.reviewer_id == reviewer_id, ReviewLease.expires_at <= now)
+    )
 
 
 def release_lease(session: Session, trace_id: str, reviewer_id: str) -> bool:
