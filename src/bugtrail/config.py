@@ -174,6 +174,11 @@ class Settings(BaseSettings):
     # Dashboard sessions (server-side; the cookie holds a random id)
     dashboard_session_ttl_s: float = 12 * 3600.0
 
+    # Human review (see docs/review.md): the share of traces given two independent reviews, and how long
+    # a trace handed out by the review queue stays reserved for its reviewer
+    review_overlap: float = Field(default=0.2, ge=0.0, le=1.0, description="share of double-reviewed traces")
+    review_lease_s: float = Field(default=900.0, gt=0, description="queue lease of a handed-out trace")
+
     # QA environments (per-repository test environment images; see docs/qa.md "Environments")
     env_build_timeout_s: float = Field(default=900.0, description="wall-clock limit of one environment build")
     env_cache_max_gb: float = Field(

@@ -240,6 +240,39 @@ class EventRead(BaseModel):
     redactions: int = Field(default=0, description="secrets the server redacted from this event's text")
 
 
+ReviewDecision = Literal["accept", "reject", "needs_changes"]
+REVIEW_DECISIONS: tuple[str, ...] = ReviewDecision.__args__  # type: ignore[attr-defined]
+
+
+class EventMark(BaseModel):
+    """A reviewer's mark on one event of the trace (a wrong reasoning note, an unrelated edit)."""
+
+    event_id: uuid.UUID
+    label: str
+    comment: str | None = None
+
+
+class ReviewRead(BaseModel):
+    """One submitted human review, as the API, the export and the dashboard show it."""
+
+    id: int
+    trace_id: uuid.UUID
+    reviewer_id: str | None = Field(
+        default=None, description="null when shown to the trace's developer (reviewer_label names it)"
+    )
+    reviewer_label: str = Field(description='"reviewer 1", "reviewer 2", ... in order of first review')
+    criteria: dict[str, int]
+    overall: float
+    decision: ReviewDecision
+    reason: str
+    feedback: str | None = None
+    event_marks: list[EventMark] = Field(default_factory=list)
+    rubric_version: str
+    supersedes_id: int | None = None
+    current: bool = Field(description="false once the same reviewer submitted a later review of the trace")
+    created_at: datetime
+
+
 class TraceSummary(BaseModel):
     trace_id: uuid.UUID
     developer_id: str
@@ -255,6 +288,9 @@ class TraceSummary(BaseModel):
     tests_passed: bool | None = None
     resolved: bool | None = None
     reasoning_score: float | None = None
+    # Human review summary over the current reviews (docs/review.md); null to a reviewer still blind to it.
+    review_decision: ReviewDecision | None = None
+    human_score: float | None = None
 
 
 class TraceConsent(BaseModel):
@@ -318,6 +354,9 @@ class TraceRead(TraceSummary):
     )
     events: list[EventRead]
     qa_results: QaResult | None = None
+    reviews: list[ReviewRead] | None = Field(
+        default_factory=list, description="human reviews, oldest first; null while the reader is blind"
+    )
 
 
 class TraceCreated(BaseModel):

@@ -36,7 +36,8 @@ def test_jsonl_export_streams_the_get_shape_and_is_recorded(client, keys, databa
     assert response.headers["content-type"].startswith("application/x-ndjson")
     lines = response.content.decode().splitlines()
     assert [json.loads(line)["trace_id"] for line in lines] == [ids[0]]
-    single = client.get(f"/api/traces/{ids[0]}", headers=keys.admin).json()
+    # The same reader's GET: a reviewer sees both blind (no judge score before their own review).
+    single = client.get(f"/api/traces/{ids[0]}", headers=keys.reviewer).json()
     assert json.loads(lines[0]) == single
     export_id = response.headers["x-bugtrail-export-id"]
     record = client.get(f"/api/exports/{export_id}", headers=keys.reviewer).json()

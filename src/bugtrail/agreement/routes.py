@@ -101,7 +101,8 @@ dashboard_router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 @dashboard_router.get("/agreement")
 def agreement_page(request: Request, session: DbSession) -> Response:
-    from bugtrail.dashboard.routes import dashboard_gate, render
+    from bugtrail.dashboard.routes import gate as dashboard_gate
+    from bugtrail.dashboard.routes import render
 
     gate = dashboard_gate(request, session)
     if isinstance(gate, Response):

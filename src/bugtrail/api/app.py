@@ -18,11 +18,13 @@ from bugtrail.api.limits import BodySizeLimit
 from bugtrail.auth.routes import router as auth_router
 from bugtrail.config import Settings
 from bugtrail.consent.routes import router as consent_router
+from bugtrail.dashboard.reviewing.routes import router as dashboard_review_router
 from bugtrail.dashboard.routes import router as dashboard_router
 from bugtrail.db.engine import Database
 from bugtrail.export.routes import router as export_router
 from bugtrail.qa.routes import router as qa_router
 from bugtrail.repos.routes import router as repos_router
+from bugtrail.reviews.routes import router as reviews_router
 from bugtrail.traces.routes import OPENAPI_MODELS
 from bugtrail.traces.routes import router as traces_router
 from bugtrail.webhooks.routes import router as webhooks_router
@@ -55,11 +57,12 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
         qa_router,
         repos_router,
         consent_router,
+        reviews_router,
         export_router,
         webhooks_router,
         agreement_router,  # /api/reviews/agreement: the reviews router has no /api/reviews/{id} to swallow it
     )
-    for router in (*routers, dashboard_router, agreement_pages):
+    for router in (*routers, dashboard_router, dashboard_review_router, agreement_pages):
         app.include_router(router, responses=ERROR_RESPONSES)
 
     @app.get("/healthz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})

@@ -45,6 +45,10 @@ def export(
     ),
     min_reasoning_score: float | None = typer.Option(None, "--min-reasoning-score"),
     max_reasoning_score: float | None = typer.Option(None, "--max-reasoning-score"),
+    review_decision: list[str] | None = typer.Option(
+        None, "--review-decision", help="accept | reject | needs_changes (repeatable)"
+    ),
+    min_human_score: float | None = typer.Option(None, "--min-human-score"),
     developer_id: str | None = typer.Option(None, "--developer"),
     repo_url: str | None = typer.Option(None, "--repo"),
     created_after: datetime | None = typer.Option(None, help="inclusive (UTC unless an offset is given)"),
@@ -88,6 +92,8 @@ def export(
             duplicate=duplicate,
             min_reasoning_score=min_reasoning_score,
             max_reasoning_score=max_reasoning_score,
+            review_decision=review_decision or None,
+            min_human_score=min_human_score,
             developer_id=developer_id,
             repo_url=repo_url,
             created_after=created_after,

@@ -1,4 +1,5 @@
-"""The recorder on the Typer app: start, run, note, snapshot, watch, finish, status, abort, sync, login.
+"""The recorder on the Typer app: start, run, note, snapshot, watch, finish, status, reviews, abort, sync,
+login.
 
 The logic lives in recorder_verbs.py (no Typer there), so `bugtrail run/note/snapshot` can skip this
 module entirely (see bugtrail.cli.entry); these definitions give --help and the rarer verbs. Only the SDK,
@@ -204,6 +205,34 @@ def status() -> None:
         show_status(recorder)
 
 
+def reviews(
+    trace_id: str = typer.Argument(None, help="One trace; default: your reviewed traces, newest first."),
+    limit: int = typer.Option(20, "--limit", "-n", min=1, max=500, help="At most this many traces."),
+) -> None:
+    """Show the human reviews of your traces: decision, scores, reason and feedback."""
+    from bugtrail.cli.reviews_view import show_reviews
+    from bugtrail.sdk.config import load_config
+    from bugtrail.sdk.transport import ApiError, Transport, TransportError
+
+    config = load_config()
+    try:
+        transport = Transport(config.base_url, config.api_key, timeout=10.0)
+    except ValueError as exc:
+        raise _fail(f"{exc}; fix it with `bugtrail login --server URL` or BUGTRAIL_SERVER") from None
+    try:
+        show_reviews(transport, trace_id, limit)
+    except TransportError as exc:
+        raise _fail(
+            f"{exc}. Is the server running? Check BUGTRAIL_SERVER or `bugtrail login --server`."
+        ) from None
+    except ApiError as exc:
+        if exc.status in (401, 403):
+            raise _fail(f"{exc.error}. Run `bugtrail login` (or set BUGTRAIL_API_KEY).") from None
+        raise _fail(f"the server refused the request: {exc.error}") from None
+    finally:
+        transport.close()
+
+
 def abort(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
     """Stop recording and discard the events not yet sent."""
     with _recorder() as recorder:
@@ -268,6 +297,7 @@ COMMANDS: list[tuple[str, Callable[..., Any], dict[str, Any]]] = [
     ("watch", watch, {}),
     ("finish", finish, {}),
     ("status", status, {}),
+    ("reviews", reviews, {}),
     ("abort", abort, {}),
     ("sync", sync, {}),
     ("login", login, {}),

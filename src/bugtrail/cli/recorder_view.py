@@ -48,11 +48,27 @@ def show_status(recorder: Recorder) -> None:
             table.add_row("on the server", f"{trace.get('status')}, {trace.get('event_count')} event(s)")
             if trace.get("qa_results"):
                 table.add_row("verdict", verdict_line(trace))
+            table.add_row("review", review_line(trace))
         except (TransportError, ApiError) as exc:
             table.add_row("on the server", f"unknown ({exc})")
         except Exception as exc:
             table.add_row("on the server", f"unknown ({exc})")
     console.print(table)
+
+
+def review_line(trace: dict[str, Any]) -> str:
+    """The human review decision on the trace, and where to read the feedback."""
+    decision = trace.get("review_decision")
+    if not decision:
+        return "not reviewed yet"
+    reviews = [review for review in trace.get("reviews") or [] if review.get("current", True)]
+    score = trace.get("human_score")
+    text = str(decision).replace("_", " ")
+    if score is not None:
+        text += f", human score {score}/5"
+    return (
+        text + f" ({len(reviews)} review(s); `bugtrail reviews {trace.get('trace_id')}` shows the feedback)"
+    )
 
 
 def verdict_line(trace: dict[str, Any]) -> str:

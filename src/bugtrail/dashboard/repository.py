@@ -129,6 +129,8 @@ def recent_failures(session: Session, limit: int = 15) -> list[dict[str, Any]]:
             "at": qa.qa_timestamp,
             "kind": failure_kind(qa),
             "reason": failure_reason(qa),
+            # The reason is the judge's comment: hidden from a reviewer who has not reviewed the trace.
+            "judge_reason": bool(qa.judge_comments) and failure_reason(qa) == qa.judge_comments,
         }
         for qa, developer, repo in rows
     ]

@@ -12,6 +12,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from bugtrail.api.deps import AppSettings, DbSession
 from bugtrail.auth.keys import Principal, find_active
 from bugtrail.dashboard import auth, repository, views
+from bugtrail.reviews.repository import QA_FINISHED, reviews_of
+from bugtrail.reviews.shape import trace_reviews
+from bugtrail.reviews.visibility import apply_view, blinding_for, trace_view
 from bugtrail.traces.repository import get_trace_read
 
 router = APIRouter(prefix="/dashboard", include_in_schema=False)
@@ -44,7 +47,8 @@ def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
 
 
-def _gate(request: Request, session: DbSession) -> Principal | Response:
+def gate(request: Request, session: DbSession) -> Principal | Response:
+    """The logged-in reviewer or admin, or the response to send instead (login redirect, 403 page)."""
     principal = auth.current_principal(request, session)
     if principal is None:
         return RedirectResponse("/dashboard/login", status_code=303)
@@ -57,10 +61,6 @@ def _gate(request: Request, session: DbSession) -> Principal | Response:
             message="The dashboard needs a reviewer or admin key.",
         )
     return principal
-
-
-# Pages other domains serve under /dashboard (agreement/routes.py) use the same gate.
-dashboard_gate = _gate
 
 
 @router.get("/login")
@@ -116,15 +116,27 @@ def logout(request: Request, session: DbSession, csrf_token: str = Form("")) -> 
 
 @router.get("")
 def overview(request: Request, session: DbSession) -> Response:
-    gate = _gate(request, session)
-    if isinstance(gate, Response):
-        return gate
+    principal = gate(request, session)
+    if isinstance(principal, Response):
+        return principal
     data = repository.overview(session)
+    # The blind rule: a reviewer sees no judge score of a trace they have not reviewed yet.
+    shown = [t.trace_id for t in data.recent_traces] + [f["trace_id"] for f in data.recent_failures]
+    blinding = blinding_for(session, principal, shown)
+    for failure in data.recent_failures:
+        if (
+            failure.get("judge_reason")
+            and blinding.view(failure["trace_id"], failure["developer_id"]) == "blind"
+        ):
+            failure["reason"] = "(the judge's comment is hidden until you review this trace)"
     return render(
         "overview.html",
-        principal=gate,
+        principal=principal,
         csrf_token=request.cookies.get(auth.CSRF_COOKIE, ""),
         data=data,
+        blind={
+            t.trace_id for t in data.recent_traces if blinding.view(t.trace_id, t.developer_id) == "blind"
+        },
         chart_data=views.chart_data(data),
         pass_rate=views.rate(data.qa_passed, data.qa_with_result),
         resolved_rate=views.rate(data.qa_resolved, data.qa_resolved_known),
@@ -134,21 +146,28 @@ def overview(request: Request, session: DbSession) -> Response:
 
 @router.get("/traces/{trace_id}")
 def trace_page(trace_id: str, request: Request, session: DbSession, settings: AppSettings) -> Response:
-    gate = _gate(request, session)
-    if isinstance(gate, Response):
-        return gate
+    principal = gate(request, session)
+    if isinstance(principal, Response):
+        return principal
     trace = get_trace_read(session, trace_id, settings.active_gap_s)
     if trace is None:
-        return render("message.html", 404, principal=gate, title="Not found", message=f"No trace {trace_id}.")
+        return render(
+            "message.html", 404, principal=principal, title="Not found", message=f"No trace {trace_id}."
+        )
+    view = trace_view(session, principal, trace_id, trace.developer_id)
+    trace = apply_view(trace, view)
     qa = trace.qa_results
     return render(
         "trace.html",
-        principal=gate,
+        principal=principal,
         csrf_token=request.cookies.get(auth.CSRF_COOKIE, ""),
         trace=trace,
         events=views.timeline(trace),
         hidden_events=max(0, len(trace.events) - views.MAX_EVENTS_SHOWN),
         qa=qa,
+        blind=view == "blind",
+        reviews=trace_reviews(reviews_of(session, trace_id), view) or [],
+        reviewable=trace.status in QA_FINISHED and trace.developer_id != principal.developer_id,
         criteria=views.criteria_rows(qa),
         tests={key: views.test_list(qa, key) for key in views.TEST_LISTS},
         curation=views.curation_facts(trace.curation),

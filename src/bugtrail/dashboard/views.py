@@ -37,6 +37,7 @@ def timeline(trace: TraceRead) -> list[dict[str, Any]]:
     for event in trace.events[:MAX_EVENTS_SHOWN]:
         details = event.details
         item: dict[str, Any] = {
+            "event_id": str(event.event_id),
             "seq": event.seq,
             "type": event.type,
             "timestamp": event.timestamp.isoformat(),

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from bugtrail.consent.schemas import canonical_licence
 from bugtrail.qa.result import ERROR_KINDS, QA_OUTCOMES
-from bugtrail.wire import TRACE_STATUSES
+from bugtrail.wire import REVIEW_DECISIONS, TRACE_STATUSES
 
 ExportFormat = Literal["jsonl", "parquet"]
 ParquetLayout = Literal["trace", "event"]
@@ -43,6 +43,9 @@ class ExportFilters(BaseModel):
     max_reasoning_score: float | None = None
     developer_id: str | None = None
     repo_url: str | None = None
+    # Human review (docs/review.md): the trace's review summary over its current reviews.
+    review_decision: list[str] | None = Field(default=None, description="accept | reject | needs_changes")
+    min_human_score: float | None = Field(default=None, description="mean overall of the current reviews")
     created_after: datetime | None = Field(default=None, description="inclusive")
     created_before: datetime | None = Field(default=None, description="exclusive")
 
@@ -67,12 +70,14 @@ class ExportFilters(BaseModel):
         )
         return chosen or None
 
-    @field_validator("outcome", "error_kind")
+    @field_validator("outcome", "error_kind", "review_decision")
     @classmethod
     def _check_choice(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
         if value is None:
             return None
-        allowed = QA_OUTCOMES if info.field_name == "outcome" else ERROR_KINDS
+        allowed = {"outcome": QA_OUTCOMES, "error_kind": ERROR_KINDS, "review_decision": REVIEW_DECISIONS}[
+            str(info.field_name)
+        ]
         chosen = sorted({part.strip() for item in value for part in item.split(",") if part.strip()})
         unknown = [choice for choice in chosen if choice not in allowed]
         if unknown:
@@ -87,6 +92,11 @@ class ExportFilters(BaseModel):
         if value is not None and value.tzinfo is not None:
             return value.astimezone(UTC).replace(tzinfo=None)
         return value
+
+    def judged_fields(self) -> list[str]:
+        """The filters that select on the judge's score or the human reviews (hidden from a blind reader)."""
+        names = ("min_reasoning_score", "max_reasoning_score", "review_decision", "min_human_score")
+        return [name for name in names if getattr(self, name) is not None]
 
     def as_record(self) -> dict[str, Any]:
         """The filters that were set, JSON-ready (for export_record.filters); `use` is always recorded."""

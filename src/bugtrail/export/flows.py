@@ -15,10 +15,13 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from bugtrail.auth.keys import Principal
 from bugtrail.db.engine import SQLITE_READ_ONLY, Database
 from bugtrail.export import jsonl, repository
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.parquet import IncrementalParquetWriter
+from bugtrail.reviews import visibility
+from bugtrail.reviews.visibility import Blinding
 from bugtrail.traces.repository import iter_event_pages
 
 BATCH_SIZE = 500
@@ -43,6 +46,14 @@ def start_export(
         record_filters["layout"] = layout
     with database.scope() as session:
         return repository.start_record(session, fmt, record_filters, requested_by).id
+
+
+def blinding_for(database: Database, principal: Principal) -> Blinding | None:
+    """A reviewer's export is blind on the traces they have not reviewed (None: an admin sees all)."""
+    if principal.is_admin:
+        return None
+    with database.scope(read_only=True) as session:
+        return visibility.blinding_for(session, principal)
 
 
 def count(database: Database, filters: ExportFilters) -> int:
@@ -76,15 +87,17 @@ def jsonl_chunks(
     record_id: int,
     on_batch: ProgressCallback | None = None,
     batch_size: int = BATCH_SIZE,
+    blinding: Blinding | None = None,
 ) -> Iterator[bytes]:
-    """Yield the JSONL bytes batch by batch; completes the export record after the last chunk."""
+    """Yield the JSONL bytes batch by batch; completes the export record after the last chunk.
+    `blinding`: a reviewer's (blind on traces they have not reviewed); None exports everything."""
     digest = hashlib.sha256()
     size = traces = 0
     with _snapshot(database) as session:
         for batch in repository.iter_bundles(
             session, filters, batch_size, with_events=False, active_gap_s=database.settings.active_gap_s
         ):
-            for chunk in jsonl.encode_paged(session, batch):
+            for chunk in jsonl.encode_paged(session, batch, blinding):
                 digest.update(chunk)
                 size += len(chunk)
                 yield chunk
@@ -115,9 +128,10 @@ def write_parquet(
     layout: str = "trace",
     on_batch: ProgressCallback | None = None,
     batch_size: int = BATCH_SIZE,
+    blinding: Blinding | None = None,
 ) -> ExportResult:
     traces = 0
-    writer = IncrementalParquetWriter(out, layout)
+    writer = IncrementalParquetWriter(out, layout, blinding)
     try:
         with _snapshot(database) as session:
             paged = layout == "event"

@@ -15,12 +15,17 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import TypeAdapter
 
 from bugtrail.consent.schemas import trace_licence
 from bugtrail.export.repository import TraceBundle
 from bugtrail.qa.result import QaResult
+from bugtrail.reviews.shape import trace_reviews
+from bugtrail.reviews.visibility import Blinding, blind_qa
 from bugtrail.traces.repository import stored_curation
-from bugtrail.wire import REASONING_TYPES
+from bugtrail.wire import REASONING_TYPES, ReviewRead
+
+_REVIEWS: TypeAdapter[list[ReviewRead]] = TypeAdapter(list[ReviewRead])
 
 _UTC = pa.timestamp("us", tz="UTC")
 
@@ -52,6 +57,8 @@ _TRACE_FIELDS = [
     ("reasoning_score", pa.float64()),
     ("upstream_commit", pa.string()),
     ("duplicate_of", pa.string()),
+    ("review_decision", pa.string()),
+    ("human_score", pa.float64()),
 ]
 
 # wire.TraceConsent and wire.Curation as structs: fixed fields a researcher filters on
@@ -89,6 +96,7 @@ TRACE_SCHEMA = pa.schema(
         ("environment", pa.string()),  # JSON (wire.RecordedEnvironment) or null
         ("events", pa.list_(EVENT_STRUCT)),
         ("qa_results", pa.string()),
+        ("reviews", pa.string()),  # JSON list of wire.ReviewRead; null when the reader is blind
     ]
 )
 
@@ -103,6 +111,8 @@ EVENT_SCHEMA = pa.schema(
         ("resolved", pa.bool_()),
         ("reasoning_score", pa.float64()),
         *_CONSENT_FIELDS,
+        ("review_decision", pa.string()),
+        ("human_score", pa.float64()),
         *[(name, EVENT_STRUCT.field(name).type) for name in EVENT_STRUCT.names],
     ]
 )
@@ -126,23 +136,28 @@ def _events(bundle: TraceBundle) -> list[dict[str, Any]]:
     ]
 
 
-def batch_table(batch: list[TraceBundle], layout: str) -> pa.Table:
-    """Built straight from the rows (no Pydantic round trip): the same fields as TraceRead."""
+def batch_table(batch: list[TraceBundle], layout: str, blinding: Blinding | None = None) -> pa.Table:
+    """Built straight from the rows (no Pydantic round trip): the same fields as TraceRead, as the reader
+    may see them (`blinding`: reviews.visibility; None shows everything)."""
     rows: list[dict[str, Any]] = []
     for bundle in batch:
+        view = "full" if blinding is None else blinding.view(bundle.trace.trace_id, bundle.trace.developer_id)
         header = {name: getattr(bundle.trace, name) for name, _ in _TRACE_FIELDS}
         licence, consent = trace_licence(bundle.consent)
         header["licence"] = licence
         header["consent"] = consent.model_dump() if consent is not None else None
+        if view == "blind":
+            header.update(reasoning_score=None, review_decision=None, human_score=None)
         events = _events(bundle)
         if layout == "event":
             shared = {key: header[key] for key in EVENT_SCHEMA.names if key in header}
             shared["trace_created_at"] = header["created_at"]
             rows.extend({**shared, **event} for event in events)
         else:
-            qa = _qa_json(bundle.qa_result.result) if bundle.qa_result is not None else None
+            qa = _qa_json(bundle.qa_result.result, view == "blind") if bundle.qa_result is not None else None
             environment = _json_text(bundle.trace.environment)
             curation = _curation(bundle)
+            reviews = trace_reviews(bundle.reviews, view)
             rows.append(
                 {
                     **header,
@@ -150,6 +165,7 @@ def batch_table(batch: list[TraceBundle], layout: str) -> pa.Table:
                     "environment": environment,
                     "events": events,
                     "qa_results": qa,
+                    "reviews": None if reviews is None else _REVIEWS.dump_json(reviews).decode(),
                 }
             )
     return pa.Table.from_pylist(rows, schema=schema_for(layout))
@@ -164,13 +180,13 @@ def _curation(bundle: TraceBundle) -> dict[str, Any] | None:
     return row
 
 
-def _qa_json(stored: str | dict[str, Any] | None) -> str | None:
+def _qa_json(stored: str | dict[str, Any] | None, blind: bool = False) -> str | None:
     """The document as the API serves it: through the typed model, so older schemas come out upgraded."""
     if stored is None:
         return None
-    if isinstance(stored, str):
-        return QaResult.model_validate_json(stored).model_dump_json()
-    return QaResult.model_validate(stored).model_dump_json()
+    qa = QaResult.model_validate_json(stored) if isinstance(stored, str) else QaResult.model_validate(stored)
+    shown = blind_qa(qa) if blind else qa
+    return shown.model_dump_json() if shown is not None else None
 
 
 def _json_text(value: Any) -> str | None:
@@ -184,13 +200,14 @@ def _json_text(value: Any) -> str | None:
 class IncrementalParquetWriter:
     """Appends one row group per batch; the footer is written on close()."""
 
-    def __init__(self, path: Path, layout: str) -> None:
+    def __init__(self, path: Path, layout: str, blinding: Blinding | None = None) -> None:
         self.layout = layout
+        self.blinding = blinding
         self.rows = 0
         self._writer = pq.ParquetWriter(str(path), schema_for(layout), compression="zstd")
 
     def write_batch(self, batch: list[TraceBundle]) -> None:
-        table = batch_table(batch, self.layout)
+        table = batch_table(batch, self.layout, self.blinding)
         if table.num_rows:
             self._writer.write_table(table)
             self.rows += table.num_rows

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from bugtrail.consent import repository as consent_repo
 from bugtrail.db.models import Event, ExportRecord, QaResult, Trace, utcnow
 from bugtrail.export.filters import ExportFilters
+from bugtrail.reviews.repository import reviews_of_traces
 from bugtrail.traces.curation import DEFAULT_ACTIVE_GAP_S
 from bugtrail.traces.repository import curation_on_read
 from bugtrail.wire import Curation
@@ -32,6 +33,7 @@ class TraceBundle:
     qa_result: Any | None  # Row shaped like QaResult
     consent: Any | None = None  # Row shaped like DeveloperConsent (None: none recorded)
     curation: Curation | None = None  # computed on read when the trace was stored without one
+    reviews: list[Any] = field(default_factory=list)  # Rows shaped like Review, every review of the trace
 
 
 def _filtered(query: Select[Any], filters: ExportFilters) -> Select[Any]:
@@ -65,6 +67,10 @@ def _filtered(query: Select[Any], filters: ExportFilters) -> Select[Any]:
         conditions.append(Trace.reasoning_score >= filters.min_reasoning_score)
     if filters.max_reasoning_score is not None:
         conditions.append(Trace.reasoning_score <= filters.max_reasoning_score)
+    if filters.review_decision:
+        conditions.append(Trace.review_decision.in_(filters.review_decision))
+    if filters.min_human_score is not None:
+        conditions.append(Trace.human_score >= filters.min_human_score)
     if filters.developer_id is not None:
         conditions.append(Trace.developer_id == filters.developer_id)
     if filters.repo_url is not None:
@@ -120,13 +126,15 @@ def iter_bundles(
             json_as_text,
         )
         consents = consent_repo.for_developers(session, (trace.developer_id for trace in traces))
+        reviews = reviews_of_traces(session, [trace.trace_id for trace in traces])
         yield [
             TraceBundle(
                 trace,
                 events.get(trace.trace_id, []),
                 qa.get(trace.latest_qa_result_id) if trace.latest_qa_result_id is not None else None,
-                consents.get(trace.developer_id),
-                curation_on_read(session, trace, active_gap_s),
+                consent=consents.get(trace.developer_id),
+                curation=curation_on_read(session, trace, active_gap_s),
+                reviews=reviews.get(trace.trace_id, []),
             )
             for trace in traces
         ]

@@ -54,6 +54,8 @@ def export_filters(
     max_reasoning_score: float | None = None,
     developer_id: str | None = None,
     repo_url: str | None = None,
+    review_decision: list[str] | None = Query(None, description="accept | reject | needs_changes"),
+    min_human_score: float | None = Query(None, description="mean overall of the current human reviews"),
     created_after: datetime | None = Query(None, description="inclusive, ISO 8601"),
     created_before: datetime | None = Query(None, description="exclusive, ISO 8601"),
 ) -> ExportFilters:
@@ -73,6 +75,8 @@ def export_filters(
             max_reasoning_score=max_reasoning_score,
             developer_id=developer_id,
             repo_url=repo_url,
+            review_decision=review_decision,
+            min_human_score=min_human_score,
             created_after=created_after,
             created_before=created_before,
         )
@@ -109,10 +113,18 @@ def export_traces(
             detail={"role": principal.role, "hint": "leave use out (external) for consented traces only"},
         )
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    # The blind rule: a reviewer's export carries no judge score or review of a trace they have not
+    # reviewed, and selecting on those values would reveal them.
+    if not principal.is_admin and filters.judged_fields():
+        raise Forbidden(
+            "filters on the judge's score or the human reviews need an admin key (reviews are blind)",
+            detail={"filters": filters.judged_fields()},
+        )
+    blinding = flows.blinding_for(database, principal)
     if format == "jsonl":
         record_id = flows.start_export(database, "jsonl", filters, principal.developer_id)
         return StreamingResponse(
-            flows.jsonl_chunks(database, filters, record_id),
+            flows.jsonl_chunks(database, filters, record_id, blinding=blinding),
             media_type="application/x-ndjson",
             headers={
                 "Content-Disposition": f'attachment; filename="bugtrail-{stamp}.jsonl"',
@@ -126,7 +138,7 @@ def export_traces(
     os.close(fd)
     path = Path(name)
     try:
-        result = flows.write_parquet(database, filters, record_id, path, layout)
+        result = flows.write_parquet(database, filters, record_id, path, layout, blinding=blinding)
     except BaseException:
         path.unlink(missing_ok=True)
         raise

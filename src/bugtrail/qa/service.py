@@ -14,6 +14,7 @@ from bugtrail.errors import Conflict, NotFound
 from bugtrail.jobs import repository as jobs
 from bugtrail.qa import repository as qa_repo
 from bugtrail.qa.tasks import enqueue_qa_job
+from bugtrail.reviews.visibility import blind_document, trace_view
 from bugtrail.traces import repository as traces
 
 
@@ -58,6 +59,8 @@ def rerun_qa(session: Session, settings: Settings, principal: Principal, trace_i
 
 def qa_history(session: Session, principal: Principal, trace_id: str) -> list[QaHistoryItem]:
     trace = _trace_for(session, principal, trace_id)
+    # A reviewer who has not reviewed the trace yet sees no judge score (the blind rule).
+    blind = trace_view(session, principal, trace_id, trace.developer_id) == "blind"
     return [
         QaHistoryItem(
             qa_result_id=row.id,
@@ -65,10 +68,10 @@ def qa_history(session: Session, principal: Principal, trace_id: str) -> list[Qa
             outcome=row.outcome,
             tests_passed=row.tests_passed,
             resolved=row.resolved,
-            reasoning_score=row.reasoning_score,
+            reasoning_score=None if blind else row.reasoning_score,
             qa_timestamp=row.qa_timestamp.isoformat(),
             latest=row.id == trace.latest_qa_result_id,
-            result=row.result,
+            result=blind_document(row.result) if blind else row.result,
         )
         for row in traces.list_qa_results(session, trace_id)
     ]

@@ -16,6 +16,8 @@ from bugtrail.auth.keys import Principal
 from bugtrail.consent import repository as consent_repo
 from bugtrail.db.engine import Database
 from bugtrail.errors import NotFound
+from bugtrail.reviews import repository as reviews
+from bugtrail.reviews.visibility import trace_view
 from bugtrail.traces import repository as repo
 from bugtrail.traces import service
 from bugtrail.traces.stream import trace_document
@@ -24,9 +26,10 @@ from bugtrail.wire import FinalizeResult
 TERMINAL = ("completed", "failed")
 
 
-def trace_chunks(database: Database, trace_id: uuid.UUID) -> Iterator[bytes]:
+def trace_chunks(database: Database, trace_id: uuid.UUID, principal: Principal) -> Iterator[bytes]:
     """GET /api/traces/{id} streamed, read in one snapshot of its own (the response outlives the
-    request's transaction). The caller checked visibility first, so a 404 is still a 404."""
+    request's transaction). The caller checked visibility first, so a 404 is still a 404. A reviewer who
+    has not reviewed the trace yet gets it blind (no judge score, no reviews: reviews.visibility)."""
     with database.scope(read_only=True) as session:
         trace = repo.get_trace(session, str(trace_id))
         if trace is None:  # traces are never deleted; only a race with a reset database gets here
@@ -37,6 +40,8 @@ def trace_chunks(database: Database, trace_id: uuid.UUID) -> Iterator[bytes]:
             repo.get_qa_result(session, trace.latest_qa_result_id),
             consent=consent_repo.get(session, trace.developer_id),
             curation=repo.curation_on_read(session, trace, database.settings.active_gap_s),
+            reviews=reviews.reviews_of(session, trace.trace_id),
+            view=trace_view(session, principal, trace.trace_id, trace.developer_id),
         )
 
 

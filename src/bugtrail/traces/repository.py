@@ -18,7 +18,7 @@ from bugtrail.consent.schemas import trace_licence
 from bugtrail.db.engine import json_serializer
 from bugtrail.db.models import Event, QaResult, Trace, utcnow
 from bugtrail.traces.curation import DEFAULT_ACTIVE_GAP_S, compute_curation
-from bugtrail.wire import Curation, EventRead, RecordedEnvironment, TraceRead, TraceSummary
+from bugtrail.wire import Curation, EventRead, RecordedEnvironment, ReviewRead, TraceRead, TraceSummary
 
 _EVENT_TABLE = Event.metadata.tables["event"]
 
@@ -186,6 +186,8 @@ def to_summary(trace: Trace) -> TraceSummary:
         tests_passed=trace.tests_passed,
         resolved=trace.resolved,
         reasoning_score=trace.reasoning_score,
+        review_decision=trace.review_decision,
+        human_score=trace.human_score,
     )
 
 
@@ -206,11 +208,13 @@ def to_trace_read(
     qa_result: QaResult | None,
     consent: Any | None = None,
     curation: Curation | None = None,
+    reviews: list[ReviewRead] | None = None,
 ) -> TraceRead:
     """The one shape of a whole trace: GET /api/traces/{id}, the judge's input and JSONL export rows.
 
     `consent` is the developer's developer_consent row (None: none recorded); `curation` overrides the
-    stored one (computed on read for a trace finalized before curation existed)."""
+    stored one (computed on read for a trace finalized before curation existed); `reviews` as the reader
+    may see them (reviews.shape); the judge's input carries none."""
     licence, trace_consent = trace_licence(consent)
     return TraceRead(
         **to_summary(trace).model_dump(),
@@ -222,6 +226,7 @@ def to_trace_read(
         duplicate_of=trace.duplicate_of,
         events=[to_event_read(event) for event in events],
         qa_results=qa_result.result if qa_result is not None else None,
+        reviews=reviews if reviews is not None else [],
     )
 
 

@@ -182,7 +182,7 @@ def get_trace(
     """Streamed: the events are read and encoded a page at a time (memory does not grow with the trace)."""
     service.check_visible(session, principal, trace_id)
     return StreamingResponse(
-        flows.trace_chunks(get_database(request), trace_id), media_type="application/json"
+        flows.trace_chunks(get_database(request), trace_id, principal), media_type="application/json"
     )
 
 

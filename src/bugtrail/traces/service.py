@@ -14,9 +14,13 @@ from sqlalchemy.orm import Session
 
 from bugtrail.auth.keys import Principal
 from bugtrail.config import Settings
+from bugtrail.consent import repository as consent_repo
 from bugtrail.db.models import Trace, utcnow
 from bugtrail.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
 from bugtrail.qa.tasks import enqueue_qa_job
+from bugtrail.reviews import repository as reviews
+from bugtrail.reviews import shape
+from bugtrail.reviews.visibility import apply_view, blinding_for, trace_view
 from bugtrail.traces import events as event_rows
 from bugtrail.traces import repository as repo
 from bugtrail.traces.redaction import redact_many
@@ -300,9 +304,17 @@ def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeRes
 
 def get_trace(session: Session, principal: Principal, trace_id: uuid.UUID) -> TraceRead:
     """The whole trace in memory: for callers that need the model (the finalize wait, small traces)."""
-    read = repo.get_trace_read(session, _visible_trace(session, principal, trace_id).trace_id)
-    assert read is not None  # visible a moment ago, in the same transaction
-    return read
+    trace = _visible_trace(session, principal, trace_id)
+    view = trace_view(session, principal, trace.trace_id, trace.developer_id)
+    read = repo.to_trace_read(
+        trace,
+        repo.load_events(session, trace.trace_id),
+        repo.get_qa_result(session, trace.latest_qa_result_id),
+        consent=consent_repo.get(session, trace.developer_id),
+        curation=repo.curation_on_read(session, trace, repo.DEFAULT_ACTIVE_GAP_S),
+        reviews=shape.trace_reviews(reviews.reviews_of(session, trace.trace_id), view),
+    )
+    return apply_view(read, view)
 
 
 def check_visible(session: Session, principal: Principal, trace_id: uuid.UUID) -> None:
@@ -333,7 +345,9 @@ def list_traces(
     rows = repo.list_traces(session, filters, limit + 1, after)
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1].created_at, page[-1].trace_id) if more and page else None
-    return TraceList(items=[repo.to_summary(trace) for trace in page], next_cursor=next_cursor)
+    blinding = blinding_for(session, principal, [trace.trace_id for trace in page])
+    items = [apply_view(repo.to_summary(t), blinding.view(t.trace_id, t.developer_id)) for t in page]
+    return TraceList(items=items, next_cursor=next_cursor)
 
 
 def encode_cursor(created_at: datetime, trace_id: str) -> str:

@@ -4,12 +4,14 @@ events one keyset page at a time, so memory does not grow with the trace (a 300 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
+from bugtrail.reviews.shape import trace_reviews
+from bugtrail.reviews.visibility import View, apply_view
 from bugtrail.traces import repository as repo
 from bugtrail.wire import Curation, EventRead
 
@@ -23,13 +25,19 @@ def trace_document(
     qa_result: Any | None,
     consent: Any | None = None,
     curation: Curation | None = None,
+    reviews: Sequence[Any] = (),
+    view: View = "full",
 ) -> Iterator[bytes]:
-    """`trace`, `qa_result` and `consent` are ORM objects or Core rows with the models' attribute names
-    (see repository.to_trace_read for consent and curation)."""
+    """`trace`, `qa_result`, `consent` and `reviews` (all of the trace's review rows) are ORM objects or Core
+    rows with the models' attribute names (see repository.to_trace_read for consent and curation); `view` is
+    what the reader may see of the judge and the reviews (blind rule, reviews.visibility)."""
     # Serialised by the same models as before (TraceRead with no events), then the events spliced in:
     # the bytes are what the non-streamed response was. Inside JSON strings every quote is escaped,
     # so `"events":[]` occurs once, as the key.
-    shell = repo.to_trace_read(trace, [], qa_result, consent, curation).model_dump_json().encode()
+    read = repo.to_trace_read(
+        trace, [], qa_result, consent=consent, curation=curation, reviews=trace_reviews(reviews, view)
+    )
+    shell = apply_view(read, view).model_dump_json().encode()
     cut = shell.index(_EMPTY_EVENTS) + len(_EMPTY_EVENTS) - 1
     yield shell[:cut]
     first = True

@@ -16,7 +16,9 @@ router = APIRouter(prefix="/api/webhooks", tags=["webhooks"])
 
 class WebhookCreate(BaseModel):
     url: str = Field(min_length=1, max_length=2000)
-    events: list[str] = Field(min_length=1, description="trace.finalized, qa.completed, qa.failed")
+    events: list[str] = Field(
+        min_length=1, description="trace.finalized, qa.completed, qa.failed, review.submitted"
+    )
     secret: str | None = Field(default=None, description="generated when absent; shown only on create")
 
 

@@ -15,7 +15,7 @@ from bugtrail.webhooks import repository
 from bugtrail.webhooks.ssrf import DestinationPolicy, Resolver
 from bugtrail.webhooks.tasks import DELIVER, receiver_key
 
-WEBHOOK_EVENTS: tuple[str, ...] = ("trace.finalized", "qa.completed", "qa.failed")
+WEBHOOK_EVENTS: tuple[str, ...] = ("trace.finalized", "qa.completed", "qa.failed", "review.submitted")
 DEFAULT_MAX_ATTEMPTS = Settings.model_fields["webhook_max_attempts"].default
 
 
@@ -23,8 +23,9 @@ def enqueue_event(session: Session, event: str, payload: dict[str, Any]) -> None
     """Create one pending delivery and its "webhook.deliver" job per active subscriber, inside the
     caller's transaction (flush only).
 
-    Called by finalize (trace.finalized) and by the QA pipeline (qa.completed / qa.failed); a worker
-    sends them after the caller commits, so a rolled-back write sends nothing.
+    Called by finalize (trace.finalized), the QA pipeline (qa.completed / qa.failed) and a submitted
+    review (review.submitted); a worker sends them after the caller commits, so a rolled-back write sends
+    nothing.
     """
     if event not in WEBHOOK_EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")

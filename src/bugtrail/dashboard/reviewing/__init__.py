@@ -1,0 +1,1 @@
+"""Dashboard pages for reviewers: the review queue and the review form beside the trace timeline."""
