@@ -280,7 +280,7 @@ class Review(Base):
     feedback: Mapped[str | None] = mapped_column(Text)
     # Marks on individual events: [{"event_id", "label", "comment"}].
     event_marks: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
-    rubric_version: Mapped[str] = mapped_column(String(32))
+    rubric_version: Mapped[str] = mapped_column(String(64))
     # The same reviewer's previous review of this trace, which this one supersedes (both are kept).
     supersedes_id: Mapped[int | None] = mapped_column(BigId)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
@@ -311,7 +311,7 @@ class JudgeCalibration(Base):
     version: Mapped[int] = mapped_column(Integer)
     judge: Mapped[str] = mapped_column(String(64))
     model: Mapped[str | None] = mapped_column(String(200))
-    rubric_version: Mapped[str] = mapped_column(String(32))
+    rubric_version: Mapped[str] = mapped_column(String(64))
     # Per criterion and "overall": the fitted points ({"x": [...], "y": [...]}), interpolated between.
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONType)
     sample_count: Mapped[int] = mapped_column(Integer)
