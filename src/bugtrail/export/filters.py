@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from bugtrail.qa.result import ERROR_KINDS, QA_OUTCOMES
 from bugtrail.wire import TRACE_STATUSES
 
-ExportFormat = Literal["jsonl", "parquet"]
+# Formats GET /api/export streams; the CLI also writes "hf" (a directory) and sharded Parquet.
+ExportFormat = Literal["jsonl", "parquet", "sft", "adp"]
+JSONL_FORMATS: tuple[str, ...] = ("jsonl", "sft", "adp")  # one JSON row per line, streamed
 ParquetLayout = Literal["trace", "event"]
 
 

@@ -1,4 +1,5 @@
-"""GET /api/export (streamed JSONL or Parquet) and GET /api/exports (what was exported), reviewer/admin."""
+"""GET /api/export (streamed JSONL, sft or adp rows, or Parquet) and GET /api/exports (what was exported),
+reviewer/admin."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bugtrail.db.engine import Database
 from bugtrail.errors import InvalidInput, NotFound
 from bugtrail.export import flows, repository
 from bugtrail.export.filters import ExportFilters, ExportFormat, ParquetLayout
+from bugtrail.export.formats import flows as format_flows
 
 router = APIRouter(prefix="/api", tags=["export"])
 
@@ -70,7 +72,7 @@ def export_filters(
 
 @router.get(
     "/export",
-    summary="Export traces as JSONL (streamed) or Parquet",
+    summary="Export traces as JSONL, sft or adp rows (streamed) or Parquet",
     responses={
         200: {
             "description": "the dataset, streamed",
@@ -83,12 +85,24 @@ def export_filters(
 )
 def export_traces(
     principal: ReviewerPrincipal,
-    format: ExportFormat = "jsonl",
+    format: ExportFormat = Query(
+        "jsonl", description="jsonl (trace documents), sft (chat rows), adp (ADP trajectories), parquet"
+    ),
     layout: ParquetLayout = Query("trace", description="parquet only: one row per trace or per event"),
     filters: ExportFilters = Depends(export_filters),
     database: Database = Depends(get_database),
 ) -> StreamingResponse:
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
+    if format in ("sft", "adp"):
+        record_id = flows.start_export(database, format, filters, principal.developer_id)
+        return StreamingResponse(
+            format_flows.row_chunks(database, filters, record_id, format),
+            media_type="application/x-ndjson",
+            headers={
+                "Content-Disposition": f'attachment; filename="bugtrail-{stamp}-{format}.jsonl"',
+                "X-Bugtrail-Export-Id": str(record_id),
+            },
+        )
     if format == "jsonl":
         record_id = flows.start_export(database, "jsonl", filters, principal.developer_id)
         return StreamingResponse(
