@@ -76,8 +76,10 @@ def add_trace(
     events: list[tuple[str, dict[str, Any]]] | None = None,
     qa: dict[str, Any] | bool | None = True,
     bug_description: str | None = None,
+    event_ids: list[str] | None = None,
 ) -> str:
-    """Insert one trace (+events, +newest qa_result unless qa is None/False); returns its trace_id."""
+    """Insert one trace (+events, +newest qa_result unless qa is None/False); returns its trace_id.
+    `event_ids` (one per event) lets a QA document refer to the events (e.g. checkpoints)."""
     trace_id = str(uuid.uuid4())
     created = created_at or BASE_TIME + timedelta(minutes=index)
     event_specs = sample_events(index) if events is None else events
@@ -107,7 +109,7 @@ def add_trace(
         rows.append(
             {
                 "trace_id": trace_id,
-                "event_id": str(uuid.uuid4()),
+                "event_id": event_ids[seq] if event_ids else str(uuid.uuid4()),
                 "seq": seq,
                 "event_type": event_type,
                 "event_timestamp": (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat(),

@@ -137,7 +137,7 @@ def download_hf(server: str, api_key: str, filters: ExportFilters, out: Path, co
         rows = Path(scratch) / "sft.jsonl"
         export_id = download(server, api_key, "sft", "trace", filters, rows, console)
         count, sha256 = write_hf_from_sft_file(rows, out, filters.as_record(), export_id)
-    console.print(f"built the hf dataset {out} from {count} sft rows (SHA256SUMS sha256 {sha256})")
+    console.print(f"built the hf dataset {out} from {count} sft rows (_SHA256SUMS sha256 {sha256})")
 
 
 def download(

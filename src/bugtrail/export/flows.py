@@ -153,7 +153,7 @@ def write_parquet_shards(
     max_rows: int = DEFAULT_MAX_ROWS,
 ) -> ExportResult:
     """A directory of Parquet shards partitioned by month (shards.MonthShardWriter), same rows as
-    write_parquet; the record's sha256 is that of the directory's SHA256SUMS listing."""
+    write_parquet; the record's sha256 is that of the directory's _SHA256SUMS listing."""
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; a sharded export writes a new directory")
     writer = MonthShardWriter(out, schema_for(layout), max_rows)

@@ -81,7 +81,7 @@ class MonthShardWriter:
 
 def write_checksums(out: Path) -> tuple[str, int]:
     lines, total = [], 0
-    for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "SHA256SUMS"):
+    for path in sorted(p for p in out.rglob("*") if p.is_file() and p.name != "_SHA256SUMS"):
         digest = hashlib.sha256()
         with path.open("rb") as handle:
             while chunk := handle.read(1024 * 1024):
@@ -89,5 +89,5 @@ def write_checksums(out: Path) -> tuple[str, int]:
                 total += len(chunk)
         lines.append(f"{digest.hexdigest()}  {path.relative_to(out).as_posix()}\n")
     listing = "".join(lines).encode()
-    (out / "SHA256SUMS").write_bytes(listing)
+    (out / "_SHA256SUMS").write_bytes(listing)
     return hashlib.sha256(listing).hexdigest(), total

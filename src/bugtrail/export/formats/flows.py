@@ -123,7 +123,7 @@ def write_hf(
     on_batch: ProgressCallback | None = None,
     batch_size: int = BATCH_SIZE,
 ) -> ExportResult:
-    """An hf dataset directory; the record's sha256 is that of its SHA256SUMS listing."""
+    """An hf dataset directory; the record's sha256 is that of its _SHA256SUMS listing."""
     writer = HfDatasetWriter(out, filters.as_record(), record_id)
     try:
         with read_snapshot(database) as session:

@@ -4,7 +4,7 @@
       data/created_month=YYYY-MM/part-NNNNN.parquet   zstd Parquet shards (Hub layout; the card's config)
       data-NNNNN-of-NNNNN.arrow, dataset_info.json, state.json   `save_to_disk` output: load_from_disk(OUT)
       README.md                                        the dataset card
-      SHA256SUMS                                       every file above, `sha256sum -c` format
+      _SHA256SUMS                                      every file above, `sha256sum -c` format
 
 Rows are the `sft` rows with one fixed Arrow schema: messages, verdict, scores, consent, upstream match
 and step rewards are typed columns; the open-ended documents (tools, judge, reviews, curation) are JSON
@@ -108,7 +108,7 @@ def to_hf_row(sft_row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class HfDatasetWriter:
-    """Feed sft rows (oldest first) with add(); finish() writes the Arrow copy, the card and SHA256SUMS."""
+    """Feed sft rows (oldest first) with add(); finish() writes the Arrow copy, the card and _SHA256SUMS."""
 
     def __init__(self, out: Path, filters: Mapping[str, Any], export_id: int | None = None) -> None:
         if out.exists() and any(out.iterdir()):
@@ -140,7 +140,7 @@ class HfDatasetWriter:
         self._pending, self._pending_bytes = [], 0
 
     def finish(self) -> tuple[str, int]:
-        """Returns (sha256 of SHA256SUMS, total bytes of the files it lists)."""
+        """Returns (sha256 of _SHA256SUMS, total bytes of the files it lists)."""
         self._flush()
         self._shards.close()
         self._save_arrow_copy()
