@@ -1,10 +1,13 @@
-"""Export benchmark: seed N traces, export JSONL and Parquet, print MB/s and peak RSS.
+"""Export benchmark: seed N traces, export each format, print MB/s and peak RSS.
 
 Each export runs in a fresh child process so its peak RSS is its own; exporting 10k and then 100k
-traces shows whether memory stays constant as the dataset grows.
+traces shows whether memory stays constant as the dataset grows. Formats: jsonl, parquet (one file),
+parquet-month (month shards), sft, adp, hf (a datasets directory: Parquet shards + save_to_disk + card).
+Seeded traces spread over ~14 months (one every SPACING) so shards partition.
 
     python benchmarks/export_bench.py                    # 100k traces in a temporary SQLite file
     python benchmarks/export_bench.py --traces 20000 --database-url postgresql+psycopg://...
+    python benchmarks/export_bench.py --formats sft,hf --traces 20000 --small 2000
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 BASE = datetime(2026, 1, 1)
+SPACING = timedelta(minutes=7)  # 100k traces span about 16 months: month partitions have work to do
+FORMATS = ("jsonl", "parquet", "parquet-month", "sft", "adp", "hf")
 DIFF = (
     "--- a/pkg/mod.py\n+++ b/pkg/mod.py\n@@ -10,7 +10,7 @@\n"
     + "".join(f" context line {i}\n" for i in range(6))
@@ -62,7 +68,7 @@ def seed(database_url: str | None, data_dir: Path, traces: int) -> None:
         trace_rows, event_rows, qa_rows = [], [], []
         for i in range(start, min(start + chunk, traces)):
             trace_id = str(uuid.UUID(int=i + 1))
-            created = BASE + timedelta(seconds=i)
+            created = BASE + SPACING * i
             passed = i % 3 != 0
             trace_rows.append(
                 {
@@ -138,6 +144,7 @@ def seed(database_url: str | None, data_dir: Path, traces: int) -> None:
                     "reasoning_score": 1 + i % 5,
                     "qa_timestamp": created,
                     "result": {
+                        "outcome": "completed",
                         "tests_passed": passed,
                         "resolved": passed,
                         "fail_to_pass": ["t::a"],
@@ -166,14 +173,21 @@ def run_export(database_url: str | None, data_dir: Path, fmt: str, limit: int, o
     from bugtrail.db.engine import Database
     from bugtrail.export import flows
     from bugtrail.export.filters import ExportFilters
+    from bugtrail.export.formats import flows as format_flows
 
     database = Database(Settings(data_dir=data_dir, database_url=database_url))
-    filters = ExportFilters(created_before=BASE + timedelta(seconds=limit))
+    filters = ExportFilters(created_before=BASE + SPACING * limit)
     baseline = _rss_kb()
     started = time.perf_counter()
     record_id = flows.start_export(database, fmt, filters, "bench")
     if fmt == "jsonl":
         result = flows.write_jsonl(database, filters, record_id, out)
+    elif fmt in ("sft", "adp"):
+        result = format_flows.write_rows(database, filters, record_id, fmt, out)
+    elif fmt == "hf":
+        result = format_flows.write_hf(database, filters, record_id, out)
+    elif fmt == "parquet-month":
+        result = flows.write_parquet_shards(database, filters, record_id, out)
     else:
         result = flows.write_parquet(database, filters, record_id, out)
     seconds = time.perf_counter() - started
@@ -194,21 +208,26 @@ def main() -> None:
     parser.add_argument("--traces", type=int, default=100_000)
     parser.add_argument("--small", type=int, default=10_000, help="the smaller export to compare RSS with")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated: {', '.join(FORMATS)}")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the SQLite file here (reused)")
     parser.add_argument("--child", nargs=3, metavar=("FORMAT", "LIMIT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    data_dir = args.data_dir or Path(tempfile.gettempdir()) / f"bugtrail-export-bench-{args.traces}"
+    data_dir = args.data_dir or Path(tempfile.gettempdir()) / f"bugtrail-export-bench-{args.traces}-monthly"
     if args.child:
         fmt, limit, out = args.child
         print(json.dumps(run_export(args.database_url, data_dir, fmt, int(limit), Path(out))))
         return
+    formats = [fmt.strip() for fmt in args.formats.split(",") if fmt.strip()]
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        parser.error(f"unknown formats {unknown}")
     seed(args.database_url, data_dir, args.traces)
     print(
         f"{'format':8} {'traces':>8} {'MB':>8} {'s':>7} {'MB/s':>7} {'traces/s':>9} {'peak RSS MB':>12} "
         f"{'RSS after imports':>18}"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        for fmt in ("jsonl", "parquet"):
+        for fmt in formats:
             for limit in (args.small, args.traces):
                 out = Path(tmp) / f"export-{limit}.{fmt}"
                 command = [
@@ -233,7 +252,10 @@ def main() -> None:
                     f"{m['traces'] / m['seconds']:>9.0f} {m['peak_rss_kb'] / 1024:>12.1f} "
                     f"{m['baseline_rss_kb'] / 1024:>18.1f}"
                 )
-                out.unlink(missing_ok=True)
+                if out.is_dir():
+                    shutil.rmtree(out)
+                else:
+                    out.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
