@@ -170,8 +170,11 @@ class HfDatasetWriter:
             if paths:
                 dataset = Dataset.from_parquet(paths, features=features, cache_dir=str(cache))
             else:
-                dataset = Dataset.from_list([], features=features)
-            dataset.save_to_disk(str(self.out), max_shard_size=MAX_SHARD_SIZE)
+                dataset = Dataset.from_dict({name: [] for name in SCHEMA.names}, features=features)
+            if dataset.num_rows:
+                dataset.save_to_disk(str(self.out), max_shard_size=MAX_SHARD_SIZE)
+            else:  # datasets cannot size shards of nothing
+                dataset.save_to_disk(str(self.out), num_shards=1)
             del dataset
         finally:
             shutil.rmtree(cache, ignore_errors=True)
