@@ -167,6 +167,60 @@ def seed(database_url: str | None, data_dir: Path, traces: int) -> None:
     database.dispose()
 
 
+def seed_huge(database_url: str | None, data_dir: Path, megabytes: int) -> None:
+    """One trace of `megabytes` command events with 1 MiB of output each (the huge-trace case)."""
+    from sqlalchemy import func, insert, select
+
+    from bugtrail.config import Settings
+    from bugtrail.db.engine import Database
+    from bugtrail.db.migrate import upgrade
+    from bugtrail.db.models import Event, Trace
+
+    database = Database(Settings(data_dir=data_dir, database_url=database_url))
+    upgrade(database.engine)
+    with database.scope() as session:
+        if session.scalar(select(func.count()).select_from(Trace)):
+            return
+        session.execute(
+            insert(Trace),
+            [
+                {
+                    "trace_id": str(uuid.UUID(int=1)),
+                    "developer_id": "hoarder",
+                    "repo_url": "https://github.com/ex/huge",
+                    "bug_description": "a day-long session",
+                    "status": "completed",
+                    "content_hash": "0" * 64,
+                    "event_count": megabytes,
+                    "created_at": BASE,
+                    "updated_at": BASE,
+                }
+            ],
+        )
+    output = ("0123456789abcdef" * 64 + "\n") * 1000  # ~1 MiB
+    for first in range(0, megabytes, 25):
+        rows = []
+        for seq in range(first, min(first + 25, megabytes)):
+            ts = BASE + timedelta(seconds=seq)
+            rows.append(
+                {
+                    "trace_id": str(uuid.UUID(int=1)),
+                    "event_id": str(uuid.UUID(int=1000 + seq)),
+                    "seq": seq,
+                    "event_type": "command",
+                    "event_timestamp": ts.isoformat() + "+00:00",
+                    "ts_utc": ts,
+                    "details": {"command": "cat big.log", "output": output, "exit_code": 0},
+                    "content_hash": "0" * 64,
+                    "redactions": 0,
+                    "received_at": ts,
+                }
+            )
+        with database.scope() as session:
+            session.execute(insert(Event), rows)
+    database.dispose()
+
+
 def run_export(database_url: str | None, data_dir: Path, fmt: str, limit: int, out: Path) -> dict[str, float]:
     """In the child process: one export, then report size, time and memory."""
     from bugtrail.config import Settings
@@ -210,9 +264,13 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--formats", default=",".join(FORMATS), help=f"comma-separated: {', '.join(FORMATS)}")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the SQLite file here (reused)")
+    parser.add_argument(
+        "--huge-mb", type=int, default=0, help="instead: one trace of this many MiB of output, each format"
+    )
     parser.add_argument("--child", nargs=3, metavar=("FORMAT", "LIMIT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    data_dir = args.data_dir or Path(tempfile.gettempdir()) / f"bugtrail-export-bench-{args.traces}-monthly"
+    name = f"huge-{args.huge_mb}" if args.huge_mb else f"{args.traces}-monthly"
+    data_dir = args.data_dir or Path(tempfile.gettempdir()) / f"bugtrail-export-bench-{name}"
     if args.child:
         fmt, limit, out = args.child
         print(json.dumps(run_export(args.database_url, data_dir, fmt, int(limit), Path(out))))
@@ -221,14 +279,18 @@ def main() -> None:
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         parser.error(f"unknown formats {unknown}")
-    seed(args.database_url, data_dir, args.traces)
+    if args.huge_mb:
+        seed_huge(args.database_url, data_dir, args.huge_mb)
+    else:
+        seed(args.database_url, data_dir, args.traces)
+    limits = (1,) if args.huge_mb else (args.small, args.traces)
     print(
         f"{'format':8} {'traces':>8} {'MB':>8} {'s':>7} {'MB/s':>7} {'traces/s':>9} {'peak RSS MB':>12} "
         f"{'RSS after imports':>18}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in formats:
-            for limit in (args.small, args.traces):
+            for limit in limits:
                 out = Path(tmp) / f"export-{limit}.{fmt}"
                 command = [
                     sys.executable,

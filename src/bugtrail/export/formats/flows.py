@@ -83,15 +83,19 @@ def row_chunks(
     with read_snapshot(database) as session:
         for row in iter_rows(session, filters, convert, on_batch, batch_size):
             line = encode(row)
+            del row  # a huge trace's row and its line must not both outlive this step
             traces += 1
             pending.append(line)
             pending_size += len(line)
             if pending_size >= CHUNK_BYTES:
-                chunk = b"".join(pending)
+                # One large line is sent as it is (joining would copy it); small ones are joined.
+                chunk = pending[0] if len(pending) == 1 else b"".join(pending)
                 pending, pending_size = [], 0
+                del line
                 digest.update(chunk)
                 size += len(chunk)
                 yield chunk
+                del chunk
     if pending:
         chunk = b"".join(pending)
         digest.update(chunk)
