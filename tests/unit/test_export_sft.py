@@ -51,6 +51,14 @@ def test_a_full_record_becomes_paired_tool_calls_with_notes_as_assistant_content
         "tool_call_id": None,
     }
     assert row["tools"] == tool_schemas()
+    # One timestamp per message: the trace's creation, then each call's event, then the last note.
+    assert len(row["message_timestamps"]) == len(messages)
+    assert row["message_timestamps"][:3] == [
+        "2026-03-01T12:00:00Z",
+        "2026-03-01T12:00:02Z",
+        "2026-03-01T12:00:02Z",
+    ]
+    assert row["message_timestamps"][-1] == "2026-03-01T12:00:05Z"
 
 
 def test_columns_carry_verdict_scores_reviews_licence_and_provenance():

@@ -71,6 +71,7 @@ SCHEMA = pa.schema(
         ("bug_description", pa.string()),
         ("created_at", pa.string()),
         ("messages", pa.list_(_MESSAGE)),
+        ("message_timestamps", pa.list_(pa.string())),
         ("tools", pa.string()),
         ("tests_passed", pa.bool_()),
         ("resolved", pa.bool_()),

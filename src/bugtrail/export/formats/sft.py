@@ -95,6 +95,10 @@ class SftRow(_Strict):
     bug_description: str = Field(description="the bug as the developer described it (the user turn)")
     created_at: str = Field(description="ISO 8601, when the trace was created")
     messages: list[Message] = Field(description="the session as OpenAI chat messages with tool calls")
+    message_timestamps: list[str | None] = Field(
+        description="per message, when it happened (ISO 8601 as recorded): the trace's creation for the "
+        "user turn, the command's or edit's event for a call and its result, the last note for closing notes"
+    )
     tools: list[dict[str, Any]] = Field(description="OpenAI function schemas of run_command and apply_diff")
     tests_passed: bool | None = Field(description="the tests passed after replaying the edits (QA)")
     resolved: bool | None = Field(description="every fail-to-pass test passes and nothing regressed (QA)")
@@ -120,12 +124,15 @@ def to_sft_row(record: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -
     tally = rec.EventTally()
     checkpoints = rec.checkpoints(record)
     messages: list[dict[str, Any]] = [_message("user", rec.prompt(record))]
+    times: list[str | None] = [rec.opt_str(record.get("created_at"))]
+    last_note: str | None = None
     notes: list[str] = []
     rewards: list[dict[str, Any]] = []
     calls = 0
     for step in rec.steps(events, tally):
         if step.kind == "note":
             notes.append(rec.note_text(step.details))
+            last_note = step.timestamp
             continue
         calls += 1
         call_id = f"call_{calls:06d}"
@@ -145,16 +152,19 @@ def to_sft_row(record: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -
         messages.append(_message("assistant", "\n\n".join(notes), tool_calls=[call]))
         notes = []
         messages.append(_message("tool", result, tool_call_id=call_id))
+        times.extend((step.timestamp, step.timestamp))
         if (checkpoint := checkpoints.pop(step.event_id, None)) is not None:
             rewards.append(_reward(checkpoint, call_id, len(messages) - 1))
     if notes:
         messages.append(_message("assistant", "\n\n".join(notes)))
+        times.append(last_note)
     # Checkpoints whose event is not a command of this trace still count as labels, unlinked.
     rewards.extend(_reward(checkpoint, None, None) for checkpoint in checkpoints.values())
     return {
         "schema_version": SCHEMA_VERSION,
         **header(record),
         "messages": messages,
+        "message_timestamps": times,
         "tools": tool_schemas(),
         **rec.labels(record),
         "step_rewards": sorted(rewards, key=lambda reward: reward["seq"]),
