@@ -6,7 +6,7 @@ with every exported row (the `tools` column) so a trainer can put them in the ch
 
 from __future__ import annotations
 
-import copy
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,9 +59,13 @@ _TOOLS: list[dict[str, Any]] = [
 ]
 
 
+_TOOLS_JSON = json.dumps(_TOOLS)
+
+
 def tool_schemas() -> list[dict[str, Any]]:
-    """A fresh copy (callers put it in rows; a shared mutable list would be a trap)."""
-    return copy.deepcopy(_TOOLS)
+    """A fresh copy (callers put it in rows; a shared mutable list would be a trap). Parsing the JSON is
+    several times faster than deepcopy, and it runs once per exported row."""
+    return json.loads(_TOOLS_JSON)
 
 
 def command_arguments(details: Mapping[str, Any]) -> dict[str, str]:
