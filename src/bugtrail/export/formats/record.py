@@ -21,7 +21,7 @@ class Step:
     kind: StepKind
     event_id: str
     seq: int
-    timestamp: str
+    timestamp: str | None
     details: Mapping[str, Any]
 
 
@@ -50,7 +50,7 @@ def steps(events: Iterable[Mapping[str, Any]], tally: EventTally) -> Iterator[St
             kind,
             str(event.get("event_id") or ""),
             _int(event.get("seq")),
-            str(event.get("timestamp")),
+            opt_str(event.get("timestamp")),
             details,
         )
 

@@ -153,7 +153,7 @@ def to_sft_row(record: Mapping[str, Any], events: Iterable[Mapping[str, Any]]) -
         notes = []
         messages.append(_message("tool", result, tool_call_id=call_id))
         times.extend((step.timestamp, step.timestamp))
-        if (checkpoint := checkpoints.pop(step.event_id, None)) is not None:
+        if step.kind == "command" and (checkpoint := checkpoints.pop(step.event_id, None)) is not None:
             rewards.append(_reward(checkpoint, call_id, len(messages) - 1))
     if notes:
         messages.append(_message("assistant", "\n\n".join(notes)))
