@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -37,6 +38,37 @@ DIFF = (
     + "-    return compute(a, b)\n+    return compute(b, a)\n"
 )
 OUTPUT = "".join(f"tests/test_mod.py::test_case_{i} PASSED\n" for i in range(12)) + "12 passed in 0.31s\n"
+
+
+class PeakAnon:
+    """Samples RssAnon (the process's own heap, not memory-mapped files) every 50 ms: Arrow and datasets
+    memory-map their files, and those pages count in RSS without being memory the export holds."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _status_kb("RssAnon:"))
+            time.sleep(0.05)
+
+    def __enter__(self) -> PeakAnon:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field):
+                return int(line.split()[1])
+    return 0
 
 
 def _rss_kb() -> int:
@@ -232,19 +264,21 @@ def run_export(database_url: str | None, data_dir: Path, fmt: str, limit: int, o
     database = Database(Settings(data_dir=data_dir, database_url=database_url))
     filters = ExportFilters(created_before=BASE + SPACING * limit)
     baseline = _rss_kb()
-    started = time.perf_counter()
-    record_id = flows.start_export(database, fmt, filters, "bench")
-    if fmt == "jsonl":
-        result = flows.write_jsonl(database, filters, record_id, out)
-    elif fmt in ("sft", "adp"):
-        result = format_flows.write_rows(database, filters, record_id, fmt, out)
-    elif fmt == "hf":
-        result = format_flows.write_hf(database, filters, record_id, out)
-    elif fmt == "parquet-month":
-        result = flows.write_parquet_shards(database, filters, record_id, out)
-    else:
-        result = flows.write_parquet(database, filters, record_id, out)
-    seconds = time.perf_counter() - started
+    anon_baseline = _status_kb("RssAnon:")
+    with PeakAnon() as anon:
+        started = time.perf_counter()
+        record_id = flows.start_export(database, fmt, filters, "bench")
+        if fmt == "jsonl":
+            result = flows.write_jsonl(database, filters, record_id, out)
+        elif fmt in ("sft", "adp"):
+            result = format_flows.write_rows(database, filters, record_id, fmt, out)
+        elif fmt == "hf":
+            result = format_flows.write_hf(database, filters, record_id, out)
+        elif fmt == "parquet-month":
+            result = flows.write_parquet_shards(database, filters, record_id, out)
+        else:
+            result = flows.write_parquet(database, filters, record_id, out)
+        seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {
         "traces": result.trace_count,
@@ -252,6 +286,8 @@ def run_export(database_url: str | None, data_dir: Path, fmt: str, limit: int, o
         "seconds": seconds,
         "peak_rss_kb": peak,
         "baseline_rss_kb": baseline,
+        "peak_anon_kb": anon.peak,
+        "baseline_anon_kb": anon_baseline,
     }
 
 
@@ -286,7 +322,7 @@ def main() -> None:
     limits = (1,) if args.huge_mb else (args.small, args.traces)
     print(
         f"{'format':8} {'traces':>8} {'MB':>8} {'s':>7} {'MB/s':>7} {'traces/s':>9} {'peak RSS MB':>12} "
-        f"{'RSS after imports':>18}"
+        f"{'RSS after imports':>18} {'peak anon MB':>13} {'anon at start':>14}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         for fmt in formats:
@@ -312,7 +348,8 @@ def main() -> None:
                 print(
                     f"{fmt:8} {m['traces']:>8} {mb:>8.1f} {m['seconds']:>7.1f} {mb / m['seconds']:>7.1f} "
                     f"{m['traces'] / m['seconds']:>9.0f} {m['peak_rss_kb'] / 1024:>12.1f} "
-                    f"{m['baseline_rss_kb'] / 1024:>18.1f}"
+                    f"{m['baseline_rss_kb'] / 1024:>18.1f} {m['peak_anon_kb'] / 1024:>13.1f} "
+                    f"{m['baseline_anon_kb'] / 1024:>14.1f}"
                 )
                 if out.is_dir():
                     shutil.rmtree(out)
