@@ -72,3 +72,9 @@ def test_an_empty_export_is_an_empty_dataset_and_a_used_directory_is_refused(tmp
     assert "- rows: **0**" in (tmp_path / "hf" / "README.md").read_text()
     with pytest.raises(FileExistsError):
         HfDatasetWriter(tmp_path / "hf", {})
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(FileExistsError, match="not an empty directory"):
+        HfDatasetWriter(tmp_path / "file", {})
+    writer = HfDatasetWriter(tmp_path / "bad", {})
+    with pytest.raises(ValueError, match="row 'x': created_at 'yesterday' is not ISO 8601"):
+        writer.add({"trace_id": "x", "created_at": "yesterday"})

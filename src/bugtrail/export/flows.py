@@ -154,8 +154,8 @@ def write_parquet_shards(
 ) -> ExportResult:
     """A directory of Parquet shards partitioned by month (shards.MonthShardWriter), same rows as
     write_parquet; the record's sha256 is that of the directory's _SHA256SUMS listing."""
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} is not empty; a sharded export writes a new directory")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} is not an empty directory; a sharded export writes a new one")
     writer = MonthShardWriter(out, schema_for(layout), max_rows)
     traces = 0
     try:

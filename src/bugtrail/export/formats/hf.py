@@ -112,8 +112,8 @@ class HfDatasetWriter:
     """Feed sft rows (oldest first) with add(); finish() writes the Arrow copy, the card and _SHA256SUMS."""
 
     def __init__(self, out: Path, filters: Mapping[str, Any], export_id: int | None = None) -> None:
-        if out.exists() and any(out.iterdir()):
-            raise FileExistsError(f"{out} is not empty; an hf export writes a new directory")
+        if out.exists() and (not out.is_dir() or any(out.iterdir())):
+            raise FileExistsError(f"{out} is not an empty directory; an hf export writes a new one")
         out.mkdir(parents=True, exist_ok=True)
         self.out = out
         self.filters = dict(filters)
@@ -125,7 +125,12 @@ class HfDatasetWriter:
         self._month: str | None = None
 
     def add(self, sft_row: Mapping[str, Any]) -> None:
-        month = month_of(str(sft_row["created_at"]))
+        try:
+            month = month_of(str(sft_row.get("created_at")))
+        except ValueError as exc:
+            raise ValueError(
+                f"row {sft_row.get('trace_id')!r}: created_at {sft_row.get('created_at')!r} is not ISO 8601"
+            ) from exc
         if month != self._month:
             self._flush()
             self._month = month
