@@ -197,6 +197,12 @@ def test_cli_builds_hf_from_a_server_and_sft_and_month_shards_locally(
         args = ["export", "--format", "hf", "--out", str(out), "--server", url, "--status", "completed"]
         result = CliRunner().invoke(cli, args, env={"BUGTRAIL_API_KEY": keys.raw["reviewer"]})
         assert result.exit_code == 0, result.output
+        adp = tmp_path / "remote-adp.jsonl"
+        args = ["export", "--format", "adp", "--out", str(adp), "--server", url]
+        result = CliRunner().invoke(cli, args, env={"BUGTRAIL_API_KEY": keys.raw["reviewer"]})
+        assert result.exit_code == 0, result.output
+        assert hashlib.sha256(adp.read_bytes()).hexdigest() in result.output  # checked against the record
+        assert len([Trajectory.model_validate_json(line) for line in adp.read_text().splitlines()]) == 5
     assert load_from_disk(str(out)).num_rows == 3  # the seeded traces; the API's two are still pending
     assert "- rows: **3**" in (out / "README.md").read_text()
     monkeypatch.setenv("BUGTRAIL_DATA_DIR", str(settings.data_dir))
