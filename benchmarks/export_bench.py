@@ -85,10 +85,18 @@ def seed(database_url: str | None, data_dir: Path, traces: int) -> None:
     from bugtrail.config import Settings
     from bugtrail.db.engine import Database
     from bugtrail.db.migrate import upgrade
-    from bugtrail.db.models import Event, QaResult, Trace
+    from bugtrail.db.models import DeveloperConsent, Event, QaResult, Trace
 
     database = Database(Settings(data_dir=data_dir, database_url=database_url))
     upgrade(database.engine)
+    with database.scope() as session:  # every developer consented: the default (external) export takes all
+        for n in range(50):
+            if session.get(DeveloperConsent, f"dev{n}") is None:
+                session.add(
+                    DeveloperConsent(
+                        developer_id=f"dev{n}", licence="CC-BY-4.0", consent_given_at=BASE, external_use=True
+                    )
+                )
     with database.scope() as session:
         existing = session.scalar(select(func.count()).select_from(Trace)) or 0
     if existing >= traces:

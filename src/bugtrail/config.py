@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     webhook_poll_s: float | None = None
     webhook_lease_s: float | None = None
 
+    # Curation metadata (traces.curation): idle gaps longer than this are left out of a trace's active time
+    active_gap_s: float = Field(default=300.0, gt=0, description="seconds between events that count as idle")
+
     # Dashboard sessions (server-side; the cookie holds a random id)
     dashboard_session_ttl_s: float = 12 * 3600.0
 
@@ -182,6 +185,34 @@ class Settings(BaseSettings):
     )
     image_registry: str | None = Field(
         default=None, description="host:port of a registry shared by workers (pull before build, push after)"
+    )
+
+    # QA authenticity and step labels (see docs/qa.md "Authenticity" and "Checkpoints")
+    qa_history_depth: int = Field(
+        default=0,
+        ge=0,
+        description="commits of history the test container sees up to base_commit (0: all of it)",
+    )
+    upstream_match_threshold: float = Field(
+        default=0.9, gt=0, le=1, description="changed-line similarity at which a later commit is a match"
+    )
+    upstream_max_commits: int = Field(
+        default=200, ge=0, description="later commits touching the trace's files that QA compares (oldest)"
+    )
+    upstream_max_diff_bytes: int = Field(
+        default=512 * 1024, ge=1024, description="a later commit's diff larger than this is not compared"
+    )
+    duplicate_threshold: float = Field(
+        default=0.9, gt=0, le=1, description="final-patch similarity at which an earlier trace is a duplicate"
+    )
+    duplicate_max_candidates: int = Field(
+        default=50, ge=0, description="earlier traces of the same repository compared for duplicates"
+    )
+    qa_checkpoints: int = Field(
+        default=0,
+        ge=0,
+        le=50,
+        description="test runs of the session replayed for step-level labels (0: off)",
     )
 
     @property

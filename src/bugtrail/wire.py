@@ -257,8 +257,65 @@ class TraceSummary(BaseModel):
     reasoning_score: float | None = None
 
 
+class TraceConsent(BaseModel):
+    """The developer's consent, as of the read: when it was given (null: pending) and whether the traces
+    may leave the organisation."""
+
+    given_at: datetime | None = None
+    external_use: bool = False
+
+
+CURATION_VERSION = 1
+
+
+class Curation(BaseModel):
+    """Curation metadata, computed from the events when the trace is finalized (traces.curation)."""
+
+    version: int = CURATION_VERSION
+    started_at: datetime | None = Field(default=None, description="first event (UTC)")
+    ended_at: datetime | None = Field(default=None, description="last event (UTC)")
+    time_on_task_s: float = Field(default=0.0, description="first to last event")
+    active_time_s: float = Field(
+        default=0.0, description="time on task without idle gaps longer than active_gap_s"
+    )
+    active_gap_s: float = Field(default=300.0, description="the idle threshold used (BUGTRAIL_ACTIVE_GAP_S)")
+    events: int = 0  # a number: traces.stream splices the event list at the first `"events":[]`
+    edits: int = 0
+    commands: int = 0
+    failed_commands: int = Field(default=0, description="commands with a non-zero exit code")
+    test_runs: int = Field(default=0, description="commands running the test command or a test runner")
+    test_runs_failed: int = Field(default=0, description="test runs with a non-zero exit code")
+    notes: dict[str, int] = Field(default_factory=dict, description="reasoning notes by reasoning_type")
+    files_touched: int = Field(default=0, description="distinct files the edits changed")
+    files: list[str] = Field(default_factory=list, description="the first 100 of those files, sorted")
+    lines_added: int = 0
+    lines_removed: int = 0
+    lines_touched: int = Field(default=0, description="lines added plus lines removed")
+    binary_edits: int = Field(default=0, description="edits whose diff is a binary patch")
+    languages: list[str] = Field(
+        default_factory=list, description="languages of the touched files, most lines first"
+    )
+    out_of_order_events: int = Field(
+        default=0, description="events whose timestamp is earlier than an event recorded before them"
+    )
+
+
 class TraceRead(TraceSummary):
     environment: RecordedEnvironment | None = None
+    licence: str = Field(
+        default="internal",
+        description="the licence this trace is exported under: the developer's, once consent is given; "
+        'else "internal"',
+    )
+    consent: TraceConsent | None = Field(default=None, description="null: no consent recorded")
+    curation: Curation | None = None
+    # Authenticity flags from the newest QA result (qa_results.upstream_match, qa_results.duplicate_of).
+    upstream_commit: str | None = Field(
+        default=None, description="a later upstream commit near-identical to this trace's final patch"
+    )
+    duplicate_of: str | None = Field(
+        default=None, description="the earliest earlier trace of the same repository and bug with this patch"
+    )
     events: list[EventRead]
     qa_results: QaResult | None = None
 

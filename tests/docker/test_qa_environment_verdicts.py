@@ -99,7 +99,7 @@ def test_missing_module_in_both_runs_is_an_environment_error(
     assert qa["resolved"] is None and qa["tests_passed"] is None
     assert trace["resolved"] is None and trace["status"] == "failed"
     assert "missing_dependency_for_bugtrail" in qa["error"] and "both runs" in qa["error"]
-    assert qa["fail_to_pass"] == [] and qa["patch_exact"] is True and qa["schema"] == 2
+    assert qa["fail_to_pass"] == [] and qa["patch_exact"] is True and qa["schema"] == 3
     assert "ModuleNotFoundError" in qa["test_output"]  # the log tail comes with the reason
     assert qa["environment"]["image"] == qa["runner_image"]
 
@@ -109,11 +109,16 @@ def test_missing_module_in_both_runs_is_an_environment_error(
     assert payloads[0][1]["error_kind"] == "environment" and payloads[0][1]["resolved"] is None
 
     # Shown as such: the export filter finds it, the dashboard says it is no verdict on the fix.
+    # (alice recorded no consent: an admin's internal export includes her trace.)
     export = client.get(
-        "/api/export", params={"outcome": "error", "error_kind": "environment"}, headers=keys.reviewer
+        "/api/export",
+        params={"use": "internal", "outcome": "error", "error_kind": "environment"},
+        headers=keys.admin,
     )
     assert export.status_code == 200 and trace["trace_id"] in export.text
-    none = client.get("/api/export", params={"error_kind": "infrastructure"}, headers=keys.reviewer)
+    none = client.get(
+        "/api/export", params={"use": "internal", "error_kind": "infrastructure"}, headers=keys.admin
+    )
     assert none.status_code == 200 and trace["trace_id"] not in none.text
 
 

@@ -145,6 +145,7 @@ def test_jsonl_export_of_a_300_mb_trace_streams_in_bounded_memory(
         httpx.stream(
             "GET",
             f"{server.url}/api/export",
+            params={"use": "internal"},  # the developer recorded no consent
             headers={"authorization": f"Bearer {server.admin_key}"},
             timeout=120,
         ) as response,

@@ -204,3 +204,46 @@ def test_the_session_cookie_is_secure_over_https(app, keys):
             v for k, v in response.headers.multi_items() if k == "set-cookie" and "bugtrail_dashboard=" in v
         )
         assert "Secure" in header and "HttpOnly" in header
+
+
+def test_trace_page_shows_upstream_match_duplicate_and_checkpoints(client, keys, database):
+    bug = "tests/test_calc.py::test_add"
+    with database.scope() as s:
+        original = add_trace(s, index=0)
+        trace_id = add_trace(
+            s,
+            index=1,
+            qa={
+                "schema": 3,
+                "outcome": "completed",
+                "upstream_match": {"commit": "c0ffee" + "0" * 34, "similarity": 0.9731},
+                "duplicate_of": original,
+                "checkpoints": [
+                    {
+                        "event_id": "e1",
+                        "seq": 3,
+                        "edits": 1,
+                        "passed": [],
+                        "failed": [bug],
+                        "fail_to_pass_done": False,
+                    },
+                    {
+                        "event_id": "e2",
+                        "seq": 7,
+                        "edits": 2,
+                        "passed": [bug],
+                        "failed": [],
+                        "fail_to_pass_done": True,
+                    },
+                ],
+            },
+        )
+    assert _login(client, keys.raw["reviewer"]).status_code == 303
+    page = client.get(f"/dashboard/traces/{trace_id}").text
+    assert "c0ffee" + "0" * 34 in page and "(similarity 0.97)" in page
+    assert f'href="/dashboard/traces/{original}"' in page
+    assert 'id="qa-checkpoints"' in page
+    assert "<td>#3</td><td>1</td><td>0</td><td>1</td><td>no</td>" in page
+    assert "<td>#7</td><td>2</td><td>1</td><td>0</td><td>yes</td>" in page
+    plain = client.get(f"/dashboard/traces/{original}").text
+    assert 'id="qa-upstream-match">—<' in plain and 'id="qa-checkpoints"' not in plain

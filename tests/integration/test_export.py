@@ -124,7 +124,7 @@ def test_export_record_has_count_bytes_and_sha256(db, tmp_path, seeded):
     with db.scope(read_only=True) as s:
         record = list_records(s)[0]
         assert record.format == "jsonl"
-        assert record.filters == {"resolved": True}
+        assert record.filters == {"use": "external", "resolved": True}
         assert record.trace_count == 1
         assert record.byte_count == len(data)
         assert record.sha256 == hashlib.sha256(data).hexdigest()
@@ -226,7 +226,7 @@ def test_parquet_event_layout_has_one_row_per_event(db, tmp_path, seeded):
     assert list(good["type"]) == ["reasoning", "command", "edit", "command", "reasoning"]
     assert json.loads(good.iloc[0]["details"])["reasoning_type"] == "hypothesis"
     with db.scope(read_only=True) as s:
-        assert list_records(s)[0].filters == {"status": ["completed"], "layout": "event"}
+        assert list_records(s)[0].filters == {"use": "external", "status": ["completed"], "layout": "event"}
 
 
 def test_empty_parquet_export_is_still_readable(db, tmp_path):
@@ -285,4 +285,4 @@ def test_filters_on_the_newest_qa_results_outcome_error_kind_and_patch_exact(db,
     _, rows = _export_jsonl(db, tmp_path, ExportFilters(error_kind=["environment"]))
     assert rows[0]["qa_results"]["error_kind"] == "environment" and rows[0]["qa_results"]["resolved"] is None
     _, rows = _export_jsonl(db, tmp_path, ExportFilters(outcome=["completed"]))
-    assert rows[-1]["qa_results"]["schema"] == 2 and rows[-1]["qa_results"]["patch_exact"] is False
+    assert rows[-1]["qa_results"]["schema"] == 3 and rows[-1]["qa_results"]["patch_exact"] is False

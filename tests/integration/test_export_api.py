@@ -40,7 +40,7 @@ def test_jsonl_export_streams_the_get_shape_and_is_recorded(client, keys, databa
     assert json.loads(lines[0]) == single
     export_id = response.headers["x-bugtrail-export-id"]
     record = client.get(f"/api/exports/{export_id}", headers=keys.reviewer).json()
-    assert record["trace_count"] == 1 and record["filters"] == {"resolved": True}
+    assert record["trace_count"] == 1 and record["filters"] == {"use": "external", "resolved": True}
     assert record["sha256"] == hashlib.sha256(response.content).hexdigest()
     assert record["byte_count"] == len(response.content) and record["requested_by"] == "reviewer"
     listed = client.get("/api/exports", headers=keys.admin).json()

@@ -81,8 +81,9 @@ def test_sft_rows_load_with_datasets_and_pass_the_chat_template(database, traces
     assert record.trace_count == 5 and record.sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
     loaded = load_dataset("json", data_files=str(out), split="train", cache_dir=str(tmp_path / "cache"))
     assert loaded.num_rows == 5 and set(loaded.column_names) == set(SftRow.model_fields)
-    for row in loaded:
+    for row in rows:  # the rows as written (datasets' JSON reader turns ISO strings into timestamps)
         SftRow.model_validate(row)
+    for row in loaded:
         check_conversation(row["messages"])
         render_chatml(row["messages"], row["tools"])
     by_id = {row["trace_id"]: row for row in rows}
@@ -100,6 +101,9 @@ def test_sft_rows_load_with_datasets_and_pass_the_chat_template(database, traces
     for reward in labelled["step_rewards"]:
         assert labelled["messages"][reward["message_index"]]["tool_call_id"] == reward["tool_call_id"]
     assert labelled["upstream_match"] == {"commit": "c" * 40, "similarity": 0.99}
+    # The keys the consent and curation domains put on the record reach the row.
+    assert labelled["licence"] == "CC-BY-4.0" and labelled["consent"]["external_use"] is True
+    assert labelled["curation"]["edits"] == 1 and labelled["curation"]["test_runs"] == 2
 
 
 def test_adp_rows_validate_against_the_schema(database, traces, tmp_path):
@@ -124,7 +128,7 @@ def test_hf_directory_loads_and_its_card_lists_the_real_counts(database, traces,
     card = (out / "README.md").read_text()
     assert "- rows: **5**" in card
     assert '| status | \\["completed", "pending"\\] |' in card
-    assert "| (none) | 5 |" in card  # no licence on these traces yet
+    assert "| CC-BY-4.0 | 5 |" in card  # alice's consent (tests.support.seed records it)
     assert "| 2026-04 | 1 |" in card
     months = {p.name for p in (out / "data").iterdir()}
     assert {"created_month=2026-03", "created_month=2026-04"} <= months  # (+ this month: the API's traces)

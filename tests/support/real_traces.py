@@ -48,7 +48,13 @@ def require_mirror(case: RealCase) -> Path:
     return case.mirror
 
 
-def start_qa_server(data_dir: Path, allowlist: list[str], runner_image: str, timeout_s: int) -> QaServer:
+def start_qa_server(
+    data_dir: Path,
+    allowlist: list[str],
+    runner_image: str,
+    timeout_s: int,
+    extra_env: dict[str, str] | None = None,
+) -> QaServer:
     """A real `bugtrail serve` whose embedded worker runs QA (heuristic judge) on the allowlisted URLs."""
     return QaServer(
         data_dir,
@@ -58,6 +64,7 @@ def start_qa_server(data_dir: Path, allowlist: list[str], runner_image: str, tim
             "BUGTRAIL_JUDGE": "heuristic",
             "BUGTRAIL_TEST_TIMEOUT_S": str(timeout_s),
             "BUGTRAIL_WORKER_POLL_S": "0.2",
+            **(extra_env or {}),
         },
         worker=True,
     ).start()
@@ -128,6 +135,25 @@ def trace_from_history(case: RealCase, repo_url: str | None = None) -> dict[str,
         "test_command": case.test_command,
         "events": events,
     }
+
+
+def trace_with_test_runs(case: RealCase) -> dict[str, Any]:
+    """The fix as a recorded session with its test runs (command events): the test edit(s), a run (the new
+    test fails), the source edit(s), a run (it passes), and the same run once more, as developers do."""
+    body = trace_from_history(case)
+    events: list[dict[str, Any]] = body["events"]
+
+    def run_after(index: int, exit_code: int) -> dict[str, Any]:
+        at = datetime.fromisoformat(events[index]["timestamp"]) + timedelta(seconds=30)
+        output = "1 failed" if exit_code else "all passed"
+        details = {"command": case.test_command, "output": output, "exit_code": exit_code}
+        return _event("command", at, details)
+
+    last_test_edit = len(case.test_files)  # events: the hypothesis, then the test edit(s)
+    events.insert(last_test_edit + 1, run_after(last_test_edit, 1))
+    events.append(run_after(len(events) - 1, 0))
+    events.append(run_after(len(events) - 1, 0))
+    return body
 
 
 def submit(server_url: str, key: str, body: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from bugtrail.db.models import Event, Job, QaResult, Trace
+from bugtrail.db.models import DeveloperConsent, Event, Job, QaResult, Trace
 
 BASE_TIME = datetime(2026, 3, 1, 12, 0, 0)
 
@@ -76,11 +76,17 @@ def add_trace(
     events: list[tuple[str, dict[str, Any]]] | None = None,
     qa: dict[str, Any] | bool | None = True,
     bug_description: str | None = None,
+    consent: str | None = "CC-BY-4.0",
     event_ids: list[str] | None = None,
 ) -> str:
     """Insert one trace (+events, +newest qa_result unless qa is None/False); returns its trace_id.
+
+    `consent`: unless None, the developer is recorded as having consented to external use under that
+    licence (kept as it is if they already have a record), so default exports include the trace.
     `event_ids` (one per event) lets a QA document refer to the events (e.g. checkpoints)."""
     trace_id = str(uuid.uuid4())
+    if consent is not None and session.get(DeveloperConsent, developer_id) is None:
+        add_consent(session, developer_id, consent)
     created = created_at or BASE_TIME + timedelta(minutes=index)
     event_specs = sample_events(index) if events is None else events
     session.add(
@@ -160,4 +166,20 @@ def add_job(
             last_error=last_error,
         )
     )
+    session.flush()
+
+
+def add_consent(
+    session: Session,
+    developer_id: str,
+    licence: str = "CC-BY-4.0",
+    *,
+    external_use: bool = True,
+    given_at: datetime | None = BASE_TIME,
+) -> None:
+    """Record (or replace) a developer's consent straight into the table."""
+    row = session.get(DeveloperConsent, developer_id) or DeveloperConsent(developer_id=developer_id)
+    row.licence, row.external_use, row.consent_given_at = licence, external_use, given_at
+    row.updated_by = "seed"
+    session.add(row)
     session.flush()

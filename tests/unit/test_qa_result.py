@@ -47,15 +47,15 @@ SCHEMA_1_COMPLETED = {
 
 def test_schema_1_document_loads_upgraded() -> None:
     result = QaResult.model_validate(SCHEMA_1_COMPLETED)
-    assert result.schema_version == RESULT_SCHEMA == 2
+    assert result.schema_version == RESULT_SCHEMA == 3
     assert result.resolved is True and result.fail_to_pass == ["tests/test_calc.py::test_add"]
     assert result.patch_exact is False  # the source edit needed patch --fuzz
     assert result.flaky == [] and result.error_kind is None and result.environment is None
     assert result.before is not None and result.before.phase == "before" and result.before.exit_code == 1
     document = result.document()
-    assert document["schema"] == 2 and "schema_version" not in document
+    assert document["schema"] == 3 and "schema_version" not in document
     assert document["previous_judges"] == SCHEMA_1_COMPLETED["previous_judges"]  # unknown keys survive
-    assert QaResult.model_validate(document) == result  # a stored schema-2 document round-trips
+    assert QaResult.model_validate(document) == result  # a stored schema-3 document round-trips
 
 
 def test_schema_1_errors_get_an_error_kind() -> None:
@@ -82,6 +82,7 @@ def test_patch_exact() -> None:
 def test_export_filters_name_unknown_outcomes_and_error_kinds() -> None:
     filters = ExportFilters(outcome=["error"], error_kind=["environment,input"], patch_exact=False)
     assert filters.as_record() == {
+        "use": "external",
         "outcome": ["error"],
         "error_kind": ["environment", "input"],
         "patch_exact": False,
@@ -90,3 +91,13 @@ def test_export_filters_name_unknown_outcomes_and_error_kinds() -> None:
         ExportFilters(error_kind=["disk"])
     with pytest.raises(ValidationError, match="unknown outcome"):
         ExportFilters(outcome=["done"])
+
+
+def test_schema_2_document_loads_with_authenticity_fields_unknown() -> None:
+    stored = {"schema": 2, "outcome": "completed", "resolved": True, "fail_to_pass": ["t.py::test_x"]}
+    result = QaResult.model_validate(stored)
+    assert result.schema_version == 3 and result.resolved is True
+    # Nothing was checked under schema 2: null means "not checked", and checkpoints were off.
+    assert result.upstream_match is None and result.duplicate_of is None and result.checkpoints is None
+    document = result.document()
+    assert document["schema"] == 3 and document["upstream_match"] is None and document["checkpoints"] is None

@@ -75,13 +75,24 @@ CASES = [(f"{prefix!r} {shape}", text) for prefix in PREFIXES for shape, text in
 CASES += [(f"run {run!r}", run * MIB) for run in [*RUNS, "a-", "a ", "a.", "\n"]]
 
 
-@pytest.mark.parametrize("text", [text for _, text in CASES], ids=[name for name, _ in CASES])
-def test_redaction_is_linear_on_pathological_input(text: str) -> None:
+def _cpu_seconds(text: str) -> float:
     started = time.process_time()  # CPU time: other processes on a busy CI runner do not count
     redacted, _count = redact_text(text)
-    elapsed = time.process_time() - started
-    assert elapsed < LIMIT_CPU_S, f"{elapsed:.2f} s of CPU for 1 MiB"
     assert len(redacted) > 0
+    return time.process_time() - started
+
+
+@pytest.mark.parametrize("text", [text for _, text in CASES], ids=[name for name, _ in CASES])
+def test_redaction_is_linear_on_pathological_input(text: str) -> None:
+    elapsed = _cpu_seconds(text)
+    if elapsed < LIMIT_CPU_S:
+        return
+    # Over the budget: a loaded machine slows even CPU time (caches, frequency). Linear time still shows as
+    # about 8x the CPU of an eighth of the input; the super-linear patterns this guards against gave 60x+.
+    eighth = _cpu_seconds(text[: len(text) // 8])
+    assert elapsed < 6 * LIMIT_CPU_S and elapsed < 20 * max(eighth, 1e-3), (
+        f"{elapsed:.2f} s of CPU for 1 MiB, {eighth:.3f} s for 128 KiB: not linear"
+    )
 
 
 NPM = "npm_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"

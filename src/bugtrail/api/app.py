@@ -15,6 +15,7 @@ from bugtrail.api.errors import ERROR_RESPONSES, error_response, install_error_h
 from bugtrail.api.limits import BodySizeLimit
 from bugtrail.auth.routes import router as auth_router
 from bugtrail.config import Settings
+from bugtrail.consent.routes import router as consent_router
 from bugtrail.dashboard.routes import router as dashboard_router
 from bugtrail.db.engine import Database
 from bugtrail.export.routes import router as export_router
@@ -46,7 +47,15 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     # Added last = runs first: no body is read (not even its size judged) before the key is checked.
     app.add_middleware(ApiKeyGate)
 
-    routers = (traces_router, auth_router, qa_router, repos_router, export_router, webhooks_router)
+    routers = (
+        traces_router,
+        auth_router,
+        qa_router,
+        repos_router,
+        consent_router,
+        export_router,
+        webhooks_router,
+    )
     for router in (*routers, dashboard_router):
         app.include_router(router, responses=ERROR_RESPONSES)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import typer
 
 from bugtrail.cli import (
+    consent_cmd,
+    curation_cmd,
     env_cmd,
     export_cmd,
     judge_cmd,
@@ -36,6 +38,8 @@ runner_cmd.register(app)
 worker_cmd.register(app)
 recorder_cmd.register(app)
 export_cmd.register(app)
+consent_cmd.register(app)
+curation_cmd.register(app)
 webhooks_cmd.register(app)
 env_cmd.register(app)
 

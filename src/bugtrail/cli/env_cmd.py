@@ -68,7 +68,7 @@ def build(
     log_dir = settings.data_dir.resolve() / "env-logs" / f"{int(time.time())}-{uuid.uuid4().hex[:8]}"
     with tempfile.TemporaryDirectory(prefix="bugtrail-env-") as scratch:
         tree = Path(scratch) / "repo"
-        checkout(mirror, trace.base_commit or "", tree)
+        checkout(mirror, trace.base_commit or "", tree, depth=1)  # the plan reads files only
         prepared = prepare_environment(settings, trace, config, tree, mirror, log_dir)
     info = prepared.info
     typer.echo(f"source: {info.source}; python {info.python_version}; image {prepared.image}")

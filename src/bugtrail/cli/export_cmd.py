@@ -25,12 +25,27 @@ def export(
     partition: str = typer.Option(
         "none", help="parquet: none (one file) or month (a directory of shards per created month)"
     ),
+    use: str = typer.Option(
+        "external",
+        "--use",
+        help="external: only traces whose developer consented to external use; "
+        "internal: every trace, kept inside the organisation (with --server: an admin key)",
+    ),
+    licence: list[str] | None = typer.Option(
+        None, "--licence", help='licence rows carry: an SPDX id or "internal" (repeatable)'
+    ),
     status: list[str] | None = typer.Option(None, help="trace status (repeatable)"),
     tests_passed: bool | None = typer.Option(None, "--tests-passed/--tests-failed"),
     resolved: bool | None = typer.Option(None, "--resolved/--unresolved"),
     outcome: list[str] | None = typer.Option(None, help="newest QA result's outcome (repeatable)"),
     error_kind: list[str] | None = typer.Option(None, help="environment | infrastructure | input"),
     patch_exact: bool | None = typer.Option(None, "--patch-exact/--patch-fuzzy"),
+    upstream_match: bool | None = typer.Option(
+        None, "--upstream-match/--no-upstream-match", help="final patch near-identical to a later commit"
+    ),
+    duplicate: bool | None = typer.Option(
+        None, "--duplicates-only/--exclude-duplicates", help="traces QA linked to an earlier duplicate"
+    ),
     min_reasoning_score: float | None = typer.Option(None, "--min-reasoning-score"),
     max_reasoning_score: float | None = typer.Option(None, "--max-reasoning-score"),
     developer_id: str | None = typer.Option(None, "--developer"),
@@ -68,14 +83,20 @@ def export(
         raise fail("--partition is none or month, and month is for --format parquet (hf is always)", code=2)
     if (format == "hf" or partition == "month") and out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise fail(f"{out} must be a new or empty directory for this export", code=2)
+    if use not in ("external", "internal"):
+        raise fail("--use must be external or internal", code=2)
     try:
         filters = ExportFilters(
+            use=use,  # checked just above
+            licence=licence or None,
             status=status or None,
             tests_passed=tests_passed,
             resolved=resolved,
             outcome=outcome or None,
             error_kind=error_kind or None,
             patch_exact=patch_exact,
+            upstream_match=upstream_match,
+            duplicate=duplicate,
             min_reasoning_score=min_reasoning_score,
             max_reasoning_score=max_reasoning_score,
             developer_id=developer_id,
@@ -123,7 +144,7 @@ def export(
                 result = flows.write_parquet(database, filters, record_id, out, layout, advance)
     console.print(
         f"exported {result.trace_count} traces to {out} ({result.byte_count} bytes, "
-        f"sha256 {result.sha256}, export #{result.record_id})"
+        f"sha256 {result.sha256}, export #{result.record_id}, use={use})"
     )
 
 

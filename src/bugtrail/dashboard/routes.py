@@ -129,11 +129,11 @@ def overview(request: Request, session: DbSession) -> Response:
 
 
 @router.get("/traces/{trace_id}")
-def trace_page(trace_id: str, request: Request, session: DbSession) -> Response:
+def trace_page(trace_id: str, request: Request, session: DbSession, settings: AppSettings) -> Response:
     gate = _gate(request, session)
     if isinstance(gate, Response):
         return gate
-    trace = get_trace_read(session, trace_id)
+    trace = get_trace_read(session, trace_id, settings.active_gap_s)
     if trace is None:
         return render("message.html", 404, principal=gate, title="Not found", message=f"No trace {trace_id}.")
     qa = trace.qa_results
@@ -147,6 +147,7 @@ def trace_page(trace_id: str, request: Request, session: DbSession) -> Response:
         qa=qa,
         criteria=views.criteria_rows(qa),
         tests={key: views.test_list(qa, key) for key in views.TEST_LISTS},
+        curation=views.curation_facts(trace.curation),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from bugtrail.dashboard.repository import HISTOGRAM_BINS, Overview
 from bugtrail.db.models import utcnow
 from bugtrail.qa.result import QaResult
-from bugtrail.wire import TRACE_STATUSES, TraceRead
+from bugtrail.wire import TRACE_STATUSES, Curation, TraceRead
 
 MAX_EVENTS_SHOWN = 5000
 TEST_LISTS = ("fail_to_pass", "pass_to_pass", "failed_after", "flaky")
@@ -123,3 +123,35 @@ def test_list(qa: QaResult | None, key: str) -> list[str]:
     if isinstance(value, list):
         return [str(item) for item in value]
     return []
+
+
+def duration(seconds: float) -> str:
+    """2320.0 -> "38 min 40 s"; over an hour in hours and minutes, over two days in days."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    if whole < 172800:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    return f"{whole // 86400} days"
+
+
+def curation_facts(curation: Curation | None) -> dict[str, Any] | None:
+    """The curation card's values as display text (None: the trace is not finalized yet)."""
+    if curation is None:
+        return None
+    notes = ", ".join(f"{count} {kind}" for kind, count in curation.notes.items() if count) or "none"
+    return {
+        "time_on_task": duration(curation.time_on_task_s),
+        "active": duration(curation.active_time_s),
+        "active_gap": duration(curation.active_gap_s),
+        "counts": f"{curation.edits} edits, {curation.commands} commands ({curation.failed_commands} failed)",
+        "test_runs": f"{curation.test_runs} ({curation.test_runs_failed} failed)",
+        "notes": notes,
+        "files": f"{curation.files_touched} files, +{curation.lines_added} / -{curation.lines_removed} lines",
+        "file_list": curation.files,
+        "languages": ", ".join(curation.languages) or "—",
+        "binary_edits": curation.binary_edits,
+        "out_of_order": curation.out_of_order_events,
+    }

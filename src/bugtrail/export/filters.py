@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from bugtrail.consent.schemas import canonical_licence
 from bugtrail.qa.result import ERROR_KINDS, QA_OUTCOMES
 from bugtrail.wire import TRACE_STATUSES
 
@@ -14,17 +15,32 @@ from bugtrail.wire import TRACE_STATUSES
 ExportFormat = Literal["jsonl", "parquet", "sft", "adp"]
 JSONL_FORMATS: tuple[str, ...] = ("jsonl", "sft", "adp")  # one JSON row per line, streamed
 ParquetLayout = Literal["trace", "event"]
+# external: only traces whose developer consented to use outside the organisation (the default);
+# internal: every trace, consented or not, for use inside the organisation (admins only).
+ExportUse = Literal["external", "internal"]
 
 
 class ExportFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    use: ExportUse = Field(
+        default="external",
+        description="external: only traces whose developer consented to external use; internal: all (admin)",
+    )
+    licence: list[str] | None = Field(
+        default=None,
+        description='licences rows carry (SPDX ids, or "internal": no consent or internal licence)',
+    )
     status: list[str] | None = Field(default=None, description="one or more trace statuses")
     tests_passed: bool | None = None
     resolved: bool | None = None
     outcome: list[str] | None = Field(default=None, description="outcome of the newest QA result")
     error_kind: list[str] | None = Field(default=None, description="environment | infrastructure | input")
     patch_exact: bool | None = Field(default=None, description="every edit applied without fuzz")
+    upstream_match: bool | None = Field(
+        default=None, description="QA found a later upstream commit near-identical to the final patch"
+    )
+    duplicate: bool | None = Field(default=None, description="QA linked the trace to an earlier duplicate")
     min_reasoning_score: float | None = None
     max_reasoning_score: float | None = None
     developer_id: str | None = None
@@ -42,6 +58,16 @@ class ExportFilters(BaseModel):
         if unknown:
             raise ValueError(f"unknown status {unknown}; allowed: {list(TRACE_STATUSES)}")
         return statuses or None
+
+    @field_validator("licence")
+    @classmethod
+    def _check_licence(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        chosen = sorted(
+            {canonical_licence(part) for item in value for part in item.split(",") if part.strip()}
+        )
+        return chosen or None
 
     @field_validator("outcome", "error_kind")
     @classmethod
@@ -65,5 +91,5 @@ class ExportFilters(BaseModel):
         return value
 
     def as_record(self) -> dict[str, Any]:
-        """The filters that were set, JSON-ready (for export_record.filters)."""
+        """The filters that were set, JSON-ready (for export_record.filters); `use` is always recorded."""
         return self.model_dump(mode="json", exclude_none=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import groupby
 from pathlib import Path
 
@@ -20,7 +20,6 @@ from bugtrail.db.engine import SQLITE_READ_ONLY, Database
 from bugtrail.export import jsonl, repository
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.parquet import IncrementalParquetWriter, batch_table, schema_for
-from bugtrail.export.repository import TraceBundle
 from bugtrail.export.shards import DEFAULT_MAX_ROWS, MonthShardWriter, month_of, write_checksums
 from bugtrail.traces.repository import iter_event_pages
 
@@ -84,7 +83,9 @@ def jsonl_chunks(
     digest = hashlib.sha256()
     size = traces = 0
     with read_snapshot(database) as session:
-        for batch in repository.iter_bundles(session, filters, batch_size, with_events=False):
+        for batch in repository.iter_bundles(
+            session, filters, batch_size, with_events=False, active_gap_s=database.settings.active_gap_s
+        ):
             for chunk in jsonl.encode_paged(session, batch):
                 digest.update(chunk)
                 size += len(chunk)
@@ -123,13 +124,18 @@ def write_parquet(
         with read_snapshot(database) as session:
             paged = layout == "event"
             for batch in repository.iter_bundles(
-                session, filters, batch_size, json_as_text=True, with_events=not paged
+                session,
+                filters,
+                batch_size,
+                json_as_text=True,
+                with_events=not paged,
+                active_gap_s=database.settings.active_gap_s,
             ):
                 if paged:
                     # One row per event: a row group per page of events, never a whole trace at once.
                     for bundle in batch:
                         for page in iter_event_pages(session, bundle.trace.trace_id, json_as_text=True):
-                            writer.write_batch([TraceBundle(bundle.trace, page, bundle.qa_result)])
+                            writer.write_batch([replace(bundle, events=page)])
                 else:
                     # One row per trace holds all its events: memory is one batch of whole traces.
                     writer.write_batch(batch)
@@ -162,7 +168,12 @@ def write_parquet_shards(
         with read_snapshot(database) as session:
             paged = layout == "event"
             for batch in repository.iter_bundles(
-                session, filters, batch_size, json_as_text=True, with_events=not paged
+                session,
+                filters,
+                batch_size,
+                json_as_text=True,
+                with_events=not paged,
+                active_gap_s=database.settings.active_gap_s,
             ):
                 for month, group in groupby(batch, key=lambda bundle: month_of(bundle.trace.created_at)):
                     bundles = list(group)
@@ -171,7 +182,7 @@ def write_parquet_shards(
                         continue
                     for bundle in bundles:  # a row group per page of events, as in write_parquet
                         for page in iter_event_pages(session, bundle.trace.trace_id, json_as_text=True):
-                            writer.write(month, batch_table([TraceBundle(bundle.trace, page, None)], layout))
+                            writer.write(month, batch_table([replace(bundle, events=page)], layout))
                 traces += len(batch)
                 if on_batch is not None:
                     on_batch(len(batch))

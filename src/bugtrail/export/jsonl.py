@@ -16,7 +16,7 @@ CHUNK_BYTES = 1024 * 1024
 
 
 def trace_read(bundle: TraceBundle) -> TraceRead:
-    return to_trace_read(bundle.trace, bundle.events, bundle.qa_result)
+    return to_trace_read(bundle.trace, bundle.events, bundle.qa_result, bundle.consent, bundle.curation)
 
 
 def encode_batch(batch: list[TraceBundle]) -> bytes:
@@ -30,7 +30,8 @@ def encode_paged(session: Session, batch: list[TraceBundle]) -> Iterator[bytes]:
     pending: list[bytes] = []
     size = 0
     for bundle in batch:
-        for piece in chain(trace_document(session, bundle.trace, bundle.qa_result), (b"\n",)):
+        document = trace_document(session, bundle.trace, bundle.qa_result, bundle.consent, bundle.curation)
+        for piece in chain(document, (b"\n",)):
             pending.append(piece)
             size += len(piece)
             if size >= CHUNK_BYTES:

@@ -16,8 +16,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bugtrail.consent.schemas import trace_licence
 from bugtrail.export.repository import TraceBundle
 from bugtrail.qa.result import QaResult
+from bugtrail.traces.repository import stored_curation
+from bugtrail.wire import REASONING_TYPES
 
 _UTC = pa.timestamp("us", tz="UTC")
 
@@ -47,11 +50,42 @@ _TRACE_FIELDS = [
     ("tests_passed", pa.bool_()),
     ("resolved", pa.bool_()),
     ("reasoning_score", pa.float64()),
+    ("upstream_commit", pa.string()),
+    ("duplicate_of", pa.string()),
 ]
+
+# wire.TraceConsent and wire.Curation as structs: fixed fields a researcher filters on
+# (`curation.active_time_s`, `consent.external_use`) without parsing JSON.
+CONSENT_STRUCT = pa.struct([("given_at", _UTC), ("external_use", pa.bool_())])
+CURATION_STRUCT = pa.struct(
+    [
+        ("version", pa.int32()),
+        ("started_at", _UTC),
+        ("ended_at", _UTC),
+        ("time_on_task_s", pa.float64()),
+        ("active_time_s", pa.float64()),
+        ("active_gap_s", pa.float64()),
+        *[(name, pa.int64()) for name in ("events", "edits", "commands", "failed_commands")],
+        *[(name, pa.int64()) for name in ("test_runs", "test_runs_failed")],
+        ("notes", pa.struct([(kind, pa.int64()) for kind in REASONING_TYPES])),
+        ("files_touched", pa.int64()),
+        ("files", pa.list_(pa.string())),
+        ("lines_added", pa.int64()),
+        ("lines_removed", pa.int64()),
+        ("lines_touched", pa.int64()),
+        ("binary_edits", pa.int64()),
+        ("languages", pa.list_(pa.string())),
+        ("out_of_order_events", pa.int64()),
+    ]
+)
+# What every row carries, whatever the layout: the licence it is exported under and the consent.
+_CONSENT_FIELDS = [("licence", pa.string()), ("consent", CONSENT_STRUCT)]
 
 TRACE_SCHEMA = pa.schema(
     [
         *_TRACE_FIELDS,
+        *_CONSENT_FIELDS,
+        ("curation", CURATION_STRUCT),
         ("environment", pa.string()),  # JSON (wire.RecordedEnvironment) or null
         ("events", pa.list_(EVENT_STRUCT)),
         ("qa_results", pa.string()),
@@ -68,6 +102,7 @@ EVENT_SCHEMA = pa.schema(
         ("tests_passed", pa.bool_()),
         ("resolved", pa.bool_()),
         ("reasoning_score", pa.float64()),
+        *_CONSENT_FIELDS,
         *[(name, EVENT_STRUCT.field(name).type) for name in EVENT_STRUCT.names],
     ]
 )
@@ -96,6 +131,9 @@ def batch_table(batch: list[TraceBundle], layout: str) -> pa.Table:
     rows: list[dict[str, Any]] = []
     for bundle in batch:
         header = {name: getattr(bundle.trace, name) for name, _ in _TRACE_FIELDS}
+        licence, consent = trace_licence(bundle.consent)
+        header["licence"] = licence
+        header["consent"] = consent.model_dump() if consent is not None else None
         events = _events(bundle)
         if layout == "event":
             shared = {key: header[key] for key in EVENT_SCHEMA.names if key in header}
@@ -104,8 +142,26 @@ def batch_table(batch: list[TraceBundle], layout: str) -> pa.Table:
         else:
             qa = _qa_json(bundle.qa_result.result) if bundle.qa_result is not None else None
             environment = _json_text(bundle.trace.environment)
-            rows.append({**header, "environment": environment, "events": events, "qa_results": qa})
+            curation = _curation(bundle)
+            rows.append(
+                {
+                    **header,
+                    "curation": curation,
+                    "environment": environment,
+                    "events": events,
+                    "qa_results": qa,
+                }
+            )
     return pa.Table.from_pylist(rows, schema=schema_for(layout))
+
+
+def _curation(bundle: TraceBundle) -> dict[str, Any] | None:
+    curation = bundle.curation or stored_curation(bundle.trace.curation)
+    if curation is None:
+        return None
+    row = curation.model_dump()
+    row["notes"] = {kind: row["notes"].get(kind, 0) for kind in REASONING_TYPES}
+    return row
 
 
 def _qa_json(stored: str | dict[str, Any] | None) -> str | None:

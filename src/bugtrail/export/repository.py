@@ -10,8 +10,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Text, and_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
+from bugtrail.consent import repository as consent_repo
 from bugtrail.db.models import Event, ExportRecord, QaResult, Trace, utcnow
 from bugtrail.export.filters import ExportFilters
+from bugtrail.traces.curation import DEFAULT_ACTIVE_GAP_S
+from bugtrail.traces.repository import curation_on_read
+from bugtrail.wire import Curation
 
 
 @dataclass
@@ -26,16 +30,28 @@ class TraceBundle:
     trace: Any  # Row shaped like Trace
     events: list[Any]  # Rows shaped like Event
     qa_result: Any | None  # Row shaped like QaResult
+    consent: Any | None = None  # Row shaped like DeveloperConsent (None: none recorded)
+    curation: Curation | None = None  # computed on read when the trace was stored without one
 
 
 def _filtered(query: Select[Any], filters: ExportFilters) -> Select[Any]:
     conditions: list[ColumnElement[bool]] = []
+    if filters.use == "external":
+        conditions.append(consent_repo.external_use_condition())
+    if filters.licence:
+        conditions.append(consent_repo.licence_condition(filters.licence))
     if filters.status:
         conditions.append(Trace.status.in_(filters.status))
     if filters.tests_passed is not None:
         conditions.append(Trace.tests_passed.is_(filters.tests_passed))
     if filters.resolved is not None:
         conditions.append(Trace.resolved.is_(filters.resolved))
+    if filters.upstream_match is not None:
+        has_match = Trace.upstream_commit.is_not(None)
+        conditions.append(has_match if filters.upstream_match else Trace.upstream_commit.is_(None))
+    if filters.duplicate is not None:
+        is_duplicate = Trace.duplicate_of.is_not(None)
+        conditions.append(is_duplicate if filters.duplicate else Trace.duplicate_of.is_(None))
     qa_conditions: list[ColumnElement[bool]] = []
     if filters.outcome:
         qa_conditions.append(QaResult.outcome.in_(filters.outcome))
@@ -70,6 +86,7 @@ def iter_bundles(
     batch_size: int = 500,
     json_as_text: bool = False,
     with_events: bool = True,
+    active_gap_s: float = DEFAULT_ACTIVE_GAP_S,
 ) -> Iterator[list[TraceBundle]]:
     """Oldest first, keyset-paginated on (created_at, trace_id): memory is one batch, however many traces.
 
@@ -102,11 +119,14 @@ def iter_bundles(
             [t.latest_qa_result_id for t in traces if t.latest_qa_result_id is not None],
             json_as_text,
         )
+        consents = consent_repo.for_developers(session, (trace.developer_id for trace in traces))
         yield [
             TraceBundle(
                 trace,
                 events.get(trace.trace_id, []),
                 qa.get(trace.latest_qa_result_id) if trace.latest_qa_result_id is not None else None,
+                consents.get(trace.developer_id),
+                curation_on_read(session, trace, active_gap_s),
             )
             for trace in traces
         ]

@@ -15,9 +15,9 @@ from pydantic import BaseModel, ValidationError
 
 from bugtrail.api.deps import DbSession, ReviewerPrincipal, get_database
 from bugtrail.db.engine import Database
-from bugtrail.errors import InvalidInput, NotFound
+from bugtrail.errors import Forbidden, InvalidInput, NotFound
 from bugtrail.export import flows, repository
-from bugtrail.export.filters import ExportFilters, ExportFormat, ParquetLayout
+from bugtrail.export.filters import ExportFilters, ExportFormat, ExportUse, ParquetLayout
 from bugtrail.export.formats import flows as format_flows
 
 router = APIRouter(prefix="/api", tags=["export"])
@@ -36,12 +36,22 @@ class ExportRecordRead(BaseModel):
 
 
 def export_filters(
+    use: ExportUse = Query(
+        "external",
+        description="external: only traces whose developer consented to external use; "
+        "internal: every trace, for use inside the organisation (admin keys only)",
+    ),
+    licence: list[str] | None = Query(
+        None, description='licence rows carry: SPDX ids or "internal" (repeat or comma-separate)'
+    ),
     status: list[str] | None = Query(None, description="repeat or comma-separate"),
     tests_passed: bool | None = None,
     resolved: bool | None = None,
     outcome: list[str] | None = Query(None, description="newest QA result's outcome: completed, error ..."),
     error_kind: list[str] | None = Query(None, description="environment | infrastructure | input"),
     patch_exact: bool | None = Query(None, description="every edit applied without fuzz"),
+    upstream_match: bool | None = Query(None, description="final patch near-identical to a later commit"),
+    duplicate: bool | None = Query(None, description="linked to an earlier near-duplicate trace"),
     min_reasoning_score: float | None = None,
     max_reasoning_score: float | None = None,
     developer_id: str | None = None,
@@ -51,12 +61,16 @@ def export_filters(
 ) -> ExportFilters:
     try:
         return ExportFilters(
+            use=use,
+            licence=licence,
             status=status,
             tests_passed=tests_passed,
             resolved=resolved,
             outcome=outcome,
             error_kind=error_kind,
             patch_exact=patch_exact,
+            upstream_match=upstream_match,
+            duplicate=duplicate,
             min_reasoning_score=min_reasoning_score,
             max_reasoning_score=max_reasoning_score,
             developer_id=developer_id,
@@ -92,6 +106,12 @@ def export_traces(
     filters: ExportFilters = Depends(export_filters),
     database: Database = Depends(get_database),
 ) -> StreamingResponse:
+    if filters.use == "internal" and not principal.is_admin:
+        # Traces without consent leave the consented set only when an admin asks for it by name.
+        raise Forbidden(
+            "use=internal (traces without external-use consent included) needs an admin key",
+            detail={"role": principal.role, "hint": "leave use out (external) for consented traces only"},
+        )
     stamp = datetime.now().strftime("%Y%m%dT%H%M%S")
     if format in ("sft", "adp"):
         record_id = flows.start_export(database, format, filters, principal.developer_id)

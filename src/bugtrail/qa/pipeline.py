@@ -27,6 +27,7 @@ from bugtrail.jobs import repository as jobs
 from bugtrail.jobs.backoff import retry_delay_s
 from bugtrail.qa import environment_adapter as environments
 from bugtrail.qa import repository as qa_repo
+from bugtrail.qa.duplicates import find_duplicate
 from bugtrail.qa.errors import QaInfraError
 from bugtrail.qa.judge import get_judge
 from bugtrail.qa.replay import ReplayResult, replay_trace
@@ -109,10 +110,22 @@ def run_qa_job(settings: Settings, database: Database, ticket: JobTicket, worker
                 return jobs.QUEUED
             replay = _error_replay(settings, trace, repo_config, log_dir, reason)
 
-    result = build_result(replay, ticket, judge=None)
+    duplicate_of = find_duplicate_of(database, settings, trace)
+    result = build_result(replay, ticket, judge=None, duplicate_of=duplicate_of)
     judge_record = run_judge(settings, trace, result)
-    result = build_result(replay, ticket, judge=judge_record)
+    result = build_result(replay, ticket, judge=judge_record, duplicate_of=duplicate_of)
     return store_result(database, ticket, worker_id, result)
+
+
+def find_duplicate_of(database: Database, settings: Settings, trace: TraceRead) -> str | None:
+    """The earlier trace this one near-duplicates, read in a scope of its own (the comparison reads other
+    traces' edits: kept out of the short write transaction that stores the result and sets the link)."""
+    try:
+        with database.scope(read_only=True) as session:
+            return find_duplicate(session, settings, trace)
+    except Exception:  # a flag: its failure must not cost the verdict
+        log.exception("duplicate check failed for trace %s", trace.trace_id)
+        return None
 
 
 def _error_replay(
@@ -138,7 +151,9 @@ def run_judge(settings: Settings, trace: TraceRead, result: QaResult) -> dict[st
         return {"error": f"judge failed: {exc!r}", "reasoning_score": None, "judge_comments": None}
 
 
-def build_result(replay: ReplayResult, ticket: JobTicket, judge: dict[str, Any] | None) -> QaResult:
+def build_result(
+    replay: ReplayResult, ticket: JobTicket, judge: dict[str, Any] | None, duplicate_of: str | None = None
+) -> QaResult:
     """The one producer of the qa_results document (seed fields first, then the verdict detail)."""
     verdict = replay.verdict
     graded = verdict is not None and verdict.error_kind is None
@@ -173,6 +188,10 @@ def build_result(replay: ReplayResult, ticket: JobTicket, judge: dict[str, Any] 
         before=_run_summary(replay, "before"),
         after=_run_summary(replay, "after"),
         judge=judge or None,
+        upstream_match=replay.upstream_match,
+        duplicate_of=duplicate_of,
+        checkpoints=replay.checkpoints,
+        checkpoints_error=replay.checkpoints_error,
         job_id=ticket.id,
         attempt=ticket.attempts,
         log_dir=replay.log_dir,
@@ -217,6 +236,8 @@ def store_result(database: Database, ticket: JobTicket, worker_id: str, result: 
                     "reasoning_score": result.reasoning_score,
                     "patch_exact": result.patch_exact,
                     "flaky": result.flaky,
+                    "upstream_match": result.upstream_match.model_dump() if result.upstream_match else None,
+                    "duplicate_of": result.duplicate_of,
                     "error": result.error,
                 },
             )

@@ -7,11 +7,15 @@ Log directory layout (fixed names, so a run can be re-graded from disk):
   <log_dir>/before/run-1/...      the reruns of BUGTRAIL_QA_RERUNS (same files), run-2/, ...
   <log_dir>/after/{test_output.txt,junit.xml,run.json} and after/run-N/
   <log_dir>/verdict.json
+  <log_dir>/checkpoints/...       step-level runs (qa.checkpoints), when BUGTRAIL_QA_CHECKPOINTS > 0
+The work trees are copies of one history cut of base_commit (qa.workspace.history_cut): the containers
+never see a commit, ref or object from after base_commit.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import threading
 import time
@@ -26,14 +30,18 @@ from bugtrail.errors import Unavailable
 from bugtrail.qa import environment_adapter as environments
 from bugtrail.qa import liveness
 from bugtrail.qa.apply_container import apply_in_container
+from bugtrail.qa.checkpoint_runs import run_checkpoints
+from bugtrail.qa.checkpoints import choose, grade_checkpoints, recorded_test_runs
 from bugtrail.qa.docker_api import docker_client
 from bugtrail.qa.environments.schemas import EnvironmentInfo
 from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
 from bugtrail.qa.grading import RERUN_PREFIX, Verdict, grade_logs
+from bugtrail.qa.patch_lines import trace_patch
 from bugtrail.qa.patching import EditReport, EditSpec, is_test_file
 from bugtrail.qa.result import ErrorKind, patch_exact_of
 from bugtrail.qa.runner import OUTPUT_FILE, RunResult, run_phase
-from bugtrail.qa.workspace import check_repo_allowed, checkout, ensure_mirror
+from bugtrail.qa.upstream import find_upstream_match
+from bugtrail.qa.workspace import check_repo_allowed, copy_checkout, ensure_mirror, history_cut
 from bugtrail.repos.schemas import RepoConfig
 from bugtrail.traces.redaction import redact_text
 from bugtrail.wire import TraceRead
@@ -41,6 +49,9 @@ from bugtrail.wire import TraceRead
 BEFORE_OUTPUT_KEEP = 64 * 1024  # the "before" run's output kept in the result document (tail)
 ERROR_OUTPUT_KEEP = 64 * 1024  # the log tail kept with an environment error
 PHASES = ("before", "after")
+BASE_REPO = "base.git"  # in the scratch dir: the history cut every work tree of the job is copied from
+
+log = logging.getLogger("bugtrail.qa")
 
 
 @dataclass
@@ -64,6 +75,9 @@ class ReplayResult:
     setup_s: float = 0.0
     test_duration_s: float | None = None  # the two runs' durations added up
     tests_wall_s: float | None = None  # wall time of the test runs (less when they run in parallel)
+    upstream_match: dict[str, Any] | None = None
+    checkpoints: list[dict[str, Any]] | None = None  # None: BUGTRAIL_QA_CHECKPOINTS is 0
+    checkpoints_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -130,12 +144,16 @@ def _replay(
     try:
         mirror = ensure_mirror(settings, trace.repo_url, trace.base_commit)
         edits = edits_of(trace)
+        result.upstream_match = _upstream_match(settings, mirror, trace)
         patterns = list(settings.test_file_patterns)  # a copy: the settings are shared
         if repo_config is not None:
             patterns += repo_config.test_file_patterns
 
+        base_repo = scratch / BASE_REPO
+        history_cut(mirror, trace.base_commit, base_repo, depth=settings.qa_history_depth)
+
         def check_out(phase: str) -> None:
-            checkout(mirror, trace.base_commit or "", scratch / phase / "repo")
+            copy_checkout(base_repo, trace.base_commit or "", scratch / phase / "repo")
 
         def apply(phase: str) -> list[EditReport]:
             chosen = [e for e in edits if phase == "after" or is_test_file(e.file, patterns)]
@@ -204,7 +222,7 @@ def _replay(
                         command=result.test_command,
                         image=result.image,
                         log_dir=run_dir,
-                        readonly_mounts=[mirror],
+                        readonly_mounts=[],  # never the mirror: it holds the future
                         worker_id=worker_id,
                     )
                     first = first or outcome
@@ -228,11 +246,57 @@ def _replay(
             if not result.test_output.strip():
                 result.test_output = result.before_output
         _write_verdict(log_dir, result)
+        if settings.qa_checkpoints and result.verdict.error_kind is None:
+            _checkpoints(settings, trace, edits, patterns, base_repo, scratch, log_dir, result, worker_id)
         return result
     finally:
         # Deleting thousands of files is not on the job's critical path; a crash leaves it to
         # remove_orphan_scratch at the next worker start.
         threading.Thread(target=shutil.rmtree, args=(scratch, True), daemon=True).start()
+
+
+def _upstream_match(settings: Settings, mirror: Path, trace: TraceRead) -> dict[str, Any] | None:
+    """A flag, never a reason to fail QA: a git problem here leaves it null and is logged."""
+    try:
+        patch = trace_patch(event.details for event in trace.events if event.type == "edit")
+        match = find_upstream_match(settings, mirror, trace.base_commit or "", patch)
+    except Exception:  # the verdict on the tests must not depend on this check
+        log.exception("upstream match failed for trace %s", trace.trace_id)
+        return None
+    return match.as_dict() if match else None
+
+
+def _checkpoints(
+    settings: Settings,
+    trace: TraceRead,
+    edits: list[EditSpec],
+    patterns: list[str],
+    base_repo: Path,
+    scratch: Path,
+    log_dir: Path,
+    result: ReplayResult,
+    worker_id: str,
+) -> None:
+    """Step-level labels: the recorded test runs replayed in the main runs' environment, then graded."""
+    chosen = choose(recorded_test_runs(trace.events, result.test_command), settings.qa_checkpoints)
+    try:
+        run_checkpoints(
+            settings,
+            runs=chosen,
+            edits=edits,
+            patterns=patterns,
+            source_tree=base_repo,
+            base_commit=trace.base_commit or "",
+            scratch=scratch,
+            log_dir=log_dir,
+            command=result.test_command,
+            image=result.image,
+            worker_id=worker_id,
+        )
+    except (QaInfraError, QaInputError) as exc:  # the main verdict stands; the labels are missing
+        result.checkpoints_error = str(exc)
+    fail_to_pass = result.verdict.fail_to_pass if result.verdict else []
+    result.checkpoints = grade_checkpoints(log_dir, fail_to_pass)
 
 
 def _environment_failed(

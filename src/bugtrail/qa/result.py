@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bugtrail.qa.environments.schemas import EnvironmentInfo
 
-RESULT_SCHEMA = 2
+RESULT_SCHEMA = 3
 ErrorKind = Literal["environment", "infrastructure", "input"]
 ERROR_KINDS: tuple[str, ...] = ("environment", "infrastructure", "input")
 QA_OUTCOMES: tuple[str, ...] = ("completed", "skipped", "error", "judged_only")
@@ -38,6 +38,30 @@ class RunSummary(BaseModel):
     junit: bool = False
     reruns: int = Field(default=0, description="extra runs of this phase (BUGTRAIL_QA_RERUNS)")
     output_tail: str | None = None
+
+
+class UpstreamMatch(BaseModel):
+    """A later commit of the repository whose change is near-identical to the trace's final patch."""
+
+    commit: str
+    similarity: float = Field(description="changed-line similarity, 0..1 (qa.patch_lines.similarity)")
+
+
+class Checkpoint(BaseModel):
+    """The tests at one recorded test run of the session (qa.checkpoints)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_id: str = Field(description="the command event that ran the tests")
+    seq: int
+    edits: int = Field(default=0, description="edits recorded before it (applied to base_commit)")
+    patch_applied: bool | None = None
+    passed: list[str] = Field(default_factory=list, description="test ids that passed, sorted")
+    failed: list[str] = Field(default_factory=list, description="test ids that failed or errored, sorted")
+    fail_to_pass_done: bool | None = Field(
+        default=None, description="every fail-to-pass test passes here; null without fail-to-pass tests"
+    )
+    exit_code: int | None = None
 
 
 class QaResult(BaseModel):
@@ -84,6 +108,14 @@ class QaResult(BaseModel):
     before: RunSummary | None = None
     after: RunSummary | None = None
     judge: dict[str, Any] | None = None
+    upstream_match: UpstreamMatch | None = Field(
+        default=None, description="a later upstream commit near-identical to the final patch (a flag)"
+    )
+    duplicate_of: str | None = Field(default=None, description="the earliest earlier trace this duplicates")
+    checkpoints: list[Checkpoint] | None = Field(
+        default=None, description="per recorded test run (BUGTRAIL_QA_CHECKPOINTS); null when off"
+    )
+    checkpoints_error: str | None = None
     job_id: int | None = None
     attempt: int | None = None
     log_dir: str | None = None
@@ -93,7 +125,9 @@ class QaResult(BaseModel):
     @classmethod
     def _upgrade(cls, data: Any) -> Any:
         if isinstance(data, dict) and int(data.get("schema") or 1) < 2:
-            return upgrade_v1(data)
+            data = upgrade_v1(data)
+        if isinstance(data, dict) and int(data.get("schema") or 1) < 3:
+            data = upgrade_v2(data)
         return data
 
     def document(self) -> dict[str, Any]:
@@ -115,7 +149,7 @@ def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
     machinery failed. Its verdicts are kept as they were graded; nothing is re-graded here.
     """
     upgraded = dict(data)
-    upgraded["schema"] = RESULT_SCHEMA
+    upgraded["schema"] = 2
     if upgraded.get("outcome") == "error" and not upgraded.get("error_kind"):
         error = str(upgraded.get("error") or "")
         upgraded["error_kind"] = "input" if "base_commit" in error else "infrastructure"
@@ -126,6 +160,12 @@ def upgrade_v1(data: dict[str, Any]) -> dict[str, Any]:
         if isinstance(run, dict) and "phase" not in run:
             upgraded[phase] = {**run, "phase": phase}
     return upgraded
+
+
+def upgrade_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 -> 3: the authenticity fields and checkpoints did not exist; nothing was checked, so
+    upstream_match and duplicate_of are null (unknown, not "no match") and checkpoints null (off)."""
+    return {**data, "schema": 3}
 
 
 def load_result(document: dict[str, Any] | None) -> QaResult | None:

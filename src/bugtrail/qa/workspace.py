@@ -1,8 +1,7 @@
 """Repository access for QA: allowlist, a bare mirror per repo_url (the clone cache), scratch checkouts.
 
-A checkout is `git clone --shared` from the mirror (objects are borrowed, not copied), so a warm setup costs a
-few tens of milliseconds. The mirror is mounted read-only into the test container at the same path so `git`
-inside the work tree still finds its objects.
+A checkout is a fresh repository holding only base_commit's history (the history cut: nothing from the
+future reaches a test container); further work trees of the same job hard-link its objects.
 """
 
 from __future__ import annotations
@@ -22,8 +21,18 @@ from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
 from bugtrail.qa.gitcmd import git
 
 GIT_NETWORK_TIMEOUT_S = 900.0
+MAX_TAGS = 2000  # tags copied into a scratch repository (the newest on base_commit's history)
 
-__all__ = ["check_repo_allowed", "checkout", "ensure_mirror", "git", "mirror_path", "repo_allowed"]
+__all__ = [
+    "check_repo_allowed",
+    "checkout",
+    "copy_checkout",
+    "ensure_mirror",
+    "git",
+    "history_cut",
+    "mirror_path",
+    "repo_allowed",
+]
 
 
 def check_repo_allowed(repo_url: str, settings: Settings) -> None:
@@ -99,12 +108,81 @@ def ensure_mirror(settings: Settings, repo_url: str, commit: str) -> Path:
     return mirror
 
 
-def checkout(mirror: Path, commit: str, dest: Path) -> None:
-    """A work tree of `commit` at dest, sharing the mirror's objects."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    done = git(["clone", "--shared", "--no-checkout", "--quiet", "--", str(mirror), str(dest)])
+def checkout(mirror: Path, commit: str, dest: Path, depth: int = 0) -> None:
+    """A work tree of `commit` at dest whose repository holds only the history up to `commit`.
+
+    The history cut (docs/qa.md): a fresh repository fetches `commit` (and the tags on its ancestors) from
+    the mirror, so no later commit, branch, tag, reflog or packed object exists in it; the mirror is never
+    shared (no alternates) and never mounted into a container. depth > 0 keeps only that many commits
+    (and no tags): for huge repositories, whose whole history costs seconds to pack.
+    """
+    _fetch_cut(mirror, commit, dest, depth, bare=False)
+    _detach(dest, commit)
+
+
+def history_cut(mirror: Path, commit: str, dest: Path, depth: int = 0) -> None:
+    """A bare repository at dest with `commit`'s history only (as `checkout`), HEAD detached at it: the
+    pristine source that copy_checkout makes a job's work trees from."""
+    _fetch_cut(mirror, commit, dest, depth, bare=True)
+    done = git(["--git-dir", str(dest), "update-ref", "--no-deref", "HEAD", commit], isolated=True)
     if done.returncode != 0:
-        raise QaInfraError("could not create the scratch clone", _tail(done.stderr))
+        raise QaInfraError("could not point the scratch repository at base_commit", _tail(done.stderr))
+
+
+def _fetch_cut(mirror: Path, commit: str, dest: Path, depth: int, bare: bool) -> None:
+    dest.mkdir(parents=True, exist_ok=True)
+    done = git(["init", "--quiet", *(["--bare"] if bare else []), str(dest)], isolated=True)
+    if done.returncode != 0:
+        raise QaInfraError("could not create the scratch repository", _tail(done.stderr))
+    refspecs = [commit] if depth else [*_ancestor_tags(mirror, commit), commit]
+    fetch = ["fetch", "--quiet", "--no-tags", "--no-write-fetch-head", "--stdin"]
+    if depth:
+        fetch.append(f"--depth={depth}")
+    done = git(
+        [*(["--git-dir", str(dest)] if bare else []), *fetch, "--", str(mirror)],
+        cwd=dest,
+        isolated=True,
+        input_text="\n".join(refspecs) + "\n",
+        allow_protocols="file",
+        timeout=GIT_NETWORK_TIMEOUT_S,
+    )
+    if done.returncode != 0:
+        raise QaInfraError("could not fetch base_commit into the scratch repository", _tail(done.stderr))
+
+
+def copy_checkout(source: Path, commit: str, dest: Path) -> None:
+    """A work tree of `commit` from a history cut (history_cut, checkout): objects hard-linked, not packed."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    done = git(
+        ["clone", "--local", "--no-checkout", "--quiet", "--", str(source), str(dest)],
+        isolated=True,
+        allow_protocols="file",
+    )
+    if done.returncode != 0:
+        raise QaInfraError("could not copy the scratch repository", _tail(done.stderr))
+    # The origin (a host path) and its remote-tracking refs mean nothing inside the container.
+    git(["remote", "remove", "origin"], cwd=dest, isolated=True)
+    _detach(dest, commit)
+
+
+def _ancestor_tags(mirror: Path, commit: str) -> list[str]:
+    """Refspecs of the newest MAX_TAGS tags on commit's history (tools such as setuptools_scm read them)."""
+    listed = git(
+        [
+            "--git-dir",
+            str(mirror),
+            "for-each-ref",
+            f"--merged={commit}",
+            "--sort=-creatordate",
+            f"--count={MAX_TAGS}",
+            "--format=+%(refname):%(refname)",
+            "refs/tags",
+        ]
+    )
+    return [line for line in listed.stdout.splitlines() if line.startswith("+refs/tags/")]
+
+
+def _detach(dest: Path, commit: str) -> None:
     # Isolated: the user's config (filters such as git-lfs, hooks) has no say over what the tests see.
     checkout_args = ["-c", "advice.detachedHead=false", "checkout", "--quiet", "--detach", commit]
     done = git(checkout_args, cwd=dest, isolated=True)

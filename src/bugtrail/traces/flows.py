@@ -13,6 +13,7 @@ from anyio import to_thread
 from sqlalchemy.orm import Session
 
 from bugtrail.auth.keys import Principal
+from bugtrail.consent import repository as consent_repo
 from bugtrail.db.engine import Database
 from bugtrail.errors import NotFound
 from bugtrail.traces import repository as repo
@@ -30,7 +31,13 @@ def trace_chunks(database: Database, trace_id: uuid.UUID) -> Iterator[bytes]:
         trace = repo.get_trace(session, str(trace_id))
         if trace is None:  # traces are never deleted; only a race with a reset database gets here
             raise NotFound(f"trace {trace_id} not found")
-        yield from trace_document(session, trace, repo.get_qa_result(session, trace.latest_qa_result_id))
+        yield from trace_document(
+            session,
+            trace,
+            repo.get_qa_result(session, trace.latest_qa_result_id),
+            consent=consent_repo.get(session, trace.developer_id),
+            curation=repo.curation_on_read(session, trace, database.settings.active_gap_s),
+        )
 
 
 async def wait_for_qa(

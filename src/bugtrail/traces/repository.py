@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -12,9 +13,12 @@ from sqlalchemy import Text, and_, cast, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from bugtrail.consent import repository as consent_repo
+from bugtrail.consent.schemas import trace_licence
 from bugtrail.db.engine import json_serializer
 from bugtrail.db.models import Event, QaResult, Trace, utcnow
-from bugtrail.wire import EventRead, RecordedEnvironment, TraceRead, TraceSummary
+from bugtrail.traces.curation import DEFAULT_ACTIVE_GAP_S, compute_curation
+from bugtrail.wire import Curation, EventRead, RecordedEnvironment, TraceRead, TraceSummary
 
 _EVENT_TABLE = Event.metadata.tables["event"]
 
@@ -196,20 +200,41 @@ def to_event_read(event: Event) -> EventRead:
     )
 
 
-def to_trace_read(trace: Trace, events: Iterable[Event], qa_result: QaResult | None) -> TraceRead:
-    """The one shape of a whole trace: GET /api/traces/{id}, the judge's input and JSONL export rows."""
+def to_trace_read(
+    trace: Trace,
+    events: Iterable[Event],
+    qa_result: QaResult | None,
+    consent: Any | None = None,
+    curation: Curation | None = None,
+) -> TraceRead:
+    """The one shape of a whole trace: GET /api/traces/{id}, the judge's input and JSONL export rows.
+
+    `consent` is the developer's developer_consent row (None: none recorded); `curation` overrides the
+    stored one (computed on read for a trace finalized before curation existed)."""
+    licence, trace_consent = trace_licence(consent)
     return TraceRead(
         **to_summary(trace).model_dump(),
         environment=_environment(trace.environment),
+        licence=licence,
+        consent=trace_consent,
+        curation=curation if curation is not None else stored_curation(trace.curation),
+        upstream_commit=trace.upstream_commit,
+        duplicate_of=trace.duplicate_of,
         events=[to_event_read(event) for event in events],
         qa_results=qa_result.result if qa_result is not None else None,
     )
 
 
+def stored_curation(stored: Any) -> Curation | None:
+    if isinstance(stored, str):  # an export reading JSON columns as text
+        stored = json.loads(stored)
+    if not isinstance(stored, dict):
+        return None
+    return Curation.model_validate(stored)
+
+
 def _environment(stored: Any) -> RecordedEnvironment | None:
     if isinstance(stored, str):  # an export reading JSON columns as text
-        import json
-
         stored = json.loads(stored)
     if not isinstance(stored, dict):
         return None
@@ -217,13 +242,48 @@ def _environment(stored: Any) -> RecordedEnvironment | None:
     return RecordedEnvironment.model_construct(**stored)
 
 
-def get_trace_read(session: Session, trace_id: str) -> TraceRead | None:
+def get_trace_read(
+    session: Session, trace_id: str, active_gap_s: float = DEFAULT_ACTIVE_GAP_S
+) -> TraceRead | None:
     trace = get_trace(session, trace_id)
     if trace is None:
         return None
     return to_trace_read(
-        trace, load_events(session, trace_id), get_qa_result(session, trace.latest_qa_result_id)
+        trace,
+        load_events(session, trace_id),
+        get_qa_result(session, trace.latest_qa_result_id),
+        consent=consent_repo.get(session, trace.developer_id),
+        curation=curation_on_read(session, trace, active_gap_s),
     )
+
+
+def curation_on_read(session: Session, trace: Any, active_gap_s: float) -> Curation | None:
+    """The stored curation; for a finalized trace stored without one (before curation existed), computed
+    now from its events, not stored (`bugtrail curation backfill` stores it). None while pending."""
+    if trace.curation is not None or trace.status == "pending":
+        return None  # to_trace_read uses the stored one
+    return compute_trace_curation(session, trace.trace_id, trace.test_command, active_gap_s)
+
+
+def compute_trace_curation(
+    session: Session, trace_id: str, test_command: str | None, active_gap_s: float
+) -> Curation:
+    return compute_curation(iter_curation_pages(session, trace_id), test_command, active_gap_s)
+
+
+def set_curation(session: Session, trace: Trace, curation: Curation) -> None:
+    trace.curation = curation.model_dump(mode="json")
+    session.flush()
+
+
+def traces_without_curation(session: Session, after: str | None, limit: int, recompute: bool) -> list[Trace]:
+    """Finalized traces (by trace_id, after `after`) whose curation is missing, or all with `recompute`."""
+    query = select(Trace).where(Trace.status != "pending")
+    if not recompute:
+        query = query.where(Trace.curation.is_(None))
+    if after is not None:
+        query = query.where(Trace.trace_id > after)
+    return list(session.scalars(query.order_by(Trace.trace_id).limit(limit)))
 
 
 # Event pages adapt to the bytes they hold: a page of small events grows (fewer queries), a page of
@@ -253,6 +313,36 @@ def iter_event_pages(session: Session, trace_id: str, json_as_text: bool = False
         cast(column, Text).label(column.name) if json_as_text and column.name == "details" else column
         for column in _EVENT_TABLE.c
     ]
+    return _pages(session, trace_id, columns, _page_bytes)
+
+
+def _curation_columns() -> list[Any]:
+    details = _EVENT_TABLE.c.details
+    return [
+        _EVENT_TABLE.c.seq,
+        _EVENT_TABLE.c.event_type,
+        _EVENT_TABLE.c.ts_utc,
+        *(details[key].as_string().label(key) for key in _CURATION_KEYS),
+    ]
+
+
+# The detail fields curation reads, taken out in SQL so command outputs (up to 1 MiB each) are not read.
+_CURATION_KEYS = ("file", "diff", "command", "exit_code", "duration_ms", "reasoning_type")
+
+
+def _curation_page_bytes(rows: Sequence[Any]) -> int:
+    return sum(len(row.diff or "") + len(row.command or "") for row in rows)
+
+
+def iter_curation_pages(session: Session, trace_id: str) -> Iterator[list[Any]]:
+    """A trace's events in order with only the fields traces.curation reads (rows shaped like
+    curation.CurationEvent), keyset-paginated like iter_event_pages."""
+    return _pages(session, trace_id, _curation_columns(), _curation_page_bytes)
+
+
+def _pages(
+    session: Session, trace_id: str, columns: list[Any], page_bytes: Callable[[Sequence[Any]], int]
+) -> Iterator[list[Any]]:
     after: tuple[datetime, int] | None = None
     size = PAGE_FIRST
     while True:
@@ -273,7 +363,7 @@ def iter_event_pages(session: Session, trace_id: str, json_as_text: bool = False
         if len(rows) < size:
             return
         after = (rows[-1].ts_utc, rows[-1].seq)
-        used = _page_bytes(rows)
+        used = page_bytes(rows)
         if used > PAGE_TARGET_BYTES:
             size = max(PAGE_MIN, size // 2)
         elif used < PAGE_TARGET_BYTES // 4:

@@ -274,6 +274,12 @@ def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeRes
             status=trace.status,
             already_finalized=True,
         )
+    # Curation metadata in the same transaction: no event can be appended once the trace is finalized.
+    repo.set_curation(
+        session,
+        trace,
+        repo.compute_trace_curation(session, trace.trace_id, trace.test_command, settings.active_gap_s),
+    )
     now = utcnow()
     trace.status = "queued"
     trace.finalized_at = now
@@ -294,12 +300,9 @@ def _finalize(session: Session, settings: Settings, trace: Trace) -> FinalizeRes
 
 def get_trace(session: Session, principal: Principal, trace_id: uuid.UUID) -> TraceRead:
     """The whole trace in memory: for callers that need the model (the finalize wait, small traces)."""
-    trace = _visible_trace(session, principal, trace_id)
-    return repo.to_trace_read(
-        trace,
-        repo.load_events(session, trace.trace_id),
-        repo.get_qa_result(session, trace.latest_qa_result_id),
-    )
+    read = repo.get_trace_read(session, _visible_trace(session, principal, trace_id).trace_id)
+    assert read is not None  # visible a moment ago, in the same transaction
+    return read
 
 
 def check_visible(session: Session, principal: Principal, trace_id: uuid.UUID) -> None:

@@ -11,18 +11,25 @@ from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from bugtrail.traces import repository as repo
-from bugtrail.wire import EventRead
+from bugtrail.wire import Curation, EventRead
 
 _EVENTS: TypeAdapter[list[EventRead]] = TypeAdapter(list[EventRead])
 _EMPTY_EVENTS = b'"events":[]'
 
 
-def trace_document(session: Session, trace: Any, qa_result: Any | None) -> Iterator[bytes]:
-    """`trace` and `qa_result` are ORM objects or Core rows with the models' attribute names."""
+def trace_document(
+    session: Session,
+    trace: Any,
+    qa_result: Any | None,
+    consent: Any | None = None,
+    curation: Curation | None = None,
+) -> Iterator[bytes]:
+    """`trace`, `qa_result` and `consent` are ORM objects or Core rows with the models' attribute names
+    (see repository.to_trace_read for consent and curation)."""
     # Serialised by the same models as before (TraceRead with no events), then the events spliced in:
     # the bytes are what the non-streamed response was. Inside JSON strings every quote is escaped,
     # so `"events":[]` occurs once, as the key.
-    shell = repo.to_trace_read(trace, [], qa_result).model_dump_json().encode()
+    shell = repo.to_trace_read(trace, [], qa_result, consent, curation).model_dump_json().encode()
     cut = shell.index(_EMPTY_EVENTS) + len(_EMPTY_EVENTS) - 1
     yield shell[:cut]
     first = True

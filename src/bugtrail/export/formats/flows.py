@@ -24,6 +24,7 @@ from bugtrail.export.formats.adp import to_adp_row
 from bugtrail.export.formats.hf import HfDatasetWriter
 from bugtrail.export.formats.sft import to_sft_row
 from bugtrail.export.repository import TraceBundle
+from bugtrail.traces.curation import DEFAULT_ACTIVE_GAP_S
 from bugtrail.traces.repository import iter_event_pages, to_event_read, to_trace_read
 
 CHUNK_BYTES = 1024 * 1024
@@ -33,7 +34,9 @@ CONVERTERS: dict[str, Converter] = {"sft": to_sft_row, "adp": to_adp_row}
 
 def record_of(bundle: TraceBundle) -> dict[str, Any]:
     """The exported record without its events: the GET /api/traces/{id} document's other keys."""
-    document = to_trace_read(bundle.trace, [], bundle.qa_result).model_dump(mode="json")
+    document = to_trace_read(bundle.trace, [], bundle.qa_result, bundle.consent, bundle.curation).model_dump(
+        mode="json"
+    )
     document.pop("events", None)
     return document
 
@@ -51,8 +54,11 @@ def iter_rows(
     convert: Converter,
     on_batch: ProgressCallback | None = None,
     batch_size: int = BATCH_SIZE,
+    active_gap_s: float = DEFAULT_ACTIVE_GAP_S,
 ) -> Iterator[dict[str, Any]]:
-    for batch in repository.iter_bundles(session, filters, batch_size, with_events=False):
+    for batch in repository.iter_bundles(
+        session, filters, batch_size, with_events=False, active_gap_s=active_gap_s
+    ):
         for bundle in batch:
             yield convert(record_of(bundle), events_of(session, bundle.trace.trace_id))
         if on_batch is not None:
@@ -81,7 +87,8 @@ def row_chunks(
     pending: list[bytes] = []
     pending_size = 0
     with read_snapshot(database) as session:
-        for row in iter_rows(session, filters, convert, on_batch, batch_size):
+        rows = iter_rows(session, filters, convert, on_batch, batch_size, database.settings.active_gap_s)
+        for row in rows:
             line = encode(row)
             del row  # a huge trace's row and its line must not both outlive this step
             traces += 1
@@ -131,7 +138,8 @@ def write_hf(
     writer = HfDatasetWriter(out, filters.as_record(), record_id)
     try:
         with read_snapshot(database) as session:
-            for row in iter_rows(session, filters, to_sft_row, on_batch, batch_size):
+            gap = database.settings.active_gap_s
+            for row in iter_rows(session, filters, to_sft_row, on_batch, batch_size, gap):
                 writer.add(row)
     except BaseException:
         writer.abort()

@@ -171,11 +171,14 @@ class Checkpoint:
     seq: int
     passed: int
     failed: int
-    fail_to_pass_done: bool
+    fail_to_pass_done: bool | None  # None: the trace has no fail-to-pass tests to be done
 
     @property
-    def reward(self) -> float:
-        """1.0 once every fail-to-pass test passes at this step, else 0.0 (the per-step process label)."""
+    def reward(self) -> float | None:
+        """1.0 once every fail-to-pass test passes at this step, else 0.0 (the per-step process label);
+        None when there are no fail-to-pass tests to measure the step by."""
+        if self.fail_to_pass_done is None:
+            return None
         return 1.0 if self.fail_to_pass_done else 0.0
 
 
@@ -203,7 +206,7 @@ def checkpoints(record: Mapping[str, Any]) -> dict[str, Checkpoint]:
             seq=_int(item.get("seq")),
             passed=_count(item.get("passed")),
             failed=_count(item.get("failed")),
-            fail_to_pass_done=bool(item.get("fail_to_pass_done")),
+            fail_to_pass_done=_bool(item.get("fail_to_pass_done")),
         )
     return found
 

@@ -79,8 +79,10 @@ class StepReward(_Strict):
     message_index: int | None = Field(description="index in messages of the tool message with its output")
     passed: int = Field(description="tests passing at this step")
     failed: int = Field(description="tests failing at this step")
-    fail_to_pass_done: bool = Field(description="every fail-to-pass test passes at this step")
-    reward: float = Field(description="1.0 when fail_to_pass_done, else 0.0")
+    fail_to_pass_done: bool | None = Field(
+        description="every fail-to-pass test passes at this step; null when the trace has none"
+    )
+    reward: float | None = Field(description="1.0 when fail_to_pass_done, 0.0 when not, null when unknown")
 
 
 class SftRow(_Strict):
