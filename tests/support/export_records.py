@@ -4,7 +4,10 @@ including the keys other domains add: reviews, licence, consent, curation, upstr
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime
 from typing import Any
+
+from bugtrail.wire import Curation
 
 TRACE_ID = "5f0c8d52-8a61-4a0e-9a43-2b7d1b1a0c11"
 DIFF = (
@@ -127,7 +130,25 @@ def full_record() -> dict[str, Any]:
         "human_score": 3.5,
         "licence": "CC-BY-4.0",
         "consent": {"given_at": "2026-01-05T09:00:00Z", "external_use": True},
-        "curation": {"time_on_task_s": 300, "active_time_s": 240, "counts": {"edits": 1, "commands": 2}},
+        "curation": Curation(
+            started_at=datetime(2026, 3, 1, 12, 0, tzinfo=UTC),
+            ended_at=datetime(2026, 3, 1, 12, 0, 5, tzinfo=UTC),
+            time_on_task_s=5.0,
+            active_time_s=5.0,
+            events=6,
+            edits=1,
+            commands=2,
+            failed_commands=1,
+            test_runs=2,
+            test_runs_failed=1,
+            notes={"hypothesis": 1, "plan": 1, "outcome": 1},
+            files_touched=1,
+            files=["calc.py"],
+            lines_added=1,
+            lines_removed=1,
+            lines_touched=2,
+            languages=["Python"],
+        ).model_dump(mode="json"),
         "upstream_commit": "b" * 40,
         "duplicate_of": None,
     }

@@ -82,7 +82,7 @@ def test_columns_carry_verdict_scores_reviews_licence_and_provenance():
     assert (row["review_decision"], row["human_score"]) == ("accept", 3.5)
     assert row["licence"] == "CC-BY-4.0"
     assert row["consent"] == {"given_at": "2026-01-05T09:00:00Z", "external_use": True}
-    assert row["curation"]["active_time_s"] == 240
+    assert row["curation"]["active_time_s"] == 5.0 and row["curation"]["languages"] == ["Python"]
     assert row["upstream_commit"] == "b" * 40
     assert row["upstream_match"] == {"commit": "b" * 40, "similarity": 0.97}
     assert row["duplicate_of"] is None
