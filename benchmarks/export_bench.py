@@ -270,7 +270,8 @@ def run_export(database_url: str | None, data_dir: Path, fmt: str, limit: int, o
     from bugtrail.export.formats import flows as format_flows
 
     database = Database(Settings(data_dir=data_dir, database_url=database_url))
-    filters = ExportFilters(created_before=BASE + SPACING * limit)
+    # The seeded developers recorded no consent: an internal export takes every trace.
+    filters = ExportFilters(use="internal", created_before=BASE + SPACING * limit)
     baseline = _rss_kb()
     anon_baseline = _status_kb("RssAnon:")
     with PeakAnon() as anon:
