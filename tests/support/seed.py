@@ -80,11 +80,13 @@ def add_trace(
     bug_description: str | None = None,
     consent: str | None = "CC-BY-4.0",
     trace_id: str | None = None,
+    event_ids: list[str] | None = None,
 ) -> str:
     """Insert one trace (+events, +newest qa_result unless qa is None/False); returns its trace_id.
 
     `consent`: unless None, the developer is recorded as having consented to external use under that
-    licence (kept as it is if they already have a record), so default exports include the trace."""
+    licence (kept as it is if they already have a record), so default exports include the trace.
+    `event_ids` (one per event) lets a QA document refer to the events (e.g. checkpoints)."""
     trace_id = trace_id or str(uuid.uuid4())
     if consent is not None and session.get(DeveloperConsent, developer_id) is None:
         add_consent(session, developer_id, consent)
@@ -116,7 +118,7 @@ def add_trace(
         rows.append(
             {
                 "trace_id": trace_id,
-                "event_id": str(uuid.uuid4()),
+                "event_id": event_ids[seq] if event_ids else str(uuid.uuid4()),
                 "seq": seq,
                 "event_type": event_type,
                 "event_timestamp": (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat(),

@@ -1,4 +1,4 @@
-"""`bugtrail export`: write a filtered dataset to a file (JSONL or Parquet) with a progress bar."""
+"""`bugtrail export`: write a filtered dataset: JSONL, sft, adp, Parquet or an hf directory."""
 
 from __future__ import annotations
 
@@ -19,9 +19,12 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
-    out: Path = typer.Option(..., "--out", "-o", help="file to write"),
-    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl | parquet"),
+    out: Path = typer.Option(..., "--out", "-o", help="file (new directory: hf, --partition month)"),
+    format: str = typer.Option("jsonl", "--format", "-f", help="jsonl | sft | adp | parquet | hf"),
     layout: str = typer.Option("trace", help="parquet: one row per trace (nested events) or per event"),
+    partition: str = typer.Option(
+        "none", help="parquet: none (one file) or month (a directory of shards per created month)"
+    ),
     use: str = typer.Option(
         "external",
         "--use",
@@ -60,10 +63,13 @@ def export(
         None, envvar="BUGTRAIL_API_KEY", help="reviewer/admin key for --server"
     ),
 ) -> None:
-    """Export traces (same shape as GET /api/traces/{id}); the export is recorded with its sha256.
+    """Export traces; the export is recorded with its sha256.
 
-    Without --server it reads the database configured by BUGTRAIL_* settings (run on the server host);
-    with --server it streams GET /api/export and checks the download against the recorded sha256.
+    jsonl rows are GET /api/traces/{id} documents; sft rows are chat messages with tool calls; adp rows
+    are Agent Data Protocol trajectories; hf writes a Hugging Face datasets directory of sft rows with a
+    dataset card (docs/export.md). Without --server it reads the database configured by BUGTRAIL_*
+    settings (run on the server host); with --server it streams GET /api/export and checks the download
+    against the recorded sha256 (hf: the sft rows are downloaded, then the directory is built here).
     """
     from pydantic import ValidationError
     from rich.console import Console
@@ -72,10 +78,15 @@ def export(
     from bugtrail.cli.common import fail, load_settings, open_database
     from bugtrail.export import flows
     from bugtrail.export.filters import ExportFilters
+    from bugtrail.export.formats import flows as format_flows
 
     console = Console(stderr=True)
-    if format not in ("jsonl", "parquet") or layout not in ("trace", "event"):
-        raise fail("--format must be jsonl or parquet and --layout trace or event", code=2)
+    if format not in ("jsonl", "sft", "adp", "parquet", "hf") or layout not in ("trace", "event"):
+        raise fail("--format must be jsonl, sft, adp, parquet or hf and --layout trace or event", code=2)
+    if partition not in ("none", "month") or (partition == "month" and format != "parquet"):
+        raise fail("--partition is none or month, and month is for --format parquet (hf is always)", code=2)
+    if (format == "hf" or partition == "month") and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise fail(f"{out} must be a new or empty directory for this export", code=2)
     if use not in ("external", "internal"):
         raise fail("--use must be external or internal", code=2)
     try:
@@ -104,12 +115,21 @@ def export(
     if server:
         if not api_key:
             raise fail("--server needs an API key", "pass --api-key or set BUGTRAIL_API_KEY", code=2)
-        download(server, api_key, format, layout, filters, out, console)
+        if format == "hf":
+            download_hf(server, api_key, filters, out, console)
+        elif partition == "month":
+            raise fail("--partition month reads the database: run it on the server host", code=2)
+        else:
+            download(server, api_key, format, layout, filters, out, console)
         return
     with open_database(load_settings()) as database:
         total = flows.count(database, filters)
         record_id = flows.start_export(
-            database, format, filters, "cli", layout if format == "parquet" else None
+            database,
+            format if partition == "none" else "parquet-month",
+            filters,
+            "cli",
+            layout if format == "parquet" else None,
         )
         columns = (TextColumn("exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console, transient=True) as progress:
@@ -120,6 +140,12 @@ def export(
 
             if format == "jsonl":
                 result = flows.write_jsonl(database, filters, record_id, out, advance)
+            elif format in ("sft", "adp"):
+                result = format_flows.write_rows(database, filters, record_id, format, out, advance)
+            elif format == "hf":
+                result = format_flows.write_hf(database, filters, record_id, out, advance)
+            elif partition == "month":
+                result = flows.write_parquet_shards(database, filters, record_id, out, layout, advance)
             else:
                 result = flows.write_parquet(database, filters, record_id, out, layout, advance)
     console.print(
@@ -128,9 +154,22 @@ def export(
     )
 
 
+def download_hf(server: str, api_key: str, filters: ExportFilters, out: Path, console: Console) -> None:
+    """Download the sft rows (checked against the server's sha256), then build the hf directory here."""
+    import tempfile
+
+    from bugtrail.export.formats.hf import write_hf_from_sft_file
+
+    with tempfile.TemporaryDirectory(prefix="bugtrail-hf-") as scratch:
+        rows = Path(scratch) / "sft.jsonl"
+        export_id = download(server, api_key, "sft", "trace", filters, rows, console)
+        count, sha256 = write_hf_from_sft_file(rows, out, filters.as_record(), export_id)
+    console.print(f"built the hf dataset {out} from {count} sft rows (_SHA256SUMS sha256 {sha256})")
+
+
 def download(
     server: str, api_key: str, fmt: str, layout: str, filters: ExportFilters, out: Path, console: Console
-) -> None:
+) -> int | None:
     """Stream GET /api/export to `out`, then compare its sha256 with the server's export record."""
     import hashlib
 
@@ -178,3 +217,4 @@ def download(
         f"exported {record['trace_count']} traces to {out} ({record['byte_count']} bytes, "
         f"sha256 {record['sha256']}, export #{export_id})"
     )
+    return int(export_id) if export_id and export_id.isdigit() else None

@@ -11,7 +11,9 @@ from bugtrail.consent.schemas import canonical_licence
 from bugtrail.qa.result import ERROR_KINDS, QA_OUTCOMES
 from bugtrail.wire import REVIEW_DECISIONS, TRACE_STATUSES
 
-ExportFormat = Literal["jsonl", "parquet"]
+# Formats GET /api/export streams; the CLI also writes "hf" (a directory) and sharded Parquet.
+ExportFormat = Literal["jsonl", "parquet", "sft", "adp"]
+JSONL_FORMATS: tuple[str, ...] = ("jsonl", "sft", "adp")  # one JSON row per line, streamed
 ParquetLayout = Literal["trace", "event"]
 # external: only traces whose developer consented to use outside the organisation (the default);
 # internal: every trace, consented or not, for use inside the organisation (admins only).

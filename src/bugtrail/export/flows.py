@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from itertools import groupby
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -19,7 +20,8 @@ from bugtrail.auth.keys import Principal
 from bugtrail.db.engine import SQLITE_READ_ONLY, Database
 from bugtrail.export import jsonl, repository
 from bugtrail.export.filters import ExportFilters
-from bugtrail.export.parquet import IncrementalParquetWriter
+from bugtrail.export.parquet import IncrementalParquetWriter, batch_table, schema_for
+from bugtrail.export.shards import DEFAULT_MAX_ROWS, MonthShardWriter, month_of, write_checksums
 from bugtrail.reviews import visibility
 from bugtrail.reviews.visibility import Blinding
 from bugtrail.traces.repository import iter_event_pages
@@ -57,12 +59,12 @@ def blinding_for(database: Database, principal: Principal) -> Blinding | None:
 
 
 def count(database: Database, filters: ExportFilters) -> int:
-    with _snapshot(database) as session:
+    with read_snapshot(database) as session:
         return repository.count_traces(session, filters)
 
 
 @contextmanager
-def _snapshot(database: Database) -> Iterator[Session]:
+def read_snapshot(database: Database) -> Iterator[Session]:
     session = database.sessions()
     try:
         if database.dialect == "postgresql":
@@ -93,7 +95,7 @@ def jsonl_chunks(
     `blinding`: a reviewer's (blind on traces they have not reviewed); None exports everything."""
     digest = hashlib.sha256()
     size = traces = 0
-    with _snapshot(database) as session:
+    with read_snapshot(database) as session:
         for batch in repository.iter_bundles(
             session, filters, batch_size, with_events=False, active_gap_s=database.settings.active_gap_s
         ):
@@ -133,7 +135,7 @@ def write_parquet(
     traces = 0
     writer = IncrementalParquetWriter(out, layout, blinding)
     try:
-        with _snapshot(database) as session:
+        with read_snapshot(database) as session:
             paged = layout == "event"
             for batch in repository.iter_bundles(
                 session,
@@ -157,6 +159,50 @@ def write_parquet(
     finally:
         writer.close()
     sha256, size = file_digest(out)
+    return _finish(database, record_id, traces, size, sha256)
+
+
+def write_parquet_shards(
+    database: Database,
+    filters: ExportFilters,
+    record_id: int,
+    out: Path,
+    layout: str = "trace",
+    on_batch: ProgressCallback | None = None,
+    batch_size: int = BATCH_SIZE,
+    max_rows: int = DEFAULT_MAX_ROWS,
+) -> ExportResult:
+    """A directory of Parquet shards partitioned by month (shards.MonthShardWriter), same rows as
+    write_parquet; the record's sha256 is that of the directory's _SHA256SUMS listing."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"{out} is not an empty directory; a sharded export writes a new one")
+    writer = MonthShardWriter(out, schema_for(layout), max_rows)
+    traces = 0
+    try:
+        with read_snapshot(database) as session:
+            paged = layout == "event"
+            for batch in repository.iter_bundles(
+                session,
+                filters,
+                batch_size,
+                json_as_text=True,
+                with_events=not paged,
+                active_gap_s=database.settings.active_gap_s,
+            ):
+                for month, group in groupby(batch, key=lambda bundle: month_of(bundle.trace.created_at)):
+                    bundles = list(group)
+                    if not paged:  # one row group per month of the batch
+                        writer.write(month, batch_table(bundles, layout))
+                        continue
+                    for bundle in bundles:  # a row group per page of events, as in write_parquet
+                        for page in iter_event_pages(session, bundle.trace.trace_id, json_as_text=True):
+                            writer.write(month, batch_table([replace(bundle, events=page)], layout))
+                traces += len(batch)
+                if on_batch is not None:
+                    on_batch(len(batch))
+    finally:
+        writer.close()
+    sha256, size = write_checksums(out)
     return _finish(database, record_id, traces, size, sha256)
 
 

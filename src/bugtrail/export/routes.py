@@ -1,4 +1,5 @@
-"""GET /api/export (streamed JSONL or Parquet) and GET /api/exports (what was exported), reviewer/admin."""
+"""GET /api/export (streamed JSONL, sft or adp rows, or Parquet) and GET /api/exports (what was exported),
+reviewer/admin."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from bugtrail.db.engine import Database
 from bugtrail.errors import Forbidden, InvalidInput, NotFound
 from bugtrail.export import flows, repository
 from bugtrail.export.filters import ExportFilters, ExportFormat, ExportUse, ParquetLayout
+from bugtrail.export.formats import flows as format_flows
 
 router = APIRouter(prefix="/api", tags=["export"])
 
@@ -88,7 +90,7 @@ def export_filters(
 
 @router.get(
     "/export",
-    summary="Export traces as JSONL (streamed) or Parquet",
+    summary="Export traces as JSONL, sft or adp rows (streamed) or Parquet",
     responses={
         200: {
             "description": "the dataset, streamed",
@@ -101,7 +103,9 @@ def export_filters(
 )
 def export_traces(
     principal: ReviewerPrincipal,
-    format: ExportFormat = "jsonl",
+    format: ExportFormat = Query(
+        "jsonl", description="jsonl (trace documents), sft (chat rows), adp (ADP trajectories), parquet"
+    ),
     layout: ParquetLayout = Query("trace", description="parquet only: one row per trace or per event"),
     filters: ExportFilters = Depends(export_filters),
     database: Database = Depends(get_database),
@@ -121,6 +125,16 @@ def export_traces(
             detail={"filters": filters.judged_fields()},
         )
     blinding = flows.blinding_for(database, principal)
+    if format in ("sft", "adp"):
+        record_id = flows.start_export(database, format, filters, principal.developer_id)
+        return StreamingResponse(
+            format_flows.row_chunks(database, filters, record_id, format, blinding=blinding),
+            media_type="application/x-ndjson",
+            headers={
+                "Content-Disposition": f'attachment; filename="bugtrail-{stamp}-{format}.jsonl"',
+                "X-Bugtrail-Export-Id": str(record_id),
+            },
+        )
     if format == "jsonl":
         record_id = flows.start_export(database, "jsonl", filters, principal.developer_id)
         return StreamingResponse(
