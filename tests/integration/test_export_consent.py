@@ -39,11 +39,16 @@ def _jsonl(client, headers, **params) -> list[dict]:  # type: ignore[no-untyped-
 
 
 def test_default_export_takes_only_traces_consented_for_external_use(client, keys, mixed) -> None:  # type: ignore[no-untyped-def]
-    rows = _jsonl(client, keys.reviewer)
+    rows = _jsonl(client, keys.admin)
     assert [row["trace_id"] for row in rows] == [mixed["open"]]
     assert rows[0]["licence"] == "CC-BY-4.0"
     assert rows[0]["consent"] == {"given_at": "2026-02-01T09:00:00Z", "external_use": True}
     assert _jsonl(client, keys.admin, use="external") == rows
+    # A reviewer's export selects the same traces (their rows are blind: docs/review.md).
+    blind = _jsonl(client, keys.reviewer)
+    assert [(row["trace_id"], row["licence"], row["consent"]) for row in blind] == [
+        (row["trace_id"], row["licence"], row["consent"]) for row in rows
+    ]
     export_id = client.get("/api/exports", headers=keys.admin).json()[0]["id"]
     record = client.get(f"/api/exports/{export_id}", headers=keys.admin).json()
     assert record["filters"] == {"use": "external"} and record["trace_count"] == 1
