@@ -120,7 +120,7 @@ def test_withdrawn_consent_leaves_later_exports_and_counts_follow(client, keys, 
 
 
 def test_get_trace_carries_the_same_licence_as_the_export(client, keys, mixed) -> None:  # type: ignore[no-untyped-def]
-    (row,) = _jsonl(client, keys.reviewer)
+    (row,) = _jsonl(client, keys.admin)
     single = client.get(f"/api/traces/{mixed['open']}", headers=keys.admin).json()
     assert single == row
     none = client.get(f"/api/traces/{mixed['none']}", headers=keys.admin).json()
