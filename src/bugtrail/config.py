@@ -96,6 +96,18 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     embedded_worker: bool = True
+    serve_workers: int = Field(
+        default=1, ge=1, le=64, description="API processes `bugtrail serve` runs (`--workers`)"
+    )
+    auth_cache_ttl_s: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="seconds a process trusts a looked-up API key (revokes elsewhere wait that long); 0=off",
+    )
+    # Group commit (api/group_commit.py): concurrent appends share one transaction and one fsync.
+    write_group_max_requests: int = Field(default=256, ge=1, description="requests in one group commit")
+    write_group_max_events: int = Field(default=20_000, ge=1, description="events in one group commit")
 
     # Limits (hard limits answer 413; soft ones trim and say so)
     max_body_bytes: int = 32 * MiB

@@ -25,6 +25,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "data" / "architecture_rules" / 
 TRANSACTION_OWNERS = (
     "api/deps.py",  # the request: commits after the handler, before the response
     "api/auth_gate.py",  # the key lookup, in a read-only scope, before any body is read
+    "api/group_commit.py",  # the requests' writes, one transaction per group, committed before answering
     "cli/",  # the CLI's session_scope per command
     "db/",  # defines session_scope / Database.scope
     "jobs/worker.py",  # the worker: one scope per job step

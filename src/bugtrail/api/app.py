@@ -7,12 +7,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from pydantic.json_schema import models_json_schema
 
 from bugtrail import __version__
 from bugtrail.api.auth_gate import ApiKeyGate
 from bugtrail.api.errors import ERROR_RESPONSES, error_response, install_error_handlers
 from bugtrail.api.limits import BodySizeLimit
+from bugtrail.api.probes import LIVENESS_PATH, LivenessProbe
 from bugtrail.auth.routes import router as auth_router
 from bugtrail.config import Settings
 from bugtrail.dashboard.routes import router as dashboard_router
@@ -45,18 +47,26 @@ def create_app(settings: Settings, database: Database | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     # Added last = runs first: no body is read (not even its size judged) before the key is checked.
     app.add_middleware(ApiKeyGate)
+    app.add_middleware(LivenessProbe, version=__version__, database=database.dialect)
 
     routers = (traces_router, auth_router, qa_router, repos_router, export_router, webhooks_router)
     for router in (*routers, dashboard_router):
         app.include_router(router, responses=ERROR_RESPONSES)
 
-    @app.get("/healthz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})
+    @app.get(LIVENESS_PATH, tags=["ops"])
     def healthz() -> object:
-        try:
-            database.ping()
-        except Exception as exc:  # any database failure means "not healthy", said plainly
-            return error_response(503, "database unreachable", str(exc))
+        """Liveness: the process serves HTTP (no database touched). Answered by api/probes.py before
+        routing; this route documents it and serves an app mounted without that middleware."""
         return {"status": "ok", "version": __version__, "database": database.dialect}
+
+    @app.get("/readyz", tags=["ops"], responses={503: ERROR_RESPONSES[503]})
+    async def readyz() -> object:
+        """Readiness: the database answers (one round trip, in a thread)."""
+        try:
+            await run_in_threadpool(database.ping)
+        except Exception as exc:  # any database failure means "not ready", said plainly
+            return error_response(503, "database unreachable", str(exc))
+        return {"status": "ready", "version": __version__, "database": database.dialect}
 
     _add_openapi_models(app, OPENAPI_MODELS)
     return app

@@ -1,8 +1,9 @@
 """Pure ASGI middleware: a request that carries a body to /api/ must present a valid API key before a byte of
 that body is read. An anonymous 29 MiB upload used to be read and parsed (6 s, ~250 MiB each) before its 401.
 
-The key is looked up in a read-only transaction (never SQLite's write lock); the principal is left in the
-request state for the route (api/deps.py reuses it, so the key is looked up once).
+The key is checked against the process's key cache (auth/cache.py) first; on a miss it is looked up in a
+read-only transaction (never SQLite's write lock). The principal is left in the request state for the
+route (api/deps.py reuses it, so the key is looked up once).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bugtrail.api.deps import db_gate
+from bugtrail.api.deps import db_gate, key_cache
 from bugtrail.api.errors import storage_error_response
 from bugtrail.auth.keys import Principal, find_active
 from bugtrail.db.engine import Database
@@ -55,12 +56,17 @@ class ApiKeyGate:
             )
             return
         app = scope["app"]
-        try:
-            async with db_gate(app).admit(write=False):
-                principal = await run_in_threadpool(lookup_principal, app.state.database, key)
-        except OperationalError as exc:  # outside FastAPI's handlers: answer as they would (503 / 507)
-            await storage_error_response(exc)(scope, receive, send)
-            return
+        cache = key_cache(app)
+        principal = cache.get(key)
+        if principal is None:
+            try:
+                started = cache.started()
+                async with db_gate(app).admit(write=False):
+                    found = await run_in_threadpool(lookup_principal, app.state.database, key)
+                principal = cache.remember(key, found, started)
+            except OperationalError as exc:  # outside FastAPI's handlers: answer as they would (503 / 507)
+                await storage_error_response(exc)(scope, receive, send)
+                return
         if principal is None:
             await _unauthorized(send, "API key is unknown or revoked", None)
             return

@@ -11,6 +11,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from bugtrail.api.db_gate import DbGate
+from bugtrail.api.group_commit import GroupCommitter
+from bugtrail.auth.cache import KeyCache
 from bugtrail.auth.keys import Principal, find_active
 from bugtrail.config import Settings
 from bugtrail.db.engine import Database
@@ -26,9 +28,36 @@ def get_database(request: Request) -> Database:
     return database
 
 
-def get_settings(request: Request) -> Settings:
+# async (like the principal dependencies below): FastAPI runs a plain `def` dependency in the thread pool,
+# a hop that costs more than the dependency itself.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def key_cache(app: Any) -> KeyCache:
+    """The app's API key cache (auth/cache.py), made on first use."""
+    cache: KeyCache | None = getattr(app.state, "key_cache", None)
+    if cache is None:
+        cache = app.state.key_cache = KeyCache(app.state.settings.auth_cache_ttl_s)
+    return cache
+
+
+def group_committer(app: Any) -> GroupCommitter:
+    """The app's one GroupCommitter (api/group_commit.py): SQLite writes one group at a time, PostgreSQL
+    keeps two groups in flight (one builds while the other waits for its commit)."""
+    committer: GroupCommitter | None = getattr(app.state, "group_committer", None)
+    if committer is None:
+        database: Database = app.state.database
+        settings: Settings = app.state.settings
+        committer = app.state.group_committer = GroupCommitter(
+            database,
+            db_gate(app),
+            max_requests=settings.write_group_max_requests,
+            max_events=settings.write_group_max_events,
+            lanes=1 if database.dialect == "sqlite" else 2,
+        )
+    return committer
 
 
 def db_gate(app: Any) -> DbGate:
@@ -71,7 +100,13 @@ def current_principal(
         raise Unauthorized(
             "missing API key", detail={"hint": "send the header 'Authorization: Bearer <key>'"}
         )
-    principal = find_active(session, credentials.credentials)
+    cache = key_cache(request.app)
+    principal = cache.get(credentials.credentials)
+    if principal is None:
+        started = cache.started()
+        principal = cache.remember(
+            credentials.credentials, find_active(session, credentials.credentials), started
+        )
     if principal is None:
         raise Unauthorized("API key is unknown or revoked")
     return principal
@@ -86,7 +121,7 @@ def gate_principal(request: Request) -> Principal | None:
     return principal
 
 
-def early_principal(request: Request) -> Principal:
+async def early_principal(request: Request) -> Principal:
     principal = gate_principal(request)
     if principal is None:  # only reachable if the route is mounted without ApiKeyGate
         raise Unauthorized(
@@ -99,17 +134,25 @@ def early_principal(request: Request) -> Principal:
 EarlyPrincipal = Annotated[Principal, Depends(early_principal)]
 
 
-async def run_write(request: Request, work: Callable[[Session], T]) -> T:
-    """Run `work` in one write transaction, holding the database writer only for it: the route does its
-    CPU-heavy preparation first, outside. Committed before returning (a 2xx means durable)."""
-    database = get_database(request)
+# Bodies up to this size are prepared (parsed, validated, redacted, hashed) on the event loop: for a small
+# body the hop to the thread pool costs more than the work. Bigger ones go to a thread, so a slow batch
+# never holds up other requests.
+INLINE_PREPARE_BYTES = 8 * 1024
 
-    def in_transaction() -> T:
-        with database.scope() as session:
-            return work(session)
 
-    async with db_gate(request.app).admit(write=True):
-        return await run_in_threadpool(in_transaction)
+async def run_prepare(body_bytes: int, prepare: Callable[..., T], *args: Any) -> T:
+    if body_bytes <= INLINE_PREPARE_BYTES:
+        return prepare(*args)
+    return await run_in_threadpool(prepare, *args)
+
+
+async def run_write(
+    request: Request, work: Callable[[Session], T], order_key: str = "", events: int = 0
+) -> T:
+    """Run `work` in a savepoint of the next group commit (api/group_commit.py), holding the database
+    writer only for it: the route does its CPU-heavy preparation first, outside. Returns once the group
+    has committed (a 2xx means durable). `order_key` (the trace id) orders work within a group."""
+    return await group_committer(request.app).submit(work, order_key, events)
 
 
 def require_reviewer(principal: CurrentPrincipal) -> Principal:

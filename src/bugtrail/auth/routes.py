@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import AwareDatetime, BaseModel, Field
 
-from bugtrail.api.deps import AdminPrincipal, CurrentPrincipal, DbSession
+from bugtrail.api.deps import AdminPrincipal, CurrentPrincipal, DbSession, key_cache
 from bugtrail.auth import keys
 from bugtrail.wire import Role
 
@@ -59,5 +59,8 @@ def list_keys(session: DbSession, _admin: AdminPrincipal, include_revoked: bool 
 
 
 @router.delete("/keys/{key_id}", response_model=KeyRead)
-def revoke_key(key_id: int, session: DbSession, _admin: AdminPrincipal) -> KeyRead:
-    return _read(keys.revoke(session, str(key_id)))
+def revoke_key(key_id: int, request: Request, session: DbSession, _admin: AdminPrincipal) -> KeyRead:
+    row = keys.revoke(session, str(key_id))
+    # Before the commit: from now on this process refuses the key (other processes within the cache TTL).
+    key_cache(request.app).revoke(row.id)
+    return _read(row)

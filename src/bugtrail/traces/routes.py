@@ -8,11 +8,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bugtrail.api.deps import (
     AppSettings,
@@ -20,6 +21,7 @@ from bugtrail.api.deps import (
     DbSession,
     EarlyPrincipal,
     get_database,
+    run_prepare,
     run_write,
 )
 from bugtrail.auth.keys import Principal
@@ -80,6 +82,10 @@ def _json_body(raw: bytes, content_type: str | None) -> Any:
                 ]
             )
     try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass  # orjson refuses what json accepts (lone surrogates, NaN, huge integers): the exact path
+    try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise RequestValidationError(
@@ -132,23 +138,28 @@ async def create_trace(
     request: Request,
     settings: AppSettings,
     principal: EarlyPrincipal,
-    response: Response,
     finalize: bool = Query(False, description="also finalize it (submit a complete trace)"),
-) -> TraceCreated:
+) -> Response:
     """Create a trace (optionally with events). A trace_id taken by another developer answers 404, as an
     unknown trace does, so ids cannot be probed."""
-    # Parsing, validation, hashing and redaction run in a worker thread before the database writer is
-    # taken: the key was checked before the body was read (api/auth_gate.py).
+    # Parsing, validation, hashing and redaction run before the database writer is taken (in a thread for
+    # a big body): the key was checked before the body was read (api/auth_gate.py).
     raw = await request.body()
-    prepared = await run_in_threadpool(
-        _prepare_create, raw, request.headers.get("content-type"), settings, principal
+    prepared = await run_prepare(
+        len(raw), _prepare_create, raw, request.headers.get("content-type"), settings, principal
     )
     result = await run_write(
-        request, lambda session: service.store_trace(session, settings, principal, prepared, finalize)
+        request,
+        lambda session: service.store_trace(session, settings, principal, prepared, finalize),
+        order_key=prepared.trace_id,
+        events=len(prepared.events),
     )
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
-    return result
+    return _json_response(result, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+def _json_response(model: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
+    """The model serialised once, by pydantic's own encoder (FastAPI would validate it again first)."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
 
 @router.get("/traces", response_model=TraceList)
@@ -229,13 +240,19 @@ def parse_events(body: Any) -> list[EventIn]:
 @router.post("/traces/{trace_id}/events", response_model=AppendResult, openapi_extra=_APPEND_BODY_SCHEMA)
 async def append_events(
     trace_id: uuid.UUID, request: Request, settings: AppSettings, principal: EarlyPrincipal
-) -> AppendResult:
+) -> Response:
     """Append one event, or a batch `{"events": [...]}` (all or nothing)."""
     raw = await request.body()
-    prepared = await run_in_threadpool(_prepare_append, raw, request.headers.get("content-type"), settings)
-    return await run_write(
-        request, lambda session: service.store_events(session, settings, principal, trace_id, prepared)
+    prepared = await run_prepare(
+        len(raw), _prepare_append, raw, request.headers.get("content-type"), settings
     )
+    result = await run_write(
+        request,
+        lambda session: service.store_events(session, settings, principal, trace_id, prepared),
+        order_key=str(trace_id),
+        events=len(prepared),
+    )
+    return _json_response(result)
 
 
 @router.post(
