@@ -46,7 +46,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +57,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
+import ingest_profile
 import ingest_raw
 
 from tests.support.loadtools import (
@@ -299,10 +300,11 @@ async def closed_loop(clients: list[Client], bodies: Bodies, name: str, seconds:
     return phase
 
 
-async def sequential_health(client: Client, count: int) -> Phase:
-    """`/healthz` one request at a time: the cost of the cheapest request through the whole stack."""
-    phase = Phase("/healthz")
-    request = client.conn.encode("GET", "/healthz")
+async def sequential_get(client: Client, path: str, count: int) -> Phase:
+    """GET `path` one request at a time: /healthz is the cheapest request through the whole stack, the
+    readiness probe (/readyz, where the server has one) adds a database round trip."""
+    phase = Phase(path)
+    request = client.conn.encode("GET", path)
     for _ in range(count):
         since = time.perf_counter()
         status, raw = await client.conn.send(request)
@@ -397,10 +399,14 @@ async def measure_database(args: argparse.Namespace, database: str, processes: i
         assert server.process is not None
         meter = Meter(server.process.pid)
         phases = [await measure_sequential(server, meter, keys[-1], args, database)]
-        phases.extend(await measure_singles(server, meter, keys[: args.clients], args, outcome))
+        with profiled(args, server, f"{database}-singles"):
+            phases.extend(await measure_singles(server, meter, keys[: args.clients], args, outcome))
         batch_clients = await connect(server, keys[: args.batch_clients])
         bodies = batch_bodies(args.batches)
-        outcome.batches = await meter.run(closed_loop(batch_clients, bodies, "batches", args.batch_seconds))
+        with profiled(args, server, f"{database}-batches"):
+            outcome.batches = await meter.run(
+                closed_loop(batch_clients, bodies, "batches", args.batch_seconds)
+            )
         await disconnect(batch_clients)
         phases.append(outcome.batches)
         _say(
@@ -425,6 +431,21 @@ async def measure_database(args: argparse.Namespace, database: str, processes: i
     return outcome
 
 
+@contextlib.contextmanager
+def profiled(args: argparse.Namespace, server: BugtrailServer, name: str) -> Iterator[None]:
+    """With --profile DIR: py-spy samples of the server (GIL-holding stacks) while the block runs, kept
+    in DIR/<name>.txt and summarized on stdout."""
+    if args.profile is None:
+        yield
+        return
+    assert server.process is not None
+    output = args.profile / f"{name}.txt"
+    with ingest_profile.recording(server.process.pid, output):
+        yield
+    summary = ingest_profile.summarize(output)
+    print(f"profile {name} (py-spy, figures above measured while sampling; raw: {output}):\n{summary}")
+
+
 async def measure_sequential(
     server: BugtrailServer, meter: Meter, key: str, args: argparse.Namespace, database: str
 ) -> Phase:
@@ -433,12 +454,14 @@ async def measure_sequential(
     warm = Phase("warm-up")
     for body, ids in single_bodies(5):
         await post(client, body, ids, warm, since=time.perf_counter())
-    health = await meter.run(sequential_health(client, args.sequential))
-    appends = await meter.run(closed_loop([client], single_bodies(args.sequential), "sequential appends"))
+    measured = [await meter.run(sequential_get(client, "/healthz", args.sequential))]
+    if (await client.conn.send(client.conn.encode("GET", "/readyz")))[0] != 404:
+        measured.append(await meter.run(sequential_get(client, "/readyz", args.sequential)))
+    appends = await meter.run(closed_loop([client], single_bodies(args.sequential), "appends"))
     appends.acked += warm.acked
     appends.errors += warm.errors
     await disconnect([client])
-    for phase in (health, appends):
+    for phase in [*measured, appends]:
         _say(database, f"sequential {phase.name}: {phase.latency_text()}; {phase.cpu_text()}")
     return appends
 
@@ -611,10 +634,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--grace", type=float, help="s after an open-loop schedule until unanswered = unserved (5, --quick 1)"
     )
     parser.add_argument("--require-targets", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument(
+        "--profile", type=Path, help="DIR: py-spy the server during the single-event and batch phases"
+    )
     args = parser.parse_args(argv)
     for name, (full, quick) in PROFILES.items():
         if getattr(args, name) is None:
             setattr(args, name, quick if args.quick else full)
+    if args.profile is not None and not ingest_profile.available():
+        parser.error("--profile needs py-spy on PATH (pip install py-spy)")
     args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     unknown = set(args.databases) - {"sqlite", "postgresql"}
     if unknown:
