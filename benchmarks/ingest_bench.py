@@ -68,7 +68,7 @@ from tests.support.loadtools import (
     tree_cpu_seconds,
 )
 from tests.support.rawhttp import RawConnection, percentile
-from tests.support.server import ROOT, BugtrailServer, cli_environment
+from tests.support.server import ROOT, BugtrailServer, cli_environment, free_port
 
 BATCH = 100
 # After a phase, requests in flight get this long to be answered before they are abandoned (unserved).
@@ -337,6 +337,42 @@ async def disconnect(clients: list[Client]) -> None:
         await client.conn.close()
 
 
+async def client_check(args: argparse.Namespace) -> None:
+    """The same client at the highest offered load against a null server (benchmarks/null_http.py, its own
+    process): the client's CPU per request and this machine's latency floor right now."""
+    port = free_port()
+    null = subprocess.Popen([sys.executable, str(Path(__file__).with_name("null_http.py")), str(port)])
+    try:
+        for _ in range(200):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            break
+        clients = [
+            Client(RawConnection("127.0.0.1", port, "btk_null"), str(uuid.uuid4()))
+            for _ in range(args.clients)
+        ]
+        rate = max(args.loads)
+        offsets = poisson_schedule(rate, args.seconds, seed=1)
+        phase = await Meter(null.pid).run(
+            open_loop(clients, offsets, single_bodies(len(offsets)), args.grace, "null")
+        )
+        await disconnect(clients)
+    finally:
+        null.kill()
+        null.wait()
+    print(
+        f"[client check] null server, {args.clients} clients, offered {rate:g}/s (open loop): achieved "
+        f"{phase.events_per_s:.0f}/s, {phase.latency_text()}; client CPU {phase.client_cpu / phase.wall:.0%} "
+        f"of a core ({phase.client_cpu / max(phase.requests, 1) * 1e6:.0f} us/request): the client's own "
+        "cost and this machine's latency floor now",
+        flush=True,
+    )
+
+
 def serve_workers_supported() -> bool:
     """Whether this build's `bugtrail serve` has a --workers option (older builds run one process)."""
     result = subprocess.run(
@@ -580,13 +616,15 @@ async def main_async(args: argparse.Namespace) -> int:
         f"({len(batch_bodies(1)[0][0])} bytes); client event loop: {loop}",
         flush=True,
     )
-    workers_ok = serve_workers_supported()
+    wanted = {"sqlite": args.sqlite_workers, "postgresql": args.postgres_workers}
+    workers_ok = any(wanted[d] > 1 for d in args.databases) and serve_workers_supported()
+    print(describe_machine(), flush=True)
+    await client_check(args)
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="bugtrail-ingest-bench-") as tmp:
         for database in args.databases:
-            wanted = args.postgres_workers if database == "postgresql" else args.sqlite_workers
-            processes = wanted if workers_ok else 1
-            if wanted > 1 and not workers_ok:
+            processes = wanted[database] if workers_ok else 1
+            if wanted[database] > 1 and not workers_ok:
                 print(f"[{database}] `bugtrail serve` has no --workers option in this build: 1 API process")
             print(f"[{database}] {describe_machine()}", flush=True)
             root = Path(tmp) / database

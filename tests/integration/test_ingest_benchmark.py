@@ -57,6 +57,10 @@ def test_quick_benchmark_prints_ratios_and_passes_exactly_once() -> None:
     assert raw and float(raw[1]) > 0 and float(raw[2]) > 0, out
     assert re.search(r"sequential /healthz: p50 .* server CPU \d+\.\d+ ms/request", out), out
     assert re.search(r"client CPU \d+% of a core", out), out
+    # The client measured alone against a null server first: its own CPU and the machine's latency floor.
+    assert re.search(
+        r"\[client check\] null server, 20 clients, offered 50/s .* errors 0, unserved 0; client CPU", out
+    )
 
     single = re.search(
         rf"ratio: sqlite \(1 API process\) single-event appends / raw single-row commits = "

@@ -144,7 +144,7 @@ def check_exactly_once(database_url: str, acked_event_ids: Iterable[str]) -> Exa
     )
 
 
-def busy_processes(exclude: int, seconds: float = 1.0, top: int = 5) -> list[tuple[str, float]]:
+def busy_processes(exclude: int, seconds: float = 0.5, top: int = 5) -> list[tuple[str, float]]:
     """The processes (outside `exclude`'s tree) that used the most CPU over `seconds`, as (name, share of a
     core): on a shared machine, what else ran while a benchmark measured."""
     ours = set(process_tree(exclude))
