@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from bugtrail.api.db_gate import DbGate
-from bugtrail.api.group_commit import GroupCommitter
+from bugtrail.api.group_commit import Batch, GroupCommitter
 from bugtrail.auth.cache import KeyCache
 from bugtrail.auth.keys import Principal, find_active
 from bugtrail.config import Settings
@@ -19,6 +19,7 @@ from bugtrail.db.engine import Database
 from bugtrail.errors import Forbidden, Unauthorized
 
 T = TypeVar("T")
+
 
 _bearer = HTTPBearer(auto_error=False, description="API key: `Authorization: Bearer <key>`")
 
@@ -147,12 +148,17 @@ async def run_prepare(body_bytes: int, prepare: Callable[..., T], *args: Any) ->
 
 
 async def run_write(
-    request: Request, work: Callable[[Session], T], order_key: str = "", events: int = 0
+    request: Request,
+    work: Callable[[Session], T],
+    order_key: str = "",
+    events: int = 0,
+    batch: Batch | None = None,
 ) -> T:
     """Run `work` in a savepoint of the next group commit (api/group_commit.py), holding the database
     writer only for it: the route does its CPU-heavy preparation first, outside. Returns once the group
-    has committed (a 2xx means durable). `order_key` (the trace id) orders work within a group."""
-    return await group_committer(request.app).submit(work, order_key, events)
+    has committed (a 2xx means durable). `order_key` (the trace id) orders work within a group; with a
+    `batch`, the requests of one kind in a group are written together."""
+    return await group_committer(request.app).submit(work, order_key, events, batch)
 
 
 def require_reviewer(principal: CurrentPrincipal) -> Principal:

@@ -10,6 +10,9 @@ a 2xx still means durable. Per request nothing changes:
   error: nothing of the group is stored, every client retries (idempotently);
 - order: within a group, work runs in arrival order per trace (a stable sort by trace id; PostgreSQL then
   takes row locks in one order in every group, so two groups in flight never deadlock).
+Work that can be written together (appends) comes with a `Batch`: the group hands all payloads of one
+kind to its `write_all` at once (a few statements for the whole group, not a few per request); if the
+database refuses that (a race with another process), those requests are written one savepoint each.
 No artificial wait: a group is whatever arrived while the previous one was being written, so a lone
 request is written at once and a busy server writes large groups.
 
@@ -38,11 +41,22 @@ log = logging.getLogger("bugtrail.api")
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
+class Batch:
+    """Requests of one `kind` in a group are written together: write_all(session, payloads) returns one
+    result or exception per payload, in order, and raises only if the database refused the writes."""
+
+    kind: str
+    write_all: Callable[[Session, list[Any]], list[Any]]
+    payload: Any
+
+
 @dataclass
 class _Pending:
     work: Callable[[Session], Any]
     order_key: str
     events: int
+    batch: Batch | None
     future: asyncio.Future[Any]
 
 
@@ -70,10 +84,13 @@ class GroupCommitter:
         self._active = 0  # writer tasks running; changed only between awaits, so never stale
         self._writers: set[asyncio.Task[None]] = set()  # strong references until they finish
 
-    async def submit(self, work: Callable[[Session], T], order_key: str = "", events: int = 0) -> T:
-        """Run `work(session)` in the next group; returns its result once the group has committed."""
+    async def submit(
+        self, work: Callable[[Session], T], order_key: str = "", events: int = 0, batch: Batch | None = None
+    ) -> T:
+        """Run `work(session)` (or its share of `batch`) in the next group; returns its result once the
+        group has committed."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Pending(work, order_key, events, future))
+        self._queue.append(_Pending(work, order_key, events, batch, future))
         if self._active < self.lanes:
             self._active += 1
             task = asyncio.create_task(self._write_while_queued())
@@ -124,22 +141,54 @@ class GroupCommitter:
         return group
 
     def _write(self, group: list[_Pending]) -> list[tuple[bool, Any]]:
-        """In a thread: every request's work in one transaction, each in a savepoint (unless alone)."""
+        """In a thread: the whole group in one transaction; each request (or batch) in a savepoint."""
         outcomes: list[tuple[bool, Any]] = [(False, None)] * len(group)
-        order = sorted(range(len(group)), key=lambda i: group[i].order_key)  # stable: arrival order kept
+        singles = [i for i, pending in enumerate(group) if pending.batch is None]
+        batches: dict[str, list[int]] = {}
+        for i, pending in enumerate(group):
+            if pending.batch is not None:
+                batches.setdefault(pending.batch.kind, []).append(i)
         with self.database.scope() as session:
-            if len(group) == 1:
+            if len(group) == 1 and singles:
                 outcomes[0] = (True, group[0].work(session))  # errors fail the lone request (and scope)
-            else:
-                for i in order:
-                    try:
-                        with session.begin_nested():
-                            outcomes[i] = (True, group[i].work(session))
-                    except OperationalError:
-                        raise  # the storage failed, not this request: the whole group fails
-                    except Exception as exc:  # this request's own failure: its savepoint is rolled back
-                        outcomes[i] = (False, exc)
+                return outcomes
+            self._write_each(session, group, singles, outcomes)
+            refused: list[int] = []
+            for indexes in batches.values():
+                if not self._write_batch(session, group, indexes, outcomes):
+                    refused.extend(indexes)
+            self._write_each(session, group, refused, outcomes)
         return outcomes
+
+    def _write_each(
+        self, session: Session, group: list[_Pending], indexes: list[int], outcomes: list[tuple[bool, Any]]
+    ) -> None:
+        for i in sorted(indexes, key=lambda i: group[i].order_key):  # stable: arrival order per trace
+            try:
+                with session.begin_nested():
+                    outcomes[i] = (True, group[i].work(session))
+            except OperationalError:
+                raise  # the storage failed, not this request: the whole group fails
+            except Exception as exc:  # this request's own failure: its savepoint is rolled back
+                outcomes[i] = (False, exc)
+
+    def _write_batch(
+        self, session: Session, group: list[_Pending], indexes: list[int], outcomes: list[tuple[bool, Any]]
+    ) -> bool:
+        batches = [group[i].batch for i in indexes]
+        first = batches[0]
+        assert first is not None
+        try:
+            with session.begin_nested():
+                results = first.write_all(session, [batch.payload for batch in batches if batch is not None])
+        except OperationalError:
+            raise
+        except Exception as exc:  # refused as a whole (e.g. a concurrent writer won a race): one by one
+            log.info("group of %d %r requests refused (%s); one by one", len(indexes), first.kind, exc)
+            return False
+        for i, result in zip(indexes, results, strict=True):
+            outcomes[i] = (not isinstance(result, Exception), result)
+        return True
 
     def _count(self, size: int) -> None:
         self.stats.groups += 1

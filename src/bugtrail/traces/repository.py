@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, and_, cast, or_, select
+from sqlalchemy import Text, and_, bindparam, cast, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -53,6 +53,67 @@ def event_hashes(session: Session, trace_id: str, event_ids: Sequence[str]) -> d
         )
         found.update({row.event_id: row.content_hash for row in rows})
     return found
+
+
+@dataclass
+class AppendTarget:
+    """What an append needs of its trace (a group commit reads these for all its traces at once)."""
+
+    trace_id: str
+    developer_id: str
+    status: str
+    event_count: int
+
+
+_TRACE_TABLE = Trace.metadata.tables["trace"]
+
+
+def append_targets(session: Session, trace_ids: Sequence[str]) -> dict[str, AppendTarget]:
+    """The traces among `trace_ids`, row-locked in trace_id order on PostgreSQL (every group locks in the
+    same order, so two groups in flight never deadlock); SQLite already holds the write lock."""
+    t = _TRACE_TABLE.c
+    found: dict[str, AppendTarget] = {}
+    ordered = sorted(set(trace_ids))
+    for start in range(0, len(ordered), _IN_CHUNK):
+        query = (
+            select(t.trace_id, t.developer_id, t.status, t.event_count)
+            .where(t.trace_id.in_(ordered[start : start + _IN_CHUNK]))
+            .order_by(t.trace_id)
+            .with_for_update()
+        )
+        found.update({row.trace_id: AppendTarget(*row) for row in session.execute(query)})
+    return found
+
+
+def event_hashes_of(session: Session, wanted: dict[str, set[str]]) -> dict[tuple[str, str], str]:
+    """(trace_id, event_id) -> content_hash of the wanted event ids already stored (several traces)."""
+    e = _EVENT_TABLE.c
+    found: dict[tuple[str, str], str] = {}
+    pairs = [(trace_id, event_id) for trace_id, ids in wanted.items() for event_id in ids]
+    for start in range(0, len(pairs), _IN_CHUNK):
+        chunk = pairs[start : start + _IN_CHUNK]
+        query = select(e.trace_id, e.event_id, e.content_hash).where(
+            e.trace_id.in_({trace_id for trace_id, _ in chunk}),
+            e.event_id.in_({event_id for _, event_id in chunk}),
+        )
+        found.update({(row.trace_id, row.event_id): row.content_hash for row in session.execute(query)})
+    return found
+
+
+def set_event_counts(session: Session, counts: dict[str, int]) -> None:
+    """One executemany for the traces a group appended to."""
+    if not counts:
+        return
+    t = _TRACE_TABLE.c
+    statement = (
+        update(_TRACE_TABLE)
+        .where(t.trace_id == bindparam("target"))
+        .values(event_count=bindparam("count"), updated_at=bindparam("now"))
+    )
+    now = utcnow()
+    session.execute(
+        statement, [{"target": trace_id, "count": count, "now": now} for trace_id, count in counts.items()]
+    )
 
 
 _EVENT_COLUMNS = (

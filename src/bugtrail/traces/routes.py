@@ -17,6 +17,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bugtrail.api.deps import (
     AppSettings,
+    Batch,
     CurrentPrincipal,
     DbSession,
     EarlyPrincipal,
@@ -251,6 +252,12 @@ async def append_events(
         lambda session: service.store_events(session, settings, principal, trace_id, prepared),
         order_key=str(trace_id),
         events=len(prepared),
+        # Appends in one group are written together (service.store_appends), a few statements in all.
+        batch=Batch(
+            "traces.append",
+            lambda session, requests: service.store_appends(session, settings, requests),
+            service.AppendRequest(principal, trace_id, prepared),
+        ),
     )
     return _json_response(result)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bugtrail.auth.keys import Principal
 from bugtrail.config import Settings
 from bugtrail.db.models import Trace, utcnow
-from bugtrail.errors import BadRequest, Conflict, Forbidden, NotFound, TooLarge
+from bugtrail.errors import BadRequest, BugtrailError, Conflict, Forbidden, NotFound, TooLarge
 from bugtrail.qa.tasks import enqueue_qa_job
 from bugtrail.traces import events as event_rows
 from bugtrail.traces import repository as repo
@@ -207,6 +207,25 @@ def _check_event_count(settings: Settings, current: int, new: int) -> None:
 def _append(
     session: Session, settings: Settings, trace: Trace, events: Sequence[event_rows.PreparedEvent]
 ) -> AppendResult:
+    stored = repo.event_hashes(session, trace.trace_id, [str(event.event_id) for event in events])
+    target = repo.AppendTarget(trace.trace_id, trace.developer_id, trace.status, trace.event_count)
+    rows, duplicates = _plan_append(settings, target, events, stored)
+    repo.insert_events(session, rows)
+    if rows:
+        trace.event_count += len(rows)
+        trace.updated_at = utcnow()
+        session.flush()
+    return _append_result(trace.trace_id, len(rows), duplicates, events, trace.event_count)
+
+
+def _plan_append(
+    settings: Settings,
+    target: repo.AppendTarget,
+    events: Sequence[event_rows.PreparedEvent],
+    stored: Mapping[str, str],
+) -> tuple[list[dict[str, Any]], int]:
+    """The rows to insert and the number of duplicates, or the request's error; writes nothing.
+    `stored` maps the event ids already on the trace to their content hashes."""
     # Check the whole batch against itself and the stored events before anything is written.
     planned: list[event_rows.PreparedEvent] = []
     seen_in_batch: dict[uuid.UUID, str] = {}
@@ -223,7 +242,6 @@ def _append(
         seen_in_batch[event.event_id] = event.content_hash
         planned.append(event)
 
-    stored = repo.event_hashes(session, trace.trace_id, [str(event.event_id) for event in planned])
     fresh: list[event_rows.PreparedEvent] = []
     for event in planned:
         stored_hash = stored.get(str(event.event_id))
@@ -237,25 +255,84 @@ def _append(
             )
         duplicates += 1
 
-    if fresh and trace.status != "pending":
+    if fresh and target.status != "pending":
         raise Conflict(
-            f"trace {trace.trace_id} is finalized ({trace.status}); no events can be appended",
-            detail={"status": trace.status},
+            f"trace {target.trace_id} is finalized ({target.status}); no events can be appended",
+            detail={"status": target.status},
         )
-    _check_event_count(settings, trace.event_count, len(fresh))
-    rows = event_rows.event_rows(trace.trace_id, trace.event_count + 1, fresh)
-    repo.insert_events(session, rows)
-    if rows:
-        trace.event_count += len(rows)
-        trace.updated_at = utcnow()
-        session.flush()
+    _check_event_count(settings, target.event_count, len(fresh))
+    return event_rows.event_rows(target.trace_id, target.event_count + 1, fresh), duplicates
+
+
+def _append_result(
+    trace_id: str, accepted: int, duplicates: int, events: Sequence[event_rows.PreparedEvent], count: int
+) -> AppendResult:
     return AppendResult(
-        trace_id=uuid.UUID(trace.trace_id),
-        accepted=len(rows),
+        trace_id=uuid.UUID(trace_id),
+        accepted=accepted,
         duplicates=duplicates,
         event_ids=[event.event_id for event in events],
-        event_count=trace.event_count,
+        event_count=count,
     )
+
+
+@dataclass(frozen=True)
+class AppendRequest:
+    """One append request of a group commit (api/group_commit.py)."""
+
+    principal: Principal
+    trace_id: uuid.UUID
+    events: Sequence[event_rows.PreparedEvent]
+
+
+def store_appends(
+    session: Session, settings: Settings, requests: Sequence[AppendRequest]
+) -> list[AppendResult | Exception]:
+    """Many append requests in a few statements: read their traces and stored hashes at once, apply the
+    same rules as store_events to each request in order (a request sees the events of the requests
+    before it), then insert every accepted row and update every trace's count at once. A request that
+    breaks a rule gets its error and writes nothing; the others are unaffected."""
+    targets = repo.append_targets(session, [str(request.trace_id) for request in requests])
+    wanted: dict[str, set[str]] = {}
+    for request in requests:
+        wanted.setdefault(str(request.trace_id), set()).update(str(e.event_id) for e in request.events)
+    stored = repo.event_hashes_of(session, wanted)
+    added: dict[str, dict[str, str]] = {}  # event hashes written by earlier requests of this group
+    rows: list[dict[str, Any]] = []
+    outcomes: list[AppendResult | Exception] = []
+    for request in requests:
+        trace_id = str(request.trace_id)
+        target = targets.get(trace_id)
+        try:
+            if target is None or not _may_see(request.principal, target.developer_id):
+                raise NotFound(f"trace {request.trace_id} not found")
+            if target.developer_id != request.principal.developer_id and not request.principal.is_admin:
+                raise Forbidden("only the trace's developer may append events to it")
+            on_trace = added.setdefault(trace_id, {})
+            known: dict[str, str] = {}
+            for event_id in (str(event.event_id) for event in request.events):
+                known_hash = stored.get((trace_id, event_id)) or on_trace.get(event_id)
+                if known_hash is not None:
+                    known[event_id] = known_hash
+            new_rows, duplicates = _plan_append(settings, target, request.events, known)
+        except BugtrailError as exc:
+            outcomes.append(exc)
+            continue
+        rows.extend(new_rows)
+        on_trace.update((row["event_id"], row["content_hash"]) for row in new_rows)
+        target.event_count += len(new_rows)
+        outcomes.append(
+            _append_result(trace_id, len(new_rows), duplicates, request.events, target.event_count)
+        )
+    repo.insert_events(session, rows)
+    repo.set_event_counts(
+        session, {trace_id: targets[trace_id].event_count for trace_id in added if added[trace_id]}
+    )
+    return outcomes
+
+
+def _may_see(principal: Principal, developer_id: str) -> bool:
+    return principal.can_read_all or developer_id == principal.developer_id
 
 
 def finalize_trace(
