@@ -540,11 +540,27 @@ def _verdict(passed: bool) -> str:
     return "PASS" if passed else "FAIL"
 
 
-def sustained(outcome: Outcome) -> float:
-    """Sustained single-event appends/s: the closed-loop figure, or the best open-loop one without it."""
+def busiest(outcome: Outcome) -> Phase:
+    """The phase that says what the server sustains: the closed loop, or the best open-loop load."""
     if outcome.saturation is not None:
-        return outcome.saturation.events_per_s
-    return max((phase.events_per_s for phase in outcome.loads.values()), default=0.0)
+        return outcome.saturation
+    return max(outcome.loads.values(), key=lambda phase: phase.events_per_s)
+
+
+def sustained(outcome: Outcome) -> float:
+    """Sustained single-event appends/s."""
+    return busiest(outcome).events_per_s
+
+
+def cpu_line(label: str, what: str, phase: Phase) -> str:
+    """Server CPU per event and the throughput that CPU cost allows: the figure the machine's other load
+    disturbs least (a busy machine steals the server's time, not its CPU per request)."""
+    per_event = phase.server_cpu / phase.events * 1000 if phase.events else float("inf")
+    cores = os.cpu_count() or 1
+    return (
+        f"ratio: {label} server CPU per event, {what} = {per_event:.2f} ms: a CPU ceiling of "
+        f"{1000 / per_event:.0f} events/s per core ({cores * 1000 / per_event:.0f} on {cores} cores)"
+    )
 
 
 def report(outcomes: list[Outcome], clients: int) -> bool:
@@ -557,6 +573,7 @@ def report(outcomes: list[Outcome], clients: int) -> bool:
             f"ratio: {label} single-event appends / raw single-row commits = {single:.0f}/s / "
             f"{o.raw_commits:.0f}/s = {single / o.raw_commits:.3f}"
         )
+        print(cpu_line(label, f"single-event appends ({busiest(o).name})", busiest(o)))
         for rate, phase in o.loads.items():
             print(
                 f"ratio: {label} at {rate:g}/s offered: achieved / offered = "
@@ -569,6 +586,7 @@ def report(outcomes: list[Outcome], clients: int) -> bool:
                 f"ratio: {label} batches / raw executemany = {o.batches.events_per_s:.0f} / "
                 f"{o.raw_many:.0f} rows/s = {ratio:.3f}"
             )
+            print(cpu_line(label, f"batches of {BATCH}", o.batches))
         if o.database == "sqlite":
             print(
                 f"target: {label} >= 1000 single-event appends/s with {clients} clients: {single:.0f}/s: "
