@@ -6,8 +6,6 @@ import typer
 
 from bugtrail.cli.common import err_console, load_settings, open_database
 
-MAX_HEADER_BYTES = 64 * 1024
-
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
 
@@ -20,39 +18,54 @@ def serve(
     host: str = typer.Option(None, help="bind address (default BUGTRAIL_HOST or 127.0.0.1)"),
     port: int = typer.Option(None, help="port (default BUGTRAIL_PORT or 8000)"),
     worker: bool = typer.Option(None, "--worker/--no-worker", help="run the embedded QA worker"),
+    workers: int = typer.Option(
+        None, "--workers", min=1, max=64, help="API processes (default BUGTRAIL_SERVE_WORKERS or 1)"
+    ),
     log_level: str = typer.Option("info", help="uvicorn log level"),
 ) -> None:
     """Run the API (and, by default, an embedded QA worker). Migrates the database first."""
     import uvicorn
 
     from bugtrail.api.app import create_app
+    from bugtrail.api.http_protocol import BoundedHttpToolsProtocol
     from bugtrail.auth import keys
     from bugtrail.cli import background
 
     settings = load_settings()
     overrides = {
-        k: v for k, v in {"host": host, "port": port, "embedded_worker": worker}.items() if v is not None
+        k: v
+        for k, v in {"host": host, "port": port, "embedded_worker": worker, "serve_workers": workers}.items()
+        if v is not None
     }
     settings = settings.model_copy(update=overrides)
+    # Once, in this process, whatever the number of API processes: migrations, the first-start admin key
+    # and the embedded worker (QA runs once, not once per API process).
     with open_database(settings) as database:
         with database.scope() as session:
             if not keys.has_any_key(session):
                 _, key = keys.create_key(session, "admin", "admin", label="first-start admin key")
                 err_console.print("[bold]First start: created an admin API key. It is shown only once:[/]")
                 print(key, flush=True)
-        app = create_app(settings, database)
+        server_options = {
+            "host": settings.host,
+            "port": settings.port,
+            "log_level": log_level,
+            "timeout_graceful_shutdown": 30,
+            # httptools with a bound on the request head (api/http_protocol.py): h11's safety at a third
+            # of its CPU per request.
+            "http": BoundedHttpToolsProtocol,
+        }
         with background.start_services(settings, database):
-            uvicorn.run(
-                app,
-                host=settings.host,
-                port=settings.port,
-                log_level=log_level,
-                timeout_graceful_shutdown=30,
-                # h11, not httptools: httptools buffers request headers without a limit (measured: 200 MB
-                # of headers grew the server by 200 MB); h11 refuses a header block over this size.
-                http="h11",
-                h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-            )
+            if settings.serve_workers == 1:
+                uvicorn.run(create_app(settings, database), **server_options)  # type: ignore[arg-type]
+            else:
+                # Each API process builds its app from the environment (api/worker_process.py).
+                uvicorn.run(
+                    "bugtrail.api.worker_process:create_worker_app",
+                    factory=True,
+                    workers=settings.serve_workers,
+                    **server_options,  # type: ignore[arg-type]
+                )
 
 
 @db_app.command("upgrade")
