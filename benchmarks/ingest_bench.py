@@ -659,12 +659,12 @@ async def main_async(args: argparse.Namespace) -> int:
 
 PROFILES = {
     # option: (full run, --quick)
-    "seconds": (10.0, 2.0),
-    "raw_seconds": (3.0, 1.0),
-    "sequential": (300, 50),
-    "saturation_seconds": (5.0, 2.0),
-    "batches": (400, 60),
-    "batch_seconds": (8.0, 2.0),
+    "seconds": (10.0, 1.5),
+    "raw_seconds": (3.0, 0.5),
+    "sequential": (300, 30),
+    "saturation_seconds": (5.0, 1.5),
+    "batches": (400, 40),
+    "batch_seconds": (8.0, 1.5),
     "grace": (5.0, 1.0),
 }
 
@@ -680,12 +680,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-clients", type=int, default=8)
     parser.add_argument("--postgres-workers", type=int, default=2, help="API processes on PostgreSQL")
     parser.add_argument("--sqlite-workers", type=int, default=1, help="API processes on SQLite")
-    parser.add_argument("--seconds", type=float, help="per offered load (default 10, --quick 2)")
-    parser.add_argument("--raw-seconds", type=float, help="per raw ceiling (default 3, --quick 1)")
-    parser.add_argument("--sequential", type=int, help="sequential requests of each kind (300, --quick 50)")
-    parser.add_argument("--saturation-seconds", type=float, help="closed-loop phase (5, --quick 2; 0: skip)")
-    parser.add_argument("--batches", type=int, help="at most this many batches of 100 (400, --quick 60)")
-    parser.add_argument("--batch-seconds", type=float, help="at most this long for batches (8, --quick 2)")
+    parser.add_argument("--seconds", type=float, help="per offered load (default 10, --quick 1.5)")
+    parser.add_argument("--raw-seconds", type=float, help="per raw ceiling (default 3, --quick 0.5)")
+    parser.add_argument("--sequential", type=int, help="sequential requests of each kind (300, --quick 30)")
+    parser.add_argument(
+        "--saturation-seconds", type=float, help="closed-loop phase (5, --quick 1.5; 0: skip)"
+    )
+    parser.add_argument("--batches", type=int, help="at most this many batches of 100 (400, --quick 40)")
+    parser.add_argument("--batch-seconds", type=float, help="at most this long for batches (8, --quick 1.5)")
     parser.add_argument(
         "--grace", type=float, help="s after an open-loop schedule until unanswered = unserved (5, --quick 1)"
     )

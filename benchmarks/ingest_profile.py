@@ -58,23 +58,33 @@ RUNNER_MODULES = (
     "asyncio/events.py",
     "anyio/_backends/",
     "uvloop/",
+    "multiprocessing/",
+    "uvicorn/_subprocess.py",
+    "uvicorn/supervisors/",
 )
+RUNNER_FRAMES = {"<module> (<string>)"}  # the `python -c` line uvicorn's worker processes start with
 
 
-def summarize(collapsed: Path, top: int = 25) -> str:
+def summarize(collapsed: Path, top: int = 40) -> str:
     """Inclusive and self shares of the recorded samples, as text. Frames look like
     `function (package/module.py)`."""
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
+    processes: Counter[str] = Counter()  # samples per server process: how evenly the workers share
     total = 0
     for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         if not stack or not count.isdigit():
             continue
-        frames = stack.split(";")[1:]  # the first element names the process
+        process = ""
+        while stack.startswith("process "):  # `process PID:"command line";` per level (may hold ";")
+            process = stack.split(":", 1)[0]
+            stack = stack[stack.find('";') + 2 :]
+        frames = stack.split(";")
         if not frames:
             continue
         total += int(count)
+        processes[process] += int(count)
         for frame in set(frames):
             inclusive[frame] += int(count)
         own[frames[-1]] += int(count)
@@ -84,8 +94,13 @@ def summarize(collapsed: Path, top: int = 25) -> str:
     def module_of(frame: str) -> str:
         return frame.rpartition("(")[2].rstrip(")")
 
-    kept = [(f, n) for f, n in inclusive.most_common() if not module_of(f).startswith(RUNNER_MODULES)]
-    lines = [f"{total} samples holding the GIL; inclusive (on the stack):"]
+    kept = [
+        (f, n)
+        for f, n in inclusive.most_common()
+        if not module_of(f).startswith(RUNNER_MODULES) and f not in RUNNER_FRAMES
+    ]
+    shares = ", ".join(f"{name} {n / total:.0%}" for name, n in processes.most_common())
+    lines = [f"{total} samples holding the GIL ({shares}); inclusive (on the stack):"]
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in kept[:top]]
     lines.append("self (top of the stack):")
     lines += [f"  {n / total:6.1%}  {frame}" for frame, n in own.most_common(top)]
