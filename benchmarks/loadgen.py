@@ -92,9 +92,12 @@ class Stats:
     by_kind: dict[str, list[float]] = field(default_factory=dict)
     actions: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    started_at: list[float] = field(default_factory=list)  # monotonic start of each timed request
+    steady_from: float = float("inf")  # when every developer has started (the end of the ramp)
 
     def http(self, seconds: float, error: str | None, kind: str = "") -> None:
         with self.lock:
+            self.started_at.append(time.monotonic() - seconds)
             self.latencies.append(seconds)
             self.by_kind.setdefault(kind, []).append(seconds)
             if error:
@@ -200,15 +203,29 @@ def warm_up(base_url: str, key: str, spool: Path) -> None:
             client.finalize(dev.trace_id)
 
 
+def first_actions(
+    developers: list[Developer], start: float, ramp: float, rng: random.Random
+) -> tuple[list[tuple[float, int]], float]:
+    """Each developer's first action at a random moment of the first `ramp` seconds (by default one think
+    time, so the load ramps in smoothly); returns the heap and when the ramp ends."""
+    heap = [(start + rng.uniform(0, ramp), dev.index) for dev in developers]
+    heapq.heapify(heap)
+    return heap, start + ramp
+
+
 def run_load(
-    developers: list[Developer], base_url: str, duration: float, speedup: float, threads: int, seed: int
+    developers: list[Developer],
+    base_url: str,
+    duration: float,
+    speedup: float,
+    threads: int,
+    seed: int,
+    ramp: float,
 ) -> Stats:
     stats = Stats()
     rng = random.Random(seed)
     start = time.monotonic()
-    # Developers start at random moments of their first think time, so the load ramps in smoothly.
-    heap = [(start + rng.uniform(0, THINK_S[1] / speedup), dev.index) for dev in developers]
-    heapq.heapify(heap)
+    heap, stats.steady_from = first_actions(developers, start, ramp, rng)
     work: queue.Queue[tuple[float, Developer] | None] = queue.Queue()
     end = start + duration
 
@@ -296,15 +313,14 @@ async def act_raw(dev: Developer, port: int, stats: Stats, rng: random.Random) -
 
 
 async def run_raw_load(
-    developers: list[Developer], port: int, duration: float, speedup: float, seed: int
+    developers: list[Developer], port: int, duration: float, speedup: float, seed: int, ramp: float
 ) -> Stats:
     """The same schedule as run_load, on one asyncio loop: each due action is a task (a developer has at
     most one in flight), so the generator never holds an action back for want of a thread."""
     stats = Stats()
     rng = random.Random(seed)
     start = time.monotonic()
-    heap = [(start + rng.uniform(0, THINK_S[1] / speedup), dev.index) for dev in developers]
-    heapq.heapify(heap)
+    heap, stats.steady_from = first_actions(developers, start, ramp, rng)
     end = start + duration
     running: set[asyncio.Task[None]] = set()
 
@@ -338,6 +354,7 @@ def run_async(work: Coroutine[Any, Any, Stats]) -> Stats:
 
 def one_run(args: argparse.Namespace, developers_count: int) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="bugtrail-load-"))
+    ramp = args.ramp if args.ramp is not None else THINK_S[1] / args.speedup
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, root, ignore_errors=True)
         if args.postgres:
@@ -360,10 +377,12 @@ def one_run(args: argparse.Namespace, developers_count: int) -> dict[str, Any]:
             self_cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             if args.client == "raw":
                 stats = asyncio.run(
-                    run_raw_load(developers, server.port, args.duration, args.speedup, args.seed)
+                    run_raw_load(developers, server.port, args.duration, args.speedup, args.seed, ramp)
                 )
             else:
-                stats = run_load(developers, server.url, args.duration, args.speedup, args.threads, args.seed)
+                stats = run_load(
+                    developers, server.url, args.duration, args.speedup, args.threads, args.seed, ramp
+                )
             wall = time.monotonic() - wall0
             server_cpu = (tree_cpu_seconds(server.process.pid) - server_cpu0) / wall
             self_cpu1 = resource.getrusage(resource.RUSAGE_SELF)
@@ -386,6 +405,10 @@ def one_run(args: argparse.Namespace, developers_count: int) -> dict[str, Any]:
         ]
         exact = check_exactly_once(database_url, recorded)
     acked_during_run = sum(len(dev.acked) for dev in developers)
+    # After the ramp every developer has started: the steady state, without the start-up herd of creates.
+    steady = [
+        lat for lat, at in zip(stats.latencies, stats.started_at, strict=True) if at >= stats.steady_from
+    ]
     return {
         "developers": developers_count,
         "database": "postgresql" if args.postgres else "sqlite",
@@ -399,6 +422,9 @@ def one_run(args: argparse.Namespace, developers_count: int) -> dict[str, Any]:
         "requests_per_s": len(stats.latencies) / wall,
         "p50_ms": percentile(stats.latencies, 50) * 1000,
         "p99_ms": percentile(stats.latencies, 99) * 1000,
+        "steady_requests": len(steady),
+        "steady_p99_ms": percentile(steady, 99) * 1000,
+        "ramp_s": ramp,
         "max_ms": max(stats.latencies, default=0.0) * 1000,
         "lag_p99_ms": percentile(stats.lags, 99) * 1000,
         "errors": dict(stats.errors),
@@ -433,7 +459,8 @@ def describe(result: dict[str, Any], target_p99_ms: float) -> str:
         f"({result['processes']} API process(es)): {result['seconds']:.0f} s, "
         f"{result['events_per_s']:.1f} acknowledged events/s, {result['requests_per_s']:.1f} requests/s; "
         f"latency p50 {result['p50_ms']:.1f} ms, p99 {result['p99_ms']:.1f} ms, "
-        f"max {result['max_ms']:.0f} ms; "
+        f"max {result['max_ms']:.0f} ms (after the {result['ramp_s']:g} s start-up ramp: p99 "
+        f"{result['steady_p99_ms']:.1f} ms over {result['steady_requests']} requests); "
         f"errors {sum(result['errors'].values())} {result['errors'] or ''}; schedule lag p99 "
         f"{result['lag_p99_ms']:.0f} ms; CPU server {result['server_cpu']:.0%} of a core, generator "
         f"{result['loadgen_cpu']:.0%}\n"
@@ -462,6 +489,12 @@ def main() -> int:
     parser.add_argument("--speedup", type=float, default=1.0, help="time compression of think times")
     parser.add_argument("--threads", type=int, default=64, help="generator threads executing due actions")
     parser.add_argument("--postgres", action="store_true", help="scratch database on 127.0.0.1:5432")
+    parser.add_argument(
+        "--ramp",
+        type=float,
+        help="seconds over which developers start (default: one think time, 30 s / speedup); every start "
+        "creates a trace, the heaviest request, so a short ramp of many developers is a herd of creates",
+    )
     parser.add_argument("--workers", type=int, help="API processes (`bugtrail serve --workers N`)")
     parser.add_argument(
         "--client",
