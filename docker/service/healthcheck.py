@@ -1,7 +1,8 @@
 #!/opt/bugtrail/bin/python
 """Container health checks for compose: `bugtrail-healthcheck api|worker` exits 0 when healthy.
 
-api:    GET /healthz on the port the server listens on (it checks the database itself).
+api:    GET /readyz on the port the server listens on (readiness: it checks the database; /healthz is
+        liveness only).
 worker: the database answers, the Docker daemon behind the mounted socket answers, and the runner image is
         there (without it every QA job would fail as an infrastructure error).
 """
@@ -19,10 +20,10 @@ def check_api() -> str:
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     port = os.environ.get("BUGTRAIL_PORT", "8000")
-    with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=5) as response:
+    with urllib.request.urlopen(f"http://{host}:{port}/readyz", timeout=5) as response:
         body = json.load(response)
-    if body.get("status") != "ok":
-        raise RuntimeError(f"/healthz says {body}")
+    if body.get("status") != "ready":
+        raise RuntimeError(f"/readyz says {body}")
     return f"api ok ({body.get('database')})"
 
 

@@ -44,6 +44,8 @@ class Batch:
 @dataclass
 class Writer:
     key: str
+    batch_size: int = BATCH  # 1: single-event appends (`{...}`, not `{"events": [...]}`)
+    finalize_every: int = 4
     batches: list[Batch] = field(default_factory=list)
     created: set[str] = field(default_factory=set)
     finalized: set[str] = field(default_factory=set)  # acknowledged finalizes
@@ -58,10 +60,14 @@ class Writer:
             # The server died under us (before answering, or mid-answer: IncompleteRead): not acknowledged.
             return None
 
+    def append(self, url: str, batch: Batch) -> tuple[int, object] | None:
+        body = batch.events[0] if self.batch_size == 1 else {"events": batch.events}
+        return self.post(url, f"/api/traces/{batch.trace_id}/events", body)
+
     def resend_unacknowledged(self, url: str) -> None:
         for batch in self.batches:
             if not batch.acked:
-                answer = self.post(url, f"/api/traces/{batch.trace_id}/events", {"events": batch.events})
+                answer = self.append(url, batch)
                 assert answer is not None and answer[0] == 200, answer
                 body = answer[1]
                 assert isinstance(body, dict) and body["accepted"] + body["duplicates"] == len(batch.events)
@@ -107,16 +113,16 @@ class Writer:
                         "timestamp": f"2026-11-26T10:{self.counter % 60:02d}:{i:02d}+00:00",
                         "details": {"command": f"make test #{self.counter}.{i}", "output": "x" * 300},
                     }
-                    for i in range(BATCH)
+                    for i in range(self.batch_size)
                 ],
             )
             self.batches.append(batch)
-            answer = self.post(url, f"/api/traces/{batch.trace_id}/events", {"events": batch.events})
+            answer = self.append(url, batch)
             if answer is None:
                 return
             assert answer[0] == 200, answer
             batch.acked = True
-            if self.counter % 4 == 0:
+            if self.counter % self.finalize_every == 0:
                 self.pending_finalize.add(batch.trace_id)
                 answer = self.post(url, f"/api/traces/{batch.trace_id}/finalize", None)
                 if answer is None:
@@ -197,3 +203,52 @@ def test_kill_9_during_ingestion_loses_nothing_acknowledged(tmp_path: Path, data
     assert in_flight > 0, "no kill landed while a batch was in flight; the test proved little"
     assert all(batch.acked for writer in writers for batch in writer.batches)
     assert figures["stored_events"] == figures["acked_events"]
+
+
+GROUP_WRITERS = 16
+
+
+def test_kill_9_in_the_middle_of_group_commits_loses_nothing_acknowledged(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Sixteen clients appending single events keep group commits in flight all the time (several
+    requests per transaction); two API processes (`--workers 2`) die with the killed parent."""
+    server = BugtrailServer(
+        tmp_path / "data",
+        database_url=database_url,
+        log_path=tmp_path / "server.log",
+        env={"BUGTRAIL_SERVE_WORKERS": "2"},
+    )
+    server.start()
+    writers = [
+        Writer(server.create_key(f"dev{i}"), batch_size=1, finalize_every=25) for i in range(GROUP_WRITERS)
+    ]
+    rng = random.Random()
+    in_flight = 0
+    try:
+        for _cycle in range(3):
+            if server.process is None or server.process.poll() is not None:
+                server.start()
+            for writer in writers:
+                writer.resend_unacknowledged(server.url)
+            stop = threading.Event()
+            threads = [threading.Thread(target=w.run, args=(server.url, stop)) for w in writers]
+            for thread in threads:
+                thread.start()
+            time.sleep(rng.uniform(0.5, 1.5))
+            server.kill()
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=30)
+            assert not [error for writer in writers for error in writer.errors]
+            check_store(database_url, writers)
+            in_flight += sum(not batch.acked for writer in writers for batch in writer.batches)
+        server.start()
+        for writer in writers:
+            writer.resend_unacknowledged(server.url)
+    finally:
+        server.stop()
+    figures = check_store(database_url, writers)
+    assert in_flight > 0, "no kill landed while an append was in flight; the test proved little"
+    assert all(batch.acked for writer in writers for batch in writer.batches)
+    assert figures["stored_events"] == figures["acked_events"] > 0

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.server import BugtrailServer, cli_environment
+from tests.support.server import BugtrailServer, child_pids, cli_environment, http_json
 
 
 def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -40,7 +42,11 @@ def test_serve_prints_admin_key_once_and_keys_cli_works(tmp_path: Path) -> None:
         prefix = dana_key[:12]
         revoked = run_cli(tmp_path / "data", "keys", "revoke", prefix)
         assert revoked.returncode == 0, revoked.stderr
-        assert httpx.get(f"{server.url}/api/whoami", headers=headers).status_code == 401
+        # Revoked in another process: the server's key cache honours it within BUGTRAIL_AUTH_CACHE_TTL_S.
+        deadline = time.monotonic() + 5.0 + 2.0
+        while httpx.get(f"{server.url}/api/whoami", headers=headers).status_code != 401:
+            assert time.monotonic() < deadline, "a key revoked by the CLI was accepted after the cache TTL"
+            time.sleep(0.1)
     finally:
         server.stop()
 
@@ -105,3 +111,43 @@ def test_e2e_example_script(tmp_path: Path) -> None:
         assert "status=queued events=4" in result.stdout
     finally:
         server.stop()
+
+
+def test_serve_workers_runs_api_processes_against_one_database(tmp_path: Path, database_url: str) -> None:
+    """`serve --workers 2`: two API processes under one parent that migrated, printed the one admin key
+    and runs the one embedded worker; concurrent appends through both are all stored once."""
+    server = BugtrailServer(tmp_path / "data", database_url=database_url, env={"BUGTRAIL_SERVE_WORKERS": "2"})
+    server.start()
+    try:
+        api_processes = [
+            pid
+            for pid in child_pids(server.process.pid)  # type: ignore[union-attr]
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(api_processes) == 2, api_processes
+        server.read_first_start_key()
+        status, listed = http_json("GET", f"{server.url}/api/keys", key=server.admin_key)
+        assert status == 200 and [k["developer_id"] for k in listed] == ["admin"]
+        key = server.create_key("dana")
+        traces = [server.create_trace(key) for _ in range(6)]
+        answers: list[int] = []
+
+        def append_many(trace_id: str) -> None:
+            with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {key}"}) as http:
+                for i in range(20):
+                    event = {"type": "reasoning", "timestamp": f"2026-11-26T10:00:{i:02d}+00:00"}
+                    event["details"] = {"text": f"step {i}", "reasoning_type": "plan"}
+                    answers.append(http.post(f"/api/traces/{trace_id}/events", json=event).status_code)
+
+        threads = [threading.Thread(target=append_many, args=(trace_id,)) for trace_id in traces]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert answers == [200] * 120
+        for trace_id in traces:
+            status, body = http_json("GET", f"{server.url}/api/traces/{trace_id}", key=key)
+            assert status == 200 and [e["seq"] for e in body["events"]] == list(range(1, 21))
+    finally:
+        server.stop()
+    assert all(not Path(f"/proc/{pid}").exists() for pid in api_processes)

@@ -209,7 +209,10 @@ def test_list_filters_and_cursor_pagination(client, keys) -> None:
 
 
 def test_healthz_and_docs(client) -> None:
-    assert client.get("/healthz").json()["status"] == "ok"
+    assert client.get("/healthz").json()["status"] == "ok"  # liveness, answered before routing
+    assert client.head("/healthz").status_code == 200
+    ready = client.get("/readyz").json()  # readiness: the database answered
+    assert ready["status"] == "ready" and ready["database"] in ("sqlite", "postgresql")
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
     assert "/api/traces/{trace_id}/events" in schema["paths"]

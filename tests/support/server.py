@@ -194,10 +194,16 @@ class BugtrailServer:
         return str(body["trace_id"])
 
     def kill(self) -> None:
-        """SIGKILL: no shutdown handlers, no flush; what a power cut or OOM kill looks like to the process."""
+        """SIGKILL: no shutdown handlers, no flush; what a power cut or OOM kill looks like to the process.
+        Its API processes (`--workers N`) die with it; returns once they are gone too."""
         if self.process is not None and self.process.poll() is None:
+            children = child_pids(self.process.pid)
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=30)
+            deadline = time.monotonic() + 30
+            while any(Path(f"/proc/{pid}").exists() and not _is_zombie(pid) for pid in children):
+                assert time.monotonic() < deadline, f"API processes {children} outlived the killed server"
+                time.sleep(0.05)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -215,6 +221,21 @@ class BugtrailServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (Linux /proc)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        found.extend(int(child) for child in task.read_text().split())
+    return found
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def rss_kib(pid: int) -> int:
