@@ -7,6 +7,7 @@ ingestion benchmark end to end).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import uuid
@@ -14,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.server import child_pids
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "BUGTRAIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -65,20 +68,10 @@ def _stat_fields(pid: int) -> list[str]:
 
 def process_tree(pid: int) -> list[int]:
     """`pid` and all its living descendants (uvicorn's worker processes, their helpers)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int(_stat_fields(int(entry.name))[1])
-        except (OSError, IndexError, ValueError):
-            continue  # exited while we looked
-        children.setdefault(parent, []).append(int(entry.name))
-    tree, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        tree.append(current)
-        todo.extend(children.get(current, []))
+    tree = [pid]
+    with contextlib.suppress(OSError):  # it may exit while we look
+        for child in child_pids(pid):
+            tree.extend(process_tree(child))
     return tree
 
 
