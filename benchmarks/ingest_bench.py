@@ -63,9 +63,9 @@ import ingest_raw
 from tests.support.loadtools import (
     busy_processes,
     check_exactly_once,
+    cpu_by_process,
     scratch_postgres,
     seed_developer_keys,
-    tree_cpu_seconds,
 )
 from tests.support.rawhttp import RawConnection, percentile
 from tests.support.server import ROOT, BugtrailServer, cli_environment, free_port
@@ -123,6 +123,7 @@ class Phase:
     in_flight: int = 0
     wall: float = 0.0
     server_cpu: float = 0.0
+    server_cpu_split: list[float] = field(default_factory=list)  # per server process
     client_cpu: float = 0.0
 
     def p(self, q: float) -> float:
@@ -137,8 +138,12 @@ class Phase:
     def cpu_text(self) -> str:
         per_request = self.server_cpu / self.requests * 1000 if self.requests else 0.0
         client_us = self.client_cpu / self.requests * 1e6 if self.requests else 0.0
+        busy = [cpu for cpu in self.server_cpu_split if cpu > 0]
+        split = ""
+        if len(busy) > 1 and self.server_cpu > 0:
+            split = ", by process, parent first: " + "/".join(f"{cpu / self.server_cpu:.0%}" for cpu in busy)
         return (
-            f"server CPU {per_request:.2f} ms/request ({self.server_cpu / self.wall:.0%} of a core); "
+            f"server CPU {per_request:.2f} ms/request ({self.server_cpu / self.wall:.0%} of a core{split}); "
             f"client CPU {self.client_cpu / self.wall:.0%} of a core ({client_us:.0f} us/request)"
         )
 
@@ -156,11 +161,15 @@ class Meter:
         self.server_pid = server_pid
 
     async def run(self, work: Coroutine[Any, Any, Phase]) -> Phase:
-        server0, client0, wall0 = tree_cpu_seconds(self.server_pid), _self_cpu(), time.perf_counter()
+        server0, client0, wall0 = cpu_by_process(self.server_pid), _self_cpu(), time.perf_counter()
         phase = await work
         phase.wall = time.perf_counter() - wall0
-        phase.server_cpu = tree_cpu_seconds(self.server_pid) - server0
+        server1 = cpu_by_process(self.server_pid)
         phase.client_cpu = _self_cpu() - client0
+        # Per process: with several API processes, how evenly they share the work (kept-alive connections
+        # stay with the process that accepted them).
+        phase.server_cpu_split = [server1[pid] - server0.get(pid, 0.0) for pid in server1]
+        phase.server_cpu = sum(phase.server_cpu_split)
         return phase
 
 

@@ -75,18 +75,24 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid` and its living descendants, plus what their exited, reaped children used
-    (cutime + cstime). Take it before and after a phase: the difference is the server's CPU for it."""
-    ticks = 0
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """CPU seconds of `pid` and each living descendant: utime + stime, plus what their exited, reaped
+    children used (cutime + cstime)."""
+    out = {}
     for member in process_tree(pid):
         try:
             fields = _stat_fields(member)
         except OSError:
             continue
         # Fields after the command name, 0-based: 11 utime, 12 stime, 13 cutime, 14 cstime.
-        ticks += sum(int(fields[i]) for i in (11, 12, 13, 14))
-    return ticks / os.sysconf("SC_CLK_TCK")
+        out[member] = sum(int(fields[i]) for i in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """The server's CPU seconds so far, all its processes. Take it before and after a phase: the
+    difference is the server's CPU for it."""
+    return sum(cpu_by_process(pid).values())
 
 
 @dataclass(frozen=True)
