@@ -155,9 +155,10 @@ def busy_processes(exclude: int, seconds: float = 0.5, top: int = 5) -> list[tup
                 continue
             try:
                 text = (entry / "stat").read_text()
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            name = text[text.find("(") + 1 : text.rfind(")")]
+            name = _program(argv) or text[text.find("(") + 1 : text.rfind(")")]
             fields = text.rsplit(")", 1)[1].split()
             out[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
         return out
@@ -170,3 +171,20 @@ def busy_processes(exclude: int, seconds: float = 0.5, top: int = 5) -> list[tup
         if delta > 0:
             used[name] = used.get(name, 0.0) + delta / os.sysconf("SC_CLK_TCK") / seconds
     return sorted(used.items(), key=lambda item: -item[1])[:top]
+
+
+def _program(argv: list[bytes]) -> str:
+    """What a process runs, briefly: `pytest` for `python -m pytest ...`, `export_bench.py` for
+    `python benchmarks/export_bench.py ...`, the executable's name otherwise ("" for kernel threads)."""
+    args = [a.decode(errors="replace") for a in argv if a]
+    if not args:
+        return ""
+    program = Path(args[0]).name
+    if program.startswith("python"):
+        rest = iter(args[1:])
+        for arg in rest:
+            if arg == "-m":
+                return next(rest, program)
+            if not arg.startswith("-"):
+                return Path(arg).name
+    return program
