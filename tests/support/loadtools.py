@@ -158,7 +158,7 @@ def busy_processes(exclude: int, seconds: float = 0.5, top: int = 5) -> list[tup
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            name = _program(argv) or text[text.find("(") + 1 : text.rfind(")")]
+            name = program_name(argv) or text[text.find("(") + 1 : text.rfind(")")]
             fields = text.rsplit(")", 1)[1].split()
             out[int(entry.name)] = (name, int(fields[11]) + int(fields[12]))
         return out
@@ -173,7 +173,7 @@ def busy_processes(exclude: int, seconds: float = 0.5, top: int = 5) -> list[tup
     return sorted(used.items(), key=lambda item: -item[1])[:top]
 
 
-def _program(argv: list[bytes]) -> str:
+def program_name(argv: list[bytes]) -> str:
     """What a process runs, briefly: `pytest` for `python -m pytest ...`, `export_bench.py` for
     `python benchmarks/export_bench.py ...`, the executable's name otherwise ("" for kernel threads)."""
     args = [a.decode(errors="replace") for a in argv if a]
