@@ -61,6 +61,7 @@ import ingest_profile
 import ingest_raw
 
 from tests.support.loadtools import (
+    POSTGRES_ADMIN_URL,
     busy_processes,
     check_exactly_once,
     cpu_by_process,
@@ -382,6 +383,23 @@ async def client_check(args: argparse.Namespace) -> None:
     )
 
 
+def postgres_problem() -> str | None:
+    """Why the PostgreSQL instance cannot be used (None when it can): said before anything runs."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = create_engine(POSTGRES_ADMIN_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        cause = getattr(exc, "orig", None) or exc
+        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({type(cause).__name__}: {cause})"
+    finally:
+        engine.dispose()
+    return None
+
+
 def serve_workers_supported() -> bool:
     """Whether this build's `bugtrail serve` has a --workers option (older builds run one process)."""
     result = subprocess.run(
@@ -643,6 +661,9 @@ async def main_async(args: argparse.Namespace) -> int:
         f"({len(batch_bodies(1)[0][0])} bytes); client event loop: {loop}",
         flush=True,
     )
+    if "postgresql" in args.databases and (problem := postgres_problem()):
+        print(f"[postgresql] {problem}: measure SQLite only with --databases sqlite")
+        return 1
     wanted = {"sqlite": args.sqlite_workers, "postgresql": args.postgres_workers}
     workers_ok = any(wanted[d] > 1 for d in args.databases) and serve_workers_supported()
     print(describe_machine(), flush=True)
