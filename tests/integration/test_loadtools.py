@@ -72,4 +72,5 @@ def test_busy_process_names_say_what_runs() -> None:
         == "export_bench.py"
     )
     assert program_name([b"/usr/sbin/dockerd", b"--bridge=none"]) == "dockerd"
+    assert program_name([b"chromium --no-sandbox --lang=en-US"]) == "chromium"
     assert program_name([]) == ""

@@ -179,7 +179,7 @@ def program_name(argv: list[bytes]) -> str:
     args = [a.decode(errors="replace") for a in argv if a]
     if not args:
         return ""
-    program = Path(args[0]).name
+    program = Path(args[0].split(" ", 1)[0]).name[:40]  # some programs rewrite argv[0] with spaces
     if program.startswith("python"):
         rest = iter(args[1:])
         for arg in rest:
