@@ -1,7 +1,7 @@
 """Ingestion benchmark (issue 13): HTTP appends against the raw database, measured in one run.
 
-    python benchmarks/ingest_bench.py                 # SQLite and PostgreSQL, ~3 min on the 2-core machine
-    python benchmarks/ingest_bench.py --quick         # the same phases, shorter: under a minute
+    python benchmarks/ingest_bench.py                 # SQLite and PostgreSQL: ~4 min on the 2-core machine
+    python benchmarks/ingest_bench.py --quick         # shorter phases: ~2 min (SQLite alone ~40 s)
     python benchmarks/ingest_bench.py --databases sqlite --loads 100,400 --seconds 5
 
 For each database (SQLite; PostgreSQL on 127.0.0.1:5432 in a scratch database), against a real
@@ -703,7 +703,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="short phases: the whole run in under a minute")
+    parser.add_argument("--quick", action="store_true", help="short phases (see the module docstring)")
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated: sqlite,postgresql")
     parser.add_argument("--loads", default="100,400,1000", help="offered single-event loads, events/s")
     parser.add_argument("--clients", type=int, default=200, help="keep-alive clients for single events")
