@@ -149,8 +149,13 @@ class GroupCommitter:
             if pending.batch is not None:
                 batches.setdefault(pending.batch.kind, []).append(i)
         with self.database.scope() as session:
-            if len(group) == 1 and singles:
-                outcomes[0] = (True, group[0].work(session))  # errors fail the lone request (and scope)
+            if len(group) == 1:  # alone: no savepoint; its error rolls back the transaction, which is its own
+                lone = group[0]
+                if lone.batch is None:
+                    outcomes[0] = (True, lone.work(session))
+                else:
+                    result = lone.batch.write_all(session, [lone.batch.payload])[0]
+                    outcomes[0] = (not isinstance(result, Exception), result)
                 return outcomes
             self._write_each(session, group, singles, outcomes)
             refused: list[int] = []
