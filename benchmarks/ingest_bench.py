@@ -103,7 +103,6 @@ class Client:
 
     conn: RawConnection
     trace_id: str = ""
-    sent: int = 0
 
     @property
     def events_path(self) -> str:
@@ -124,7 +123,7 @@ class Phase:
     in_flight: int = 0
     wall: float = 0.0
     server_cpu: float = 0.0
-    server_cpu_split: list[float] = field(default_factory=list)  # per server process
+    server_cpu_split: list[float] = field(default_factory=list)  # the parent's, then each API process's
     client_cpu: float = 0.0
 
     def p(self, q: float) -> float:
@@ -139,10 +138,10 @@ class Phase:
     def cpu_text(self) -> str:
         per_request = self.server_cpu / self.requests * 1000 if self.requests else 0.0
         client_us = self.client_cpu / self.requests * 1e6 if self.requests else 0.0
-        busy = [cpu for cpu in self.server_cpu_split if cpu > 0]
         split = ""
-        if len(busy) > 1 and self.server_cpu > 0:
-            split = ", by process, parent first: " + "/".join(f"{cpu / self.server_cpu:.0%}" for cpu in busy)
+        if len(self.server_cpu_split) > 1 and self.server_cpu > 0:
+            parent, *api = (f"{cpu / self.server_cpu:.0%}" for cpu in self.server_cpu_split)
+            split = f"; parent {parent}, API processes {'/'.join(api)}"
         return (
             f"server CPU {per_request:.2f} ms/request ({self.server_cpu / self.wall:.0%} of a core{split}); "
             f"client CPU {self.client_cpu / self.wall:.0%} of a core ({client_us:.0f} us/request)"
@@ -167,11 +166,22 @@ class Meter:
         phase.wall = time.perf_counter() - wall0
         server1 = cpu_by_process(self.server_pid)
         phase.client_cpu = _self_cpu() - client0
+        phase.server_cpu = sum(server1.values()) - sum(server0.get(pid, 0.0) for pid in server1)
         # Per process: with several API processes, how evenly they share the work (kept-alive connections
-        # stay with the process that accepted them).
-        phase.server_cpu_split = [server1[pid] - server0.get(pid, 0.0) for pid in server1]
-        phase.server_cpu = sum(phase.server_cpu_split)
+        # stay with the process that accepted them). multiprocessing's resource tracker is no API process.
+        phase.server_cpu_split = [
+            server1[pid] - server0.get(pid, 0.0)
+            for pid in server1
+            if pid == self.server_pid or not is_resource_tracker(pid)
+        ]
         return phase
+
+
+def is_resource_tracker(pid: int) -> bool:
+    try:
+        return b"resource_tracker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 def _self_cpu() -> float:
