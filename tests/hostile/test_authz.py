@@ -20,7 +20,8 @@ from tests.support.routes import call, fill, operations
 
 # Routes that answer without a key, deliberately. A new public route must be added here, with a reason.
 PUBLIC_ROUTES = {
-    "/healthz",  # load balancers and compose health checks
+    "/healthz",  # liveness: load balancers and orchestrators
+    "/readyz",  # readiness (the database answers): compose health checks
     "/openapi.json",
     "/docs",
     "/docs/oauth2-redirect",

@@ -139,12 +139,29 @@ def _unexpected_handler(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(500, "internal error", None)
 
 
+# Most specific first: render_exception takes the first that matches (FastAPI looks up the MRO; none of
+# these classes derives from another one listed before it, so both choose the same handler).
+_HANDLERS: tuple[tuple[type[Exception], Any], ...] = (
+    (RequestValidationError, _validation_handler),
+    (BugtrailError, _bugtrail_handler),
+    (StarletteHTTPException, _http_handler),
+    (OperationalError, _storage_handler),
+    (IntegrityError, _integrity_handler),
+    (DataError, _data_handler),
+    (OverflowError, _overflow_handler),
+    (Exception, _unexpected_handler),
+)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation_handler)
-    app.add_exception_handler(BugtrailError, _bugtrail_handler)
-    app.add_exception_handler(StarletteHTTPException, _http_handler)
-    app.add_exception_handler(OperationalError, _storage_handler)
-    app.add_exception_handler(IntegrityError, _integrity_handler)
-    app.add_exception_handler(DataError, _data_handler)
-    app.add_exception_handler(OverflowError, _overflow_handler)
-    app.add_exception_handler(Exception, _unexpected_handler)
+    for exception_class, handler in _HANDLERS:
+        app.add_exception_handler(exception_class, handler)
+
+
+def render_exception(request: Request, exc: Exception) -> JSONResponse:
+    """The response FastAPI's handlers above give `exc`, for code that runs in front of FastAPI."""
+    for exception_class, handler in _HANDLERS:
+        if isinstance(exc, exception_class):
+            response: JSONResponse = handler(request, exc)
+            return response
+    return _unexpected_handler(request, exc)

@@ -155,10 +155,10 @@ async def create_trace(
         order_key=prepared.trace_id,
         events=len(prepared.events),
     )
-    return _json_response(result, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+    return json_response(result, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
-def _json_response(model: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
+def json_response(model: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
     """The model serialised once, by pydantic's own encoder (FastAPI would validate it again first)."""
     return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
 
@@ -242,12 +242,19 @@ def parse_events(body: Any) -> list[EventIn]:
 async def append_events(
     trace_id: uuid.UUID, request: Request, settings: AppSettings, principal: EarlyPrincipal
 ) -> Response:
-    """Append one event, or a batch `{"events": [...]}` (all or nothing)."""
+    """Append one event, or a batch `{"events": [...]}` (all or nothing). Usually answered in front of
+    FastAPI by api/fast_append.py, which calls `append` below exactly as this does."""
+    return json_response(await append(request, trace_id, settings, principal))
+
+
+async def append(
+    request: Request, trace_id: uuid.UUID, settings: Settings, principal: Principal
+) -> AppendResult:
     raw = await request.body()
     prepared = await run_prepare(
         len(raw), _prepare_append, raw, request.headers.get("content-type"), settings
     )
-    result = await run_write(
+    return await run_write(
         request,
         lambda session: service.store_events(session, settings, principal, trace_id, prepared),
         order_key=str(trace_id),
@@ -259,7 +266,19 @@ async def append_events(
             service.AppendRequest(principal, trace_id, prepared),
         ),
     )
-    return _json_response(result)
+
+
+_TRACE_ID: TypeAdapter[uuid.UUID] = TypeAdapter(uuid.UUID)
+
+
+def path_trace_id(text: str) -> uuid.UUID:
+    """A trace id from the path, with the error FastAPI gives for a declared UUID path parameter."""
+    try:
+        return _TRACE_ID.validate_python(text)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**err, "loc": ("path", "trace_id")} for err in exc.errors(include_url=False)]
+        ) from exc
 
 
 @router.post(
