@@ -1,7 +1,7 @@
 """Ingestion benchmark (issue 13): HTTP appends against the raw database, measured in one run.
 
-    python benchmarks/ingest_bench.py                 # SQLite and PostgreSQL: ~4 min on the 2-core machine
-    python benchmarks/ingest_bench.py --quick         # shorter phases: ~2 min (SQLite alone ~40 s)
+    python benchmarks/ingest_bench.py                 # SQLite and PostgreSQL: 2.5-4 min on the 2-core machine
+    python benchmarks/ingest_bench.py --quick         # shorter phases: < 1 min quiet, ~2 min under load
     python benchmarks/ingest_bench.py --databases sqlite --loads 100,400 --seconds 5
 
 For each database (SQLite; PostgreSQL on 127.0.0.1:5432 in a scratch database), against a real
