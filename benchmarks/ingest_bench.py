@@ -467,6 +467,7 @@ async def measure_database(args: argparse.Namespace, database: str, processes: i
             database_url=url,
             log_path=root / f"server-{database}.log",
             workers=processes if processes > 1 else None,
+            env=dict(args.server_env),
         )
         stack.enter_context(server)
         assert server.process is not None
@@ -730,6 +731,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch-seconds", type=float, help="at most this long for batches (8, --quick 1.5)")
     parser.add_argument(
         "--grace", type=float, help="s after an open-loop schedule until unanswered = unserved (5, --quick 1)"
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        type=lambda text: tuple(text.split("=", 1)) if "=" in text else parser.error(f"{text!r}: KEY=VALUE"),
+        help="KEY=VALUE for the server's environment (repeatable), e.g. BUGTRAIL_AUTH_CACHE_TTL_S=300",
     )
     parser.add_argument("--require-targets", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
