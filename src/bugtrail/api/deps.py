@@ -44,6 +44,10 @@ def key_cache(app: Any) -> KeyCache:
     return cache
 
 
+# SQLite groups of up to this many events are written on the event loop (api/group_commit.py): a few ms.
+INLINE_WRITE_EVENTS = 200
+
+
 def group_committer(app: Any) -> GroupCommitter:
     """The app's one GroupCommitter (api/group_commit.py): SQLite writes one group at a time, PostgreSQL
     keeps two groups in flight (one builds while the other waits for its commit)."""
@@ -57,6 +61,9 @@ def group_committer(app: Any) -> GroupCommitter:
             max_requests=settings.write_group_max_requests,
             max_events=settings.write_group_max_events,
             lanes=1 if database.dialect == "sqlite" else 2,
+            inline_max_events=INLINE_WRITE_EVENTS
+            if database.dialect == "sqlite" and settings.serve_workers == 1
+            else 0,
         )
     return committer
 
