@@ -78,12 +78,14 @@ class BugtrailServer:
         env: dict[str, str] | None = None,
         worker: bool = False,
         log_path: Path | None = None,
+        workers: int | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.database_url = database_url
         self.port = port or free_port()
         self.extra_env = env or {}
         self.worker = worker
+        self.workers = workers  # API processes (`serve --workers N`); None: the server's default
         self.log_path = log_path or (self.data_dir.parent / f"server-{self.port}.log")
         self.process: subprocess.Popen[bytes] | None = None
         self.admin_key: str | None = None
@@ -118,6 +120,8 @@ class BugtrailServer:
             "--log-level",
             "warning",
         ]
+        if self.workers is not None:
+            command += ["--workers", str(self.workers)]
         self.output = ""
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the subprocess for its lifetime
         self.process = subprocess.Popen(
