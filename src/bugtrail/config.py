@@ -100,7 +100,9 @@ class Settings(BaseSettings):
         default=1, ge=1, le=64, description="API processes `bugtrail serve` runs (`--workers`)"
     )
     auth_cache_ttl_s: float = Field(
-        default=5.0,
+        # 30 s: a developer's recorder sends a request every few seconds to a minute, so a shorter TTL
+        # misses the cache on most of them and each miss reads the key behind the SQLite writer (p99).
+        default=30.0,
         ge=0,
         le=300,
         description="seconds a process trusts a looked-up API key (revokes elsewhere wait that long); 0=off",

@@ -23,7 +23,7 @@ def run_cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_serve_prints_admin_key_once_and_keys_cli_works(tmp_path: Path) -> None:
-    server = BugtrailServer(tmp_path / "data").start()
+    server = BugtrailServer(tmp_path / "data", env={"BUGTRAIL_AUTH_CACHE_TTL_S": "5"}).start()
     try:
         admin_key = server.read_first_start_key()
         assert admin_key.startswith("btk_")
