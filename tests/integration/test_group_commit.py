@@ -29,6 +29,26 @@ from tests.support.server import live_app_server
 from tests.support.traces import reasoning, seed
 
 
+def run_in_own_loop(make: Any) -> Any:
+    """asyncio.run(make()) in a thread of its own: an earlier test (Playwright's sync API) may have left an
+    event loop running in the main thread, where asyncio.run refuses to start."""
+    result: list[Any] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(make()))
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
 def _principal(database, name: str) -> Principal:  # type: ignore[no-untyped-def]
     from bugtrail.auth.keys import create_key
 
@@ -91,7 +111,7 @@ def test_one_group_a_conflict_fails_alone_and_order_is_kept(app, database, setti
             return_exceptions=True,
         )
 
-    outcomes = asyncio.run(submit_all())
+    outcomes = run_in_own_loop(submit_all)
     stats = group_committer(app).stats
     assert (stats.groups, stats.largest) == (1, len(requests)), "all were queued before the writer ran"
     assert isinstance(outcomes[6], Conflict) and "already stored with different content" in str(outcomes[6])
@@ -138,7 +158,7 @@ def test_a_batch_the_database_refuses_is_written_one_request_at_a_time(app, data
             return_exceptions=True,
         )
 
-    outcomes = asyncio.run(submit_all())
+    outcomes = run_in_own_loop(submit_all)
     assert outcomes[2].__class__.__name__ == "IntegrityError"
     assert [outcomes[i] for i in (0, 1, 3, 4)] == fresh
     with database.scope(read_only=True) as session:
