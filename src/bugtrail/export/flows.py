@@ -21,6 +21,7 @@ from bugtrail.db.engine import SQLITE_READ_ONLY, Database
 from bugtrail.export import jsonl, repository
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.parquet import IncrementalParquetWriter, batch_table, schema_for
+from bugtrail.export.repository import TraceBundle
 from bugtrail.export.shards import DEFAULT_MAX_ROWS, MonthShardWriter, month_of, write_checksums
 from bugtrail.reviews import visibility
 from bugtrail.reviews.visibility import Blinding
@@ -122,6 +123,31 @@ def write_jsonl(
     return result_of(database, record_id)
 
 
+def _parquet_batches(
+    session: Session, database: Database, filters: ExportFilters, batch_size: int, paged: bool
+) -> Iterator[list[TraceBundle]]:
+    """Batches of traces for Parquet: events loaded with them, or (paged) read later a page at a time."""
+    return repository.iter_bundles(
+        session,
+        filters,
+        batch_size,
+        json_as_text=True,
+        with_events=not paged,
+        active_gap_s=database.settings.active_gap_s,
+    )
+
+
+def _row_groups(session: Session, bundles: list[TraceBundle], paged: bool) -> Iterator[list[TraceBundle]]:
+    """One row per trace: the bundles are one row group (memory is one batch of whole traces). One row per
+    event (paged): a row group per page of a trace's events, never a whole trace at once."""
+    if not paged:
+        yield bundles
+        return
+    for bundle in bundles:
+        for page in iter_event_pages(session, bundle.trace.trace_id, json_as_text=True):
+            yield [replace(bundle, events=page)]
+
+
 def write_parquet(
     database: Database,
     filters: ExportFilters,
@@ -137,22 +163,9 @@ def write_parquet(
     try:
         with read_snapshot(database) as session:
             paged = layout == "event"
-            for batch in repository.iter_bundles(
-                session,
-                filters,
-                batch_size,
-                json_as_text=True,
-                with_events=not paged,
-                active_gap_s=database.settings.active_gap_s,
-            ):
-                if paged:
-                    # One row per event: a row group per page of events, never a whole trace at once.
-                    for bundle in batch:
-                        for page in iter_event_pages(session, bundle.trace.trace_id, json_as_text=True):
-                            writer.write_batch([replace(bundle, events=page)])
-                else:
-                    # One row per trace holds all its events: memory is one batch of whole traces.
-                    writer.write_batch(batch)
+            for batch in _parquet_batches(session, database, filters, batch_size, paged):
+                for row_group in _row_groups(session, batch, paged):
+                    writer.write_batch(row_group)
                 traces += len(batch)
                 if on_batch is not None:
                     on_batch(len(batch))
@@ -181,22 +194,10 @@ def write_parquet_shards(
     try:
         with read_snapshot(database) as session:
             paged = layout == "event"
-            for batch in repository.iter_bundles(
-                session,
-                filters,
-                batch_size,
-                json_as_text=True,
-                with_events=not paged,
-                active_gap_s=database.settings.active_gap_s,
-            ):
+            for batch in _parquet_batches(session, database, filters, batch_size, paged):
                 for month, group in groupby(batch, key=lambda bundle: month_of(bundle.trace.created_at)):
-                    bundles = list(group)
-                    if not paged:  # one row group per month of the batch
-                        writer.write(month, batch_table(bundles, layout))
-                        continue
-                    for bundle in bundles:  # a row group per page of events, as in write_parquet
-                        for page in iter_event_pages(session, bundle.trace.trace_id, json_as_text=True):
-                            writer.write(month, batch_table([replace(bundle, events=page)], layout))
+                    for row_group in _row_groups(session, list(group), paged):
+                        writer.write(month, batch_table(row_group, layout))
                 traces += len(batch)
                 if on_batch is not None:
                     on_batch(len(batch))
