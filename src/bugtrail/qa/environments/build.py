@@ -36,6 +36,25 @@ PYTHON_MARKER = "BUGTRAIL_PYTHON_VERSION="
 GENERATED_EXCLUDE = r"(/__pycache__/|\.pyc$|^\./build/|^\./\.eggs/|^\./dist/)"
 
 
+# Detected plans take whole development groups, where a linter or benchmark runner pinned years ago may no
+# longer build on today's Python (no compiler in the image): when the joint install fails, each requirement
+# is installed on its own and the ones that fail are listed, so the tests still get everything else.
+# (TEMPLATE_VERSION unchanged: a joint install that succeeds builds the same image as before.)
+BEST_EFFORT_INSTALL = [
+    "if ! pip install -r /opt/bugtrail/env/requirements.txt; then",
+    "    echo '== bugtrail: the joint install failed; installing each requirement on its own'",
+    "    while IFS= read -r requirement; do",
+    '        [ -n "$requirement" ] || continue',
+    '        pip install "$requirement" || echo "$requirement" >> /opt/bugtrail/env/not-installed.txt',
+    "    done < /opt/bugtrail/env/requirements.txt",
+    "    if [ -s /opt/bugtrail/env/not-installed.txt ]; then",
+    "        echo '== bugtrail: not installed (they failed on their own):'",
+    "        cat /opt/bugtrail/env/not-installed.txt",
+    "    fi",
+    "fi",
+]
+
+
 class EnvBuildError(Exception):
     def __init__(self, message: str, log_tail: str = "") -> None:
         super().__init__(message)
@@ -65,7 +84,10 @@ def install_script(plan: EnvironmentPlan) -> str:
         lines.append(f"sh -c {shlex.quote(command)}")
     if plan.packages:
         lines.append("echo '== bugtrail: pip install -r requirements.txt'")
-        lines.append("pip install -r /opt/bugtrail/env/requirements.txt")
+        if plan.source == "detected":
+            lines += BEST_EFFORT_INSTALL
+        else:
+            lines.append("pip install -r /opt/bugtrail/env/requirements.txt")
     if plan.install_project:
         lines.append("echo '== bugtrail: pip install -e /workspace/repo'")
         lines.append("pip install -e /workspace/repo")
