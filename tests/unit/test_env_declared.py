@@ -242,7 +242,7 @@ TEST_DEPS = ["pretend", "pytest>=6"]
 def tests(session):
     session.install(*TEST_DEPS, "coverage[toml]")
     session.install("-r", "requirements/extra.txt")
-    session.install("-e", ".[speedups]")
+    session.install("-e", ".[fast]")
     session.install(f"thing=={{session.python}}")
     session.run("pytest")
 
@@ -255,7 +255,7 @@ def lint(session):
     session.install("ruff")
 """,
             "requirements/extra.txt": "freezegun\n",
-            "setup.py": "import setuptools\nsetuptools.setup(name='noxed', extras_require={'speedups': ['ujson']})",
+            "setup.py": "import setuptools\nsetuptools.setup(name='noxed', extras_require={'fast': ['ujson']})",
         },
     )
     found = detect(tree)
