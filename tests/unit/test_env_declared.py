@@ -255,7 +255,7 @@ def lint(session):
     session.install("ruff")
 """,
             "requirements/extra.txt": "freezegun\n",
-            "setup.py": "import setuptools\nsetuptools.setup(name='noxed', extras_require={'fast': ['ujson']})",
+            "setup.py": "import setuptools\nsetuptools.setup(name='nox', extras_require={'fast': ['ujson']})",
         },
     )
     found = detect(tree)
