@@ -146,4 +146,52 @@ CASES: tuple[RealCase, ...] = (
     ),
 )
 
-CASES_BY_NAME = {case.name: case for case in CASES}
+# Repositories that declare their test dependencies only in Poetry, PDM or nox terms: checked on the
+# detected path (no environment submitted) only, which is where those declarations are read.
+DECLARED_CASES: tuple[RealCase, ...] = (
+    RealCase(
+        name="rich",
+        repo="Textualize/rich",
+        fix_commit="6055e2d8ef98e5487949b9c6e5d0dfce6a5b9e28",
+        base_commit="b6f2f7aa5b27f612f391cd28212aff51ad0d42d1",
+        test_files=("tests/test_pretty.py",),
+        source_files=("rich/pretty.py",),
+        test_command="python -m pytest -q tests/test_pretty.py",
+        fail_to_pass=("tests/test_pretty.py::test_dataclass_no_attribute",),
+        developer_install=("-e", ".", "pytest>=7,<8", "attrs>=21.4.0,<22"),
+        bug="pretty-printing a dataclass whose field was never set (field(init=False)) raises AttributeError",
+        needs="Poetry project (poetry-core backend, no [project] table: the checkout must be installed for "
+        "pygments and markdown-it-py); attrs only in [tool.poetry.dev-dependencies] (`^21.4.0`), imported "
+        "by the test module; asv 0.5.1 there has no wheel and cannot build without a compiler",
+    ),
+    RealCase(
+        name="packaging",
+        repo="pypa/packaging",
+        fix_commit="67c4a2820c549070bbfc4bfbf5e2a250075048da",
+        base_commit="8b86d85797b9f26d98ecfbe0271ce4dc9495d98c",
+        test_files=("tests/test_tags.py",),
+        source_files=("packaging/tags.py",),
+        test_command="python -m pytest -q tests/test_tags.py",
+        fail_to_pass=("tests/test_tags.py::TestMacOSPlatforms::test_version_detection_compatibility",),
+        developer_install=("-e", ".", "pretend", "pytest>=6.2.0"),
+        bug="macOS platform tags are wrong when Python was built with an old SDK that reports 10.16",
+        needs="pretend, only in noxfile.py's `session.install(...)` of session `tests`; runtime dependency "
+        "pyparsing (setup.py); coverage<5 there has no wheel for today's Python",
+    ),
+    RealCase(
+        name="cattrs",
+        repo="python-attrs/cattrs",
+        fix_commit="992b137223faf3890e9e0d4307f49045b1cf57b7",
+        base_commit="d1b106abd1ed8b71f315835c7f3ece291b4682fe",
+        test_files=("tests/test_validation.py",),
+        source_files=("HISTORY.md", "src/cattrs/errors.py"),
+        test_command="python -m pytest -q tests/test_validation.py",
+        fail_to_pass=("tests/test_validation.py::test_notes_pickling",),
+        developer_install=("-e", ".", "hypothesis", "pytest", "pytest-benchmark", "immutables"),
+        bug="exceptions carrying validation notes cannot be unpickled (the notes override __new__)",
+        needs="PDM `[tool.pdm.dev-dependencies] test` (hypothesis, imported by the conftest; "
+        "pytest-benchmark, which the addopts `--benchmark-*` need); runtime dependency attrs; src/ layout",
+    ),
+)
+
+CASES_BY_NAME = {case.name: case for case in (*CASES, *DECLARED_CASES)}
