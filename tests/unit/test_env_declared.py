@@ -11,14 +11,7 @@ from bugtrail.qa.environments.build import install_script
 from bugtrail.qa.environments.declared import pipfile_requirement, poetry_requirements
 from bugtrail.qa.environments.detect import detect
 from bugtrail.qa.environments.schemas import EnvironmentPlan
-
-
-def write(tree: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = tree / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return tree
+from tests.support.env_repos import write_tree
 
 
 def note_for(notes: list[str], requirement: str) -> str:
@@ -95,7 +88,7 @@ def test_poetry_locations_and_bad_constraints_are_notes():
 
 
 def test_poetry_project_groups_dev_dependencies_and_extras(tmp_path: Path):
-    tree = write(
+    tree = write_tree(
         tmp_path,
         {
             "pyproject.toml": """
@@ -134,7 +127,7 @@ build-backend = "poetry.core.masonry.api"
 
 
 def test_hatch_default_test_and_hatch_test_environments(tmp_path: Path):
-    tree = write(
+    tree = write_tree(
         tmp_path,
         {
             "pyproject.toml": """
@@ -164,7 +157,7 @@ dependencies = ["mkdocs"]
 
 
 def test_pdm_dev_dependencies(tmp_path: Path):
-    tree = write(
+    tree = write_tree(
         tmp_path,
         {
             "pyproject.toml": """
@@ -206,7 +199,7 @@ def test_pipfile_entries(spec: object, line: str | None):
 
 
 def test_pipfile_packages_and_dev_packages(tmp_path: Path):
-    tree = write(
+    tree = write_tree(
         tmp_path,
         {
             "Pipfile": """
@@ -229,7 +222,7 @@ pytest-httpbin = "==2.0.0"
 
 def test_noxfile_test_sessions_read_with_ast_never_executed(tmp_path: Path):
     marker = tmp_path / "executed"
-    tree = write(
+    tree = write_tree(
         tmp_path / "repo",
         {
             "noxfile.py": f"""
@@ -270,7 +263,7 @@ def lint(session):
 
 
 def test_tests_require_pip_tools_inputs_and_ci_requirements(tmp_path: Path):
-    tree = write(
+    tree = write_tree(
         tmp_path,
         {
             "setup.py": "from setuptools import setup\nsetup(name='old', tests_require=['mock', 'nose'])\n",
@@ -289,7 +282,7 @@ def test_tests_require_pip_tools_inputs_and_ci_requirements(tmp_path: Path):
 
 
 def test_broken_declarations_are_notes_not_crashes(tmp_path: Path):
-    tree = write(tmp_path, {"Pipfile": "[packages\nx=", "noxfile.py": "def (:\n"})
+    tree = write_tree(tmp_path, {"Pipfile": "[packages\nx=", "noxfile.py": "def (:\n"})
     found = detect(tree)
     assert found.packages == []
     assert any("Pipfile is not valid TOML" in note for note in found.notes)

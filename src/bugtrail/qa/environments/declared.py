@@ -69,6 +69,13 @@ class Declared:
     def add(self, lines: list[str], where: str) -> None:
         self.requirements.extend((line, where) for line in lines)
 
+    def installs_project(self, line: str) -> bool:
+        """`.`, `-e .`, `.[a,b]`: the checkout itself, whose extras a and b are then wanted."""
+        found = _SELF_INSTALL.match(line.strip())
+        if found:
+            self.project_extras.update(e.strip() for e in (found.group(1) or "").split(",") if e.strip())
+        return bool(found)
+
     def read_file(self, name: str) -> None:
         if name not in self.files:
             self.files.append(name)
@@ -200,18 +207,13 @@ def read_pdm(groups: dict[str, Any], declared: Declared) -> None:
         where = f"pyproject.toml [tool.pdm.dev-dependencies] {group}"
         kept = []
         for line in map(str, lines):
-            self_install = _SELF_INSTALL.match(line)
-            if self_install:
-                declared.project_extras.update(_extras_of(self_install.group(1)))
-            elif line.startswith("-e"):
+            if declared.installs_project(line):
+                continue
+            if line.startswith("-e"):
                 declared.notes.append(f"{where}: editable {line[:60]!r} is local code, not installed")
             else:
                 kept.append(line)
         declared.add(kept, where)
-
-
-def _extras_of(text: str | None) -> list[str]:
-    return [e.strip() for e in (text or "").split(",") if e.strip()]
 
 
 # --- Pipfile ----------------------------------------------------------------------------------------------
@@ -343,17 +345,12 @@ def nox_install(tree: Path, args: list[str], where: str, declared: Declared) -> 
             flag, value = option.group(1), option.group(2) or next(items, "")
             if flag in ("-r", "--requirement"):
                 nox_requirements_file(tree, value, where, declared)
-            elif flag in ("-e", "--editable"):
-                editable_self = _SELF_INSTALL.match(value)
-                if editable_self:
-                    declared.project_extras.update(_extras_of(editable_self.group(1)))
-                else:
-                    declared.notes.append(f"{where}: editable {value[:60]!r} is local code, not installed")
+            elif flag in ("-e", "--editable") and not declared.installs_project(value):
+                declared.notes.append(f"{where}: editable {value[:60]!r} is local code, not installed")
             continue
-        self_install = _SELF_INSTALL.match(arg)
-        if self_install:
-            declared.project_extras.update(_extras_of(self_install.group(1)))
-        elif arg.startswith("-"):
+        if declared.installs_project(arg):
+            continue
+        if arg.startswith("-"):
             declared.notes.append(f"{where}: option {arg[:60]!r} ignored")
         else:
             kept.append(arg)
