@@ -146,7 +146,7 @@ CASES: tuple[RealCase, ...] = (
     ),
 )
 
-# Repositories that declare their test dependencies only in Poetry, PDM or nox terms: checked on the
+# Repositories that declare their test dependencies only in Poetry, PDM, nox or Hatch terms: checked on the
 # detected path (no environment submitted) only, which is where those declarations are read.
 DECLARED_CASES: tuple[RealCase, ...] = (
     RealCase(
@@ -191,6 +191,31 @@ DECLARED_CASES: tuple[RealCase, ...] = (
         bug="exceptions carrying validation notes cannot be unpickled (the notes override __new__)",
         needs="PDM `[tool.pdm.dev-dependencies] test` (hypothesis, imported by the conftest; "
         "pytest-benchmark, which the addopts `--benchmark-*` need); runtime dependency attrs; src/ layout",
+    ),
+    RealCase(
+        name="pook",
+        repo="h2non/pook",
+        fix_commit="a15f6fba9f94d0ae627ffd1589db5688b0574ace",
+        base_commit="c9f80a83f531904e70fa4669888d1bcb9eedfa96",
+        test_files=("tests/unit/interceptors/urllib_test.py",),
+        source_files=("src/pook/interceptors/http.py",),
+        test_command="python -m pytest -q tests/unit/interceptors/urllib_test.py",
+        fail_to_pass=(
+            "tests/unit/interceptors/urllib_test.py::test_urllib_ssl",
+            "tests/unit/interceptors/urllib_test.py::test_urllib_clear",
+        ),
+        developer_install=(
+            "-e",
+            ".",
+            "pytest~=8.3",
+            "pytest-asyncio~=1.3.0",
+            "pytest-pook==0.1.0b0",
+            "falcon~=4.0",
+        ),
+        bug="a mocked http.client response reports its HTTP version as a tuple instead of the int 11",
+        needs="Hatch `[tool.hatch.envs.default] dependencies` only: falcon (the conftest's local responder), "
+        "pytest-pook (the `pook` marker), pytest-asyncio (asyncio_mode), requests, urllib3, httpx, aiohttp; "
+        "src/ layout, hatchling",
     ),
 )
 
