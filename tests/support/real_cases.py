@@ -150,19 +150,23 @@ CASES: tuple[RealCase, ...] = (
 # detected path (no environment submitted) only, which is where those declarations are read.
 DECLARED_CASES: tuple[RealCase, ...] = (
     RealCase(
-        name="rich",
-        repo="Textualize/rich",
-        fix_commit="6055e2d8ef98e5487949b9c6e5d0dfce6a5b9e28",
-        base_commit="b6f2f7aa5b27f612f391cd28212aff51ad0d42d1",
-        test_files=("tests/test_pretty.py",),
-        source_files=("rich/pretty.py",),
-        test_command="python -m pytest -q tests/test_pretty.py",
-        fail_to_pass=("tests/test_pretty.py::test_dataclass_no_attribute",),
-        developer_install=("-e", ".", "pytest>=7,<8", "attrs>=21.4.0,<22"),
-        bug="pretty-printing a dataclass whose field was never set (field(init=False)) raises AttributeError",
-        needs="Poetry project (poetry-core backend, no [project] table: the checkout must be installed for "
-        "pygments and markdown-it-py); attrs only in [tool.poetry.dev-dependencies] (`^21.4.0`), imported "
-        "by the test module; asv 0.5.1 there has no wheel and cannot build without a compiler",
+        name="cleo",
+        repo="python-poetry/cleo",
+        fix_commit="2891bb067f319d0c0c3f5f7934789b12f7d0787f",
+        base_commit="1f7e94a55881e03c3d9ebf563134885c468f0988",
+        test_files=(
+            "tests/fixtures/foo3_command.py",
+            "tests/fixtures/foo_sub_namespaced3_command.py",
+            "tests/test_application.py",
+        ),
+        source_files=("cleo/application.py",),
+        test_command="python -m pytest -q tests/test_application.py",
+        fail_to_pass=("tests/test_application.py::test_run_with_input_and_non_interactive[cmd1]",),
+        developer_install=("-e", ".", "pytest>=7.1.2,<8", "pytest-mock>=3.8.2,<4"),
+        bug="running a namespaced command clears the input's `interactive` state",
+        needs="Poetry project (poetry-core backend, no [project] table, no setup.py): only installing the "
+        "checkout brings its runtime dependencies rapidfuzz and crashtest (`^2.2.0`, `^0.4.0`); "
+        '[tool.poetry.dev-dependencies] `pytest = "^7.1.2"` (pytest 7), pytest-mock, tox 3',
     ),
     RealCase(
         name="packaging",
