@@ -205,8 +205,8 @@ DECLARED_CASES: tuple[RealCase, ...] = (
         source_files=("src/pook/interceptors/http.py",),
         test_command="python -m pytest -q tests/unit/interceptors/urllib_test.py",
         fail_to_pass=(
-            "tests/unit/interceptors/urllib_test.py::test_urllib_ssl",
             "tests/unit/interceptors/urllib_test.py::test_urllib_clear",
+            "tests/unit/interceptors/urllib_test.py::test_urllib_ssl",
         ),
         developer_install=(
             "-e",
