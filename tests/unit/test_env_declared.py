@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bugtrail.qa.environments.build import install_script
-from bugtrail.qa.environments.declared import pipfile_requirement, poetry_requirements
+from bugtrail.qa.environments.declared import pipfile_requirement, poetry_python, poetry_requirements
 from bugtrail.qa.environments.detect import detect
 from bugtrail.qa.environments.schemas import EnvironmentPlan
 from tests.support.env_repos import write_tree
@@ -46,6 +46,20 @@ def test_poetry_constraints_follow_poetrys_documentation(constraint: str, pep508
     notes: list[str] = []
     assert poetry_requirements({"pkg": constraint}, "here", notes) == [pep508]
     assert notes == []
+
+
+@pytest.mark.parametrize(
+    ("constraint", "specifiers"),
+    [
+        ("^3.8", ">=3.8,<4.0"),
+        (">=3.9", ">=3.9"),
+        ("~3.10", ">=3.10,<3.11"),
+        ("*", None),
+        ("^2.7 || ^3.6", None),
+    ],
+)
+def test_poetry_python_constraint_as_requires_python(constraint: str, specifiers: str | None):
+    assert poetry_python(constraint, []) == specifiers
 
 
 def test_poetry_tables_and_multiple_constraints():

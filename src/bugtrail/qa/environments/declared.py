@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from poetry.core.constraints.version import parse_constraint
 from poetry.core.factory import Factory
@@ -143,12 +144,7 @@ def read_poetry(poetry: dict[str, Any], pyproject: dict[str, Any], declared: Dec
     runtime = _table(poetry.get("dependencies"))
     python = runtime.get("python")
     if isinstance(python, str):
-        try:
-            declared.requires_python = str(parse_constraint(python))
-        except ValueError:
-            declared.notes.append(
-                f"pyproject.toml [tool.poetry.dependencies] python {python[:40]!r} unparsed"
-            )
+        declared.requires_python = poetry_python(python, declared.notes)
     dev = _table(poetry.get("dev-dependencies"))
     if dev:
         where = "pyproject.toml [tool.poetry.dev-dependencies]"
@@ -164,6 +160,17 @@ def read_poetry(poetry: dict[str, Any], pyproject: dict[str, Any], declared: Dec
             chosen = {k: v for k, v in runtime.items() if canonicalize_name(str(k)) in wanted}
             where = f"pyproject.toml [tool.poetry.extras] {extra}"
             declared.extras[str(extra)] = poetry_requirements(chosen, where, declared.notes)
+
+
+def poetry_python(constraint: str, notes: list[str]) -> str | None:
+    """Poetry's `python = "^3.8"` as a PEP 440 specifier set (">=3.8,<4.0"); unions (`||`) are not one."""
+    try:
+        converted = str(parse_constraint(constraint))
+        SpecifierSet(converted)
+    except (ValueError, InvalidSpecifier):
+        notes.append(f"pyproject.toml [tool.poetry.dependencies] python {constraint[:40]!r} not used")
+        return None
+    return None if converted == "*" else converted
 
 
 # --- Hatch and PDM ----------------------------------------------------------------------------------------
@@ -248,7 +255,7 @@ def pipfile_requirement(name: str, spec: Any, where: str, notes: list[str]) -> s
         if location:
             notes.append(f"{where}: {name} comes from a {location} location, not installed")
             return None
-        extras = [str(e) for e in spec.get("extras", []) if isinstance(spec.get("extras"), list)]
+        extras = [str(e) for e in spec["extras"]] if isinstance(spec.get("extras"), list) else []
         if isinstance(spec.get("markers"), str):
             markers.append(f"({spec['markers']})")
         markers += [f"{key} {spec[key]}" for key in PIPFILE_MARKER_KEYS if isinstance(spec.get(key), str)]
