@@ -7,10 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bugtrail.qa.environments.build import install_script
 from bugtrail.qa.environments.declared import pipfile_requirement, poetry_python, poetry_requirements
 from bugtrail.qa.environments.detect import detect
-from bugtrail.qa.environments.schemas import EnvironmentPlan
 from tests.support.env_repos import write_tree
 
 
@@ -301,11 +299,3 @@ def test_broken_declarations_are_notes_not_crashes(tmp_path: Path):
     assert found.packages == []
     assert any("Pipfile is not valid TOML" in note for note in found.notes)
     assert any("noxfile.py does not parse" in note for note in found.notes)
-
-
-def test_detected_plans_install_what_installs_when_the_joint_install_fails():
-    detected = EnvironmentPlan(source="detected", python_version="3.11", base_image="b", packages=["x"])
-    recorded = detected.model_copy(update={"source": "recorded"})
-    assert "installing each requirement on its own" in install_script(detected)
-    assert "installing each requirement on its own" not in install_script(recorded)
-    assert "pip install -r /opt/bugtrail/env/requirements.txt" in install_script(recorded)
