@@ -6,6 +6,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from bugtrail.config import Settings
 from bugtrail.qa.workspace import checkout, ensure_mirror
 from bugtrail.wire import RecordedEnvironment, TraceRead
@@ -99,3 +101,14 @@ def checkout_tree(settings: Settings, trace: TraceRead, target: Path) -> tuple[P
     mirror = ensure_mirror(settings, trace.repo_url, trace.base_commit or "")
     checkout(mirror, trace.base_commit or "", target)
     return mirror, target
+
+
+def cli_uses(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the `bugtrail` CLI run in this process (CliRunner) at `settings`' data, database and images."""
+    for name, value in {
+        "BUGTRAIL_DATA_DIR": str(settings.data_dir),
+        "BUGTRAIL_DATABASE_URL": settings.resolved_database_url,
+        "BUGTRAIL_REPO_ALLOWLIST": ",".join(settings.repo_allowlist),
+        "BUGTRAIL_RUNNER_IMAGE": settings.runner_image,
+    }.items():
+        monkeypatch.setenv(name, value)
