@@ -1,6 +1,6 @@
 """`bugtrail judge TRACE_ID`: re-judge one stored trace's reasoning without re-running its tests.
 
-`bugtrail judge` is a group (calibrate, calibrations, recalibrate: cli/calibration_cmd.py) whose first
+`bugtrail judge` is a group (calibrate, calibrations, recalibrate: cli/agreement_cmd.py) whose first
 argument, when it names no sub-command, is a trace id: `bugtrail judge TRACE_ID` stays what it was and is
 the same as `bugtrail judge rejudge TRACE_ID`.
 """
