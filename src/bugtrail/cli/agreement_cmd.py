@@ -15,18 +15,18 @@ from rich.table import Table
 
 from bugtrail.cli.common import (
     bugtrail_errors,
-    command_group,
     err_console,
     load_settings,
     open_database,
     options_as,
+    subcommands,
 )
 from bugtrail.cli.judge_cmd import judge_app
 
 if TYPE_CHECKING:
     from bugtrail.agreement.schemas import AgreementReport, CalibrationRead
 
-review_app, register = command_group(
+review_app, register = subcommands(
     "review",
     "Human review: agreement between reviewers and with the judge.",
 )

@@ -20,7 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 M = TypeVar("M", bound="BaseModel")
 
 
-def command_group(name: str, help: str, **options: Any) -> tuple[typer.Typer, Callable[[typer.Typer], None]]:
+def subcommands(name: str, help: str, **options: Any) -> tuple[typer.Typer, Callable[[typer.Typer], None]]:
     """A sub-command group (`bugtrail NAME ...`) and the `register(app)` that mounts it on the main app."""
     group = typer.Typer(help=help, no_args_is_help=True, **options)
 

@@ -10,19 +10,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bugtrail.cli.common import (
-    bugtrail_errors,
-    command_group,
-    err_console,
-    fail,
-    load_settings,
-    open_database,
-)
+from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database, subcommands
 
 if TYPE_CHECKING:
     from bugtrail.consent.schemas import ConsentRead
 
-consent_app, register = command_group(
+consent_app, register = subcommands(
     "consent",
     "Developers' licence and consent: which traces exports may take outside the organisation.",
 )

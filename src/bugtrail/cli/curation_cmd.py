@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from bugtrail.cli.common import command_group, err_console, load_settings, open_database
+from bugtrail.cli.common import err_console, load_settings, open_database, subcommands
 
-curation_app, register = command_group(
+curation_app, register = subcommands(
     "curation",
     "Curation metadata of traces (time on task, counts, languages).",
 )

@@ -13,14 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 from typer.core import TyperGroup
 
-from bugtrail.cli.common import (
-    bugtrail_errors,
-    command_group,
-    err_console,
-    fail,
-    load_settings,
-    open_database,
-)
+from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database, subcommands
 
 if TYPE_CHECKING:  # recent Typer ships its own click; the name is only needed for the annotation
     from typer._click.core import Context as ClickContext
@@ -35,7 +28,7 @@ class _TraceIdByDefault(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-judge_app, register = command_group(
+judge_app, register = subcommands(
     "judge",
     "Re-judge a trace (bugtrail judge TRACE_ID) and calibrate the judge against human reviews.",
     cls=_TraceIdByDefault,

@@ -6,9 +6,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bugtrail.cli.common import bugtrail_errors, command_group, err_console, load_settings, open_database
+from bugtrail.cli.common import bugtrail_errors, err_console, load_settings, open_database, subcommands
 
-keys_app, register = command_group("keys", "API keys: create, list, revoke.")
+keys_app, register = subcommands("keys", "API keys: create, list, revoke.")
 
 
 @keys_app.command("create")

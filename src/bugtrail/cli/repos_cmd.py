@@ -9,19 +9,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bugtrail.cli.common import (
-    bugtrail_errors,
-    command_group,
-    err_console,
-    fail,
-    load_settings,
-    open_database,
-)
+from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database, subcommands
 
 if TYPE_CHECKING:
     from bugtrail.repos.schemas import RepoConfig
 
-repos_app, register = command_group(
+repos_app, register = subcommands(
     "repos",
     "Per-repository QA configuration: install commands, Python version, test command, image.",
 )

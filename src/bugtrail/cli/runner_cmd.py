@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from bugtrail.cli.common import command_group
+from bugtrail.cli.common import subcommands
 
-runner_app, register = command_group("runner", "The Docker test runner used by QA.")
+runner_app, register = subcommands("runner", "The Docker test runner used by QA.")
 
 
 @runner_app.command("build-image")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from bugtrail.cli.common import bugtrail_errors, command_group, load_settings, open_database
+from bugtrail.cli.common import bugtrail_errors, load_settings, open_database, subcommands
 
-webhooks_app, register = command_group("webhooks", "Webhooks for trace.finalized, qa.completed, qa.failed.")
+webhooks_app, register = subcommands("webhooks", "Webhooks for trace.finalized, qa.completed, qa.failed.")
 
 
 @webhooks_app.command("add")
