@@ -20,7 +20,7 @@ from bugtrail.qa.environments.cache import EnvCache, env_images, listing, prune
 from bugtrail.qa.runner import run_phase
 from bugtrail.repos.schemas import RepoConfig
 from bugtrail.wire import RecordedEnvironment
-from tests.support.env_repos import checkout_tree, plain_repo, scm_repo, trace_for
+from tests.support.env_repos import checkout_tree, cli_uses, plain_repo, scm_repo, trace_for
 
 
 @pytest.fixture
@@ -335,13 +335,7 @@ def test_cli_build_list_prune(settings: Settings, repos_dir: Path, monkeypatch: 
 
     repo = repos_dir / "cli"
     commit = plain_repo(repo, {"requirements-test.txt": "iniconfig\n"})
-    for name, value in {
-        "BUGTRAIL_DATA_DIR": str(settings.data_dir),
-        "BUGTRAIL_DATABASE_URL": settings.resolved_database_url,
-        "BUGTRAIL_REPO_ALLOWLIST": ",".join(settings.repo_allowlist),
-        "BUGTRAIL_RUNNER_IMAGE": settings.runner_image,
-    }.items():
-        monkeypatch.setenv(name, value)
+    cli_uses(settings, monkeypatch)
     runner = CliRunner()
     url = f"file://{repo}"
 
