@@ -9,11 +9,11 @@ import pytest
 from bugtrail.qa.environments.detect import detect, is_test_extra
 from bugtrail.qa.environments.plugins import implied_plugins, plugin_for_option
 from bugtrail.qa.environments.requirements import ParsedRequirements, judge_line, parse_requirements_file
-from tests.support.env_repos import write_tree
+from tests.support.env_repos import write_tree as write
 
 
 def test_pyproject_test_extras_with_self_reference_and_build_requires(tmp_path: Path):
-    tree = write_tree(
+    tree = write(
         tmp_path,
         {
             "pyproject.toml": """
@@ -46,7 +46,7 @@ def test_extra_names(name: str, wanted: bool):
 
 
 def test_dependency_groups_with_include_group(tmp_path: Path):
-    tree = write_tree(
+    tree = write(
         tmp_path,
         {
             "pyproject.toml": """
@@ -65,7 +65,7 @@ cycle-test = [{include-group = "cycle-test"}]
 
 
 def test_setup_cfg_extras_and_pytest_section(tmp_path: Path):
-    tree = write_tree(
+    tree = write(
         tmp_path,
         {
             "setup.cfg": """
@@ -93,7 +93,7 @@ addopts = --cov=legacy --timeout=30
 
 def test_setup_py_extras_read_with_ast_never_executed(tmp_path: Path):
     marker = tmp_path / "executed"
-    tree = write_tree(
+    tree = write(
         tmp_path / "repo",
         {
             "setup.py": f"""
@@ -114,7 +114,7 @@ setup(name="oldpkg", extras_require={{"test": TEST, "docs": ["sphinx"]}})
 def test_requirements_files_with_includes_inside_the_tree_only(tmp_path: Path):
     outside = tmp_path / "secret.txt"
     outside.write_text("leaked-package\n")
-    tree = write_tree(
+    tree = write(
         tmp_path / "repo",
         {
             "requirements.txt": "attrs==23.1.0\n",
@@ -147,14 +147,14 @@ def test_vcs_lines_kept_only_when_pinned_over_https():
 
 
 def test_include_cycle_is_read_once(tmp_path: Path):
-    tree = write_tree(tmp_path, {"a.txt": "-r b.txt\nsix\n", "b.txt": "-r a.txt\nattrs\n"})
+    tree = write(tmp_path, {"a.txt": "-r b.txt\nsix\n", "b.txt": "-r a.txt\nattrs\n"})
     parsed = ParsedRequirements()
     parse_requirements_file(tree, "a.txt", parsed)
     assert parsed.packages == ["attrs", "six"] and parsed.files == ["a.txt", "b.txt"]
 
 
 def test_tox_deps_skip_substitutions_and_factors(tmp_path: Path):
-    tree = write_tree(
+    tree = write(
         tmp_path,
         {
             "tox.ini": """
@@ -205,7 +205,7 @@ def test_addopts_tokens_map_to_plugins(token: str, plugin: str | None):
 
 
 def test_pytest_ini_wins_and_p_plugins_required_plugins_and_ini_keys(tmp_path: Path):
-    tree = write_tree(
+    tree = write(
         tmp_path,
         {
             "pytest.ini": """
@@ -230,7 +230,7 @@ required_plugins = pytest-mock>=3 pytest-env
 
 
 def test_pyproject_pytest_options_as_a_list_and_declared_plugins_not_duplicated(tmp_path: Path):
-    tree = write_tree(
+    tree = write(
         tmp_path,
         {
             "pyproject.toml": """
@@ -250,7 +250,7 @@ addopts = ["--cov=x", "--benchmark-disable"]
 
 
 def test_broken_files_are_notes_not_crashes(tmp_path: Path):
-    tree = write_tree(
+    tree = write(
         tmp_path,
         {"pyproject.toml": "[project\nname=", "setup.py": "def (:\n", "tox.ini": "[testenv\ndeps=x"},
     )
