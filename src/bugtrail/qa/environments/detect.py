@@ -1,9 +1,9 @@
 """Detect what a repository's tests need from the files at base_commit. Pure: reads files, runs nothing.
 
 Sources, all added up: test-like extras (pyproject, setup.cfg, setup.py parsed with `ast`), PEP 735 dependency
-groups, setuptools' tests_require, test/dev/CI requirements files and pip-tools inputs, tox.ini `[testenv] deps`,
-the runtime requirements.txt, what Poetry, Hatch, PDM, Pipenv and nox declare (declared.py), pytest plugins
-implied by the repository's pytest configuration, and the build-system requires.
+groups, setuptools' tests_require, test/dev/CI requirements files and pip-tools inputs, tox.ini `[testenv]
+deps`, the runtime requirements.txt, what Poetry, Hatch, PDM, Pipenv and nox declare (declared.py), pytest
+plugins implied by the repository's pytest configuration, and the build-system requires.
 """
 
 from __future__ import annotations
