@@ -155,4 +155,4 @@ def distribution_for(module: str) -> tuple[str, str]:
         if top == "google" and parts[1] == "cloud" and len(parts) > 2:
             return f"google-cloud-{parts[2]}".replace("_", "-"), ".".join(parts[:3])
         return dotted, dotted
-    return MODULE_DISTRIBUTIONS.get(top, top), top
+    return MODULE_DISTRIBUTIONS.get(top, top.replace("_", "-")), top

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from bugtrail.qa.environments.import_names import (
     ALWAYS_PRESENT,
     BUILTIN_PLUGINS,
@@ -348,7 +350,7 @@ def resolve(findings: dict[str, FileFindings], local_names: set[str], inference:
     stdlib = set(sys.stdlib_module_names)
 
     def offer(distribution: str, module: str, why: str, optional: bool) -> None:
-        key = distribution.lower()
+        key = canonicalize_name(distribution)
         known = chosen.get(key)
         if known is None or (known.optional and not optional):
             chosen[key] = Need(module, distribution, why, optional)
