@@ -7,6 +7,7 @@ The repository's own install code runs here, so it runs inside the build contain
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shlex
 import subprocess
@@ -32,6 +33,7 @@ GIT_ARCHIVE_TIMEOUT_S = 600.0
 TAIL_LINES = 60
 TAIL_CHARS = 8000
 PYTHON_MARKER = "BUGTRAIL_PYTHON_VERSION="
+INFERRED_MARKER = "BUGTRAIL_INFERRED="  # the last line of install_inferred.py: what it installed
 # Files a build leaves in the checkout that tests do not need back (bytecode, build dirs).
 GENERATED_EXCLUDE = r"(/__pycache__/|\.pyc$|^\./build/|^\./\.eggs/|^\./dist/)"
 
@@ -48,6 +50,7 @@ class BuildOutcome:
     image_id: str
     seconds: float
     python_version: str | None
+    inferred: dict[str, list[str]] | None = None  # installed / present / failed, from the build log
 
 
 def install_script(plan: EnvironmentPlan) -> str:
@@ -69,6 +72,9 @@ def install_script(plan: EnvironmentPlan) -> str:
     if plan.install_project:
         lines.append("echo '== bugtrail: pip install -e /workspace/repo'")
         lines.append("pip install -e /workspace/repo")
+    if plan.inferred:
+        lines.append("echo '== bugtrail: inferred packages (installed only where still missing)'")
+        lines.append("python /opt/bugtrail/env/install_inferred.py /opt/bugtrail/env/inferred.json")
     lines += [
         "listing > /opt/bugtrail/env/files-after.txt",
         "LC_ALL=C comm -13 /opt/bugtrail/env/files-before.txt /opt/bugtrail/env/files-after.txt \\",
@@ -119,6 +125,10 @@ def make_context(
         add_bytes(tar, "bugtrail/requirements.txt", ("\n".join(plan.packages) + "\n").encode())
         add_bytes(tar, "bugtrail/install.sh", install_script(plan).encode(), 0o755)
         add_bytes(tar, "bugtrail/entry.sh", (DOCKERFILES / "entry.sh").read_bytes(), 0o755)
+        if plan.inferred:
+            inferred = [p.model_dump(include={"module", "distribution"}) for p in plan.inferred]
+            add_bytes(tar, "bugtrail/inferred.json", json.dumps(inferred).encode())
+            add_bytes(tar, "bugtrail/install_inferred.py", (DOCKERFILES / "install_inferred.py").read_bytes())
         add_bytes(tar, "bugtrail/extra-ca.crt", ca_bundle.read_bytes() if ca_bundle else b"")
         add_bytes(tar, "bugtrail/pretend-version", pretend_version(mirror, commit).encode())
     target.seek(0)
@@ -134,12 +144,15 @@ class BuildLog:
         self.written = 0
         self.lines: deque[str] = deque(maxlen=TAIL_LINES)
         self.python_version: str | None = None
+        self.inferred: dict[str, list[str]] | None = None
 
     def write(self, text: str) -> None:
         for line in text.splitlines():
             self.lines.append(line)
             if line.startswith(PYTHON_MARKER):
                 self.python_version = line[len(PYTHON_MARKER) :].strip()
+            elif line.startswith(INFERRED_MARKER):
+                self.inferred = inferred_report(line[len(INFERRED_MARKER) :])
         if self.written < MAX_LOG_BYTES:
             self.handle.write(text)
             self.written += len(text)
@@ -151,6 +164,21 @@ class BuildLog:
 
     def close(self) -> None:
         self.handle.close()
+
+
+def inferred_report(text: str) -> dict[str, list[str]] | None:
+    """The marker's JSON, checked: the build log is written by the repository's code, so it is not trusted."""
+    try:
+        data = json.loads(text[:20_000])
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {
+        key: [str(item)[:100] for item in data.get(key, [])[:50] if isinstance(item, str)]
+        for key in ("installed", "present", "failed")
+        if isinstance(data.get(key, []), list)
+    }
 
 
 def build_image(
@@ -172,7 +200,8 @@ def build_image(
         with tempfile.TemporaryFile(dir=work_dir) as context:
             make_context(settings, plan, mirror, commit, context)
             image_id = _stream_build(settings, plan, context, labels, log, deadline)
-        return BuildOutcome(image_id, round(time.monotonic() - started, 3), log.python_version)
+        seconds = round(time.monotonic() - started, 3)
+        return BuildOutcome(image_id, seconds, log.python_version, log.inferred)
     except OSError as exc:
         log.write(f"\n[bugtrail] {exc}\n")
         raise EnvBuildError(f"environment build failed: {exc}", log.tail()) from exc
