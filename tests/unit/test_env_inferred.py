@@ -6,13 +6,11 @@ from pathlib import Path
 
 from bugtrail.qa.environments.import_names import distribution_for
 from bugtrail.qa.environments.inferred import Inference, command_targets, infer_needs
+from tests.support.repos import write_files
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
-    for relative, text in files.items():
-        path = root / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+    write_files(root, dict(files))
     return root
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,44 +17,31 @@ from bugtrail.qa.environments.schemas import EnvironmentInfo, InferredPackage
 from bugtrail.qa.image import DOCKERFILES
 from bugtrail.repos.schemas import RepoConfig
 from bugtrail.wire import RecordedEnvironment, TraceRead
+from tests.support.env_repos import trace_for
+from tests.support.repos import write_files
 
-NOW = datetime(2026, 11, 30, tzinfo=UTC)
 TEST_FILE = "import yaml\nimport six\nimport mypkg\n\ndef test_x(mocker):\n    assert mocker\n"
 
 
 def trace(environment: RecordedEnvironment | None = None) -> TraceRead:
-    return TraceRead(
-        trace_id=uuid.uuid4(),
-        developer_id="dev",
-        repo_url="https://github.com/example/mypkg",
-        bug_description="bug",
-        base_commit="a" * 40,
-        status="completed",
-        event_count=0,
-        created_at=NOW,
-        updated_at=NOW,
-        events=[],
-        environment=environment,
-    )
+    return trace_for(Path("/nowhere/mypkg"), "a" * 40, environment)
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", runner_image="bugtrail-runner:latest")
+    return Settings(data_dir=tmp_path / "data")  # inference on for the detected and default sources
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """Declares six (test extra) but not PyYAML nor pytest-mock, which its test needs."""
-    tree = tmp_path / "tree"
-    (tree / "src" / "mypkg").mkdir(parents=True)
-    (tree / "src" / "mypkg" / "__init__.py").write_text("")
-    (tree / "tests").mkdir()
-    (tree / "tests" / "test_x.py").write_text(TEST_FILE)
-    (tree / "pyproject.toml").write_text(
-        '[project]\nname = "mypkg"\n[project.optional-dependencies]\ntest = ["six>=1"]\n'
-    )
-    return tree
+    files = {
+        "src/mypkg/__init__.py": "",
+        "tests/test_x.py": TEST_FILE,
+        "pyproject.toml": '[project]\nname = "mypkg"\n[project.optional-dependencies]\ntest = ["six>=1"]\n',
+    }
+    write_files(tmp_path / "tree", dict(files))
+    return tmp_path / "tree"
 
 
 def distributions(packages: list[InferredPackage]) -> list[str]:

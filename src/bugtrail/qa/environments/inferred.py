@@ -21,6 +21,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from bugtrail.qa.environments.detect import _call_name as _last_name
 from bugtrail.qa.environments.import_names import (
     ALWAYS_PRESENT,
     BUILTIN_PLUGINS,
@@ -300,14 +301,6 @@ class Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
-
-
-def _last_name(node: ast.expr) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return None
 
 
 def _catches_import_error(handler_type: ast.expr | None) -> bool:
