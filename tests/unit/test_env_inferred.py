@@ -40,7 +40,7 @@ def test_imports_are_mapped_and_stdlib_and_own_modules_are_left_out(tmp_path: Pa
         "Pillow": "PIL",
         "hypothesis": "hypothesis",
     }
-    assert inference.files == ["tests/test_a.py"]
+    assert inference.files == ["tests/test_a.py", "tests/helpers.py"]  # a helper module is read too
     why = {n.distribution: n.why for n in inference.needs}
     assert why["PyYAML"] == "imported by tests/test_a.py"
 
@@ -99,7 +99,8 @@ def test_fixtures_markers_and_pytest_plugins(tmp_path: Path):
         "requests-mock": "requests_mock",
         "pytest-httpx": "pytest_httpx",
     }
-    assert inference.files == ["conftest.py", "tests/test_f.py"]  # the conftest between test and root
+    # the conftest between test and root, then the test, then the pytest_plugins module
+    assert inference.files == ["conftest.py", "tests/test_f.py", "tests/fixtures.py"]
     why = {n.distribution: n.why for n in inference.needs}
     assert why["pytest-mock"] == "fixture 'mocker' in conftest.py"
     assert why["pytest-django"] == "marker 'django_db' in tests/test_f.py"
@@ -191,3 +192,29 @@ def test_namespace_distributions():
     assert distribution_for("ruamel.yaml") == ("ruamel.yaml", "ruamel.yaml")
     assert distribution_for("zope.interface.verify") == ("zope.interface", "zope.interface")
     assert distribution_for("sklearn.linear_model") == ("scikit-learn", "sklearn")
+
+
+def test_the_tests_own_helper_modules_are_followed(tmp_path: Path):
+    write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/core.py": "import requests\n",  # the project's code: its needs are its declared ones
+            "pkg/testutils.py": "import mock\nfrom pkg import core\n",
+            "pkg/core_test.py": "from pkg import testutils\nfrom pkg import core\n",
+            "tests/__init__.py": "",
+            "tests/conftest.py": "pytest_plugins = ['tests.fixtures']\n",
+            "tests/fixtures.py": "import responses\n",
+            "tests/helpers.py": "from .support import thing\n",
+            "tests/support.py": "import attr\n",
+            "tests/test_a.py": "from helpers import x\n",
+        },
+    )
+    inference = infer_needs(tmp_path, "python -m pytest -q pkg/core_test.py tests/test_a.py")
+    assert needed(inference) == {"mock": "mock", "responses": "responses", "attrs": "attr"}
+    assert "pkg/core.py" not in inference.files
+    assert {"pkg/testutils.py", "tests/fixtures.py", "tests/helpers.py", "tests/support.py"} <= set(
+        inference.files
+    )
+    why = {n.distribution: n.why for n in inference.needs}
+    assert why["mock"] == "imported by pkg/testutils.py"

@@ -67,6 +67,7 @@ class FileFindings:
     fixtures_defined: set[str] = field(default_factory=set)
     markers: set[str] = field(default_factory=set)
     plugins: set[str] = field(default_factory=set)
+    references: set[tuple[str, int, tuple[str, ...]]] = field(default_factory=set)  # (module, level, names)
 
     def add_import(self, name: str, optional: bool) -> None:
         self.imports[name] = self.imports.get(name, True) and optional
@@ -190,16 +191,46 @@ def infer_needs(
         inference.notes.append(f"inference: read the first {max_files} of {len(files)} files")
         files = files[:max_files]
     findings: dict[str, FileFindings] = {}
-    for relative in files:
+    queue, queued = list(files), set(files)
+    known = set(tree.python_files)
+    while queue and len(findings) < max_files:
+        relative = queue.pop(0)
         if time.monotonic() - started > max_seconds:
             inference.notes.append(f"inference: stopped after {max_seconds:.0f}s, {len(findings)} files read")
             break
         found = read_file(root / relative, relative, max_file_bytes, inference.notes)
-        if found is not None:
-            findings[relative] = found
-            inference.files.append(relative)
+        if found is None:
+            continue
+        findings[relative] = found
+        inference.files.append(relative)
+        for helper in test_helpers(known, relative, found):
+            if helper not in queued:  # the tests' own helper modules: their imports count too
+                queued.add(helper)
+                queue.append(helper)
     resolve(findings, tree.local_names, inference)
     return inference
+
+
+def test_helpers(known: set[str], importer: str, found: FileFindings) -> list[str]:
+    """Repository files the module imports that are test helpers (a path part containing "test", e.g.
+    tests/helpers.py, pkg/testutils.py), and modules named in pytest_plugins."""
+    importer_dir = importer.rpartition("/")[0]
+    references = [*found.references, *((plugin, 0, ()) for plugin in found.plugins)]
+    helpers: list[str] = []
+    for module, level, names in sorted(references):
+        if level:
+            parts = importer_dir.split("/") if importer_dir else []
+            bases = ["/".join(parts[: len(parts) - (level - 1)])] if level - 1 <= len(parts) else []
+        else:
+            bases = ["", "src", importer_dir]
+        dotted = [p for p in module.split(".") if p]
+        for base in dict.fromkeys(bases):
+            for name in [None, *names]:
+                path = "/".join(p for p in [base, *dotted, *([name] if name else [])] if p)
+                for candidate in (f"{path}.py", f"{path}/__init__.py"):
+                    if candidate in known and candidate != importer and "test" in candidate.lower():
+                        helpers.append(candidate)
+    return list(dict.fromkeys(helpers))
 
 
 def read_file(path: Path, relative: str, max_bytes: int, notes: list[str]) -> FileFindings | None:
@@ -232,10 +263,13 @@ class Collector(ast.NodeVisitor):
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self.found.add_import(alias.name, self.guarded > 0)
+            self.found.references.add((alias.name, 0, ()))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level == 0 and node.module:
             self.found.add_import(node.module, self.guarded > 0)
+        names = tuple(alias.name for alias in node.names if alias.name != "*")
+        self.found.references.add((node.module or "", node.level, names))
 
     def visit_Try(self, node: ast.Try) -> None:
         guarded = any(_catches_import_error(handler.type) for handler in node.handlers)
