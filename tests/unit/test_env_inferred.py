@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bugtrail.qa.environments.import_names import distribution_for
 from bugtrail.qa.environments.inferred import Inference, command_targets, infer_needs
+from bugtrail.qa.environments.inferred_edits import edit_findings
 from tests.support.repos import write_files
 
 
@@ -218,3 +219,58 @@ def test_the_tests_own_helper_modules_are_followed(tmp_path: Path):
     )
     why = {n.distribution: n.why for n in inference.needs}
     assert why["mock"] == "imported by pkg/testutils.py"
+
+
+EDIT_DIFF = """--- a/tests/test_new.py
++++ b/tests/test_new.py
+@@ -0,0 +1,20 @@
++import json
++import hypothesis.strategies as st
++from helpers_added import make
++try:
++    import numpy
++except ImportError:
++    numpy = None
++from typing import TYPE_CHECKING
++if TYPE_CHECKING:
++    import pandas
++
++
++@pytest.mark.asyncio
++async def test_a(event_loop):
++    import ujson
++
++
++@pytest.fixture
++def made(mocker, freezer):
++    return (1,
++            2)
+"""
+
+
+def test_the_trace_edits_add_imports_fixtures_and_markers(tmp_path: Path):
+    write(tmp_path, {"tests/test_old.py": "import six\n"})
+    events = [
+        {"file": "tests/test_new.py", "diff": EDIT_DIFF},
+        {"file": "tests/helpers_added.py", "diff": "+import attr\n"},  # a new helper of the tests
+        {"file": "src/pkg/core.py", "diff": "+import requests\n"},  # not a test file: not read
+        {"file": 3, "diff": None},  # hostile: ignored
+        {"file": "tests/test_bad.py", "diff": "+def broken(:\n+import toml\n"},
+    ]
+    edited, names = edit_findings(events)
+    assert {"helpers_added", "core", "pkg"} <= names
+    inference = infer_needs(tmp_path, "pytest tests/test_new.py", edited=edited, edited_names=names)
+    assert needed(inference) == {
+        "six": "six",
+        "hypothesis": "hypothesis",
+        "ujson": "ujson",
+        "pytest-asyncio": "pytest_asyncio",
+        "pytest-mock": "pytest_mock",
+        "pytest-freezer": "pytest_freezer",
+        "attrs": "attr",
+        "toml": "toml",
+    }
+    assert sorted(n.distribution for n in inference.optional) == ["numpy", "pandas"]
+    why = {n.distribution: n.why for n in inference.needs}
+    assert why["hypothesis"] == "imported by tests/test_new.py (edited)"
+    assert why["pytest-mock"] == "fixture 'mocker' in tests/test_new.py (edited)"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,7 +18,7 @@ from bugtrail.qa.environments.plan import make_plan
 from bugtrail.qa.environments.schemas import EnvironmentInfo, InferredPackage
 from bugtrail.qa.image import DOCKERFILES
 from bugtrail.repos.schemas import RepoConfig
-from bugtrail.wire import RecordedEnvironment, TraceRead
+from bugtrail.wire import EventRead, RecordedEnvironment, TraceRead
 from tests.support.env_repos import trace_for
 from tests.support.repos import write_files
 
@@ -140,3 +142,17 @@ def test_inferred_report_is_checked_and_kept_in_the_cache_index(settings: Settin
     assert cache.get(entry.key) == entry
     older = EnvironmentInfo.model_validate({"source": "detected", "image": "x"})  # a stored older result
     assert older.inferred_installed == [] and older.plan is None
+
+
+def test_the_trace_edits_count_for_the_plan(settings: Settings, project: Path):
+    edit = EventRead(
+        event_id=uuid.uuid4(),
+        seq=1,
+        type="edit",
+        timestamp=datetime.now(UTC),
+        details={"file": "tests/test_x.py", "diff": "@@ -1 +1,2 @@\n import yaml\n+import hypothesis\n"},
+    )
+    with_edit = trace().model_copy(update={"events": [edit]})
+    plan = make_plan(settings, with_edit, None, project, "pytest tests/test_x.py").plan
+    assert distributions(plan.inferred) == ["hypothesis", "pytest-mock", "PyYAML"]
+    assert "inferred hypothesis (hypothesis): imported by tests/test_x.py (edited)" in plan.notes

@@ -177,10 +177,15 @@ def infer_needs(
     max_file_bytes: int = MAX_FILE_BYTES,
     max_seconds: float = MAX_SECONDS,
     max_entries: int = MAX_WALK_ENTRIES,
+    edited: dict[str, FileFindings] | None = None,
+    edited_names: set[str] | None = None,
 ) -> Inference:
+    """`edited`: findings from the trace's edits (inferred_edits.py); `edited_names`: the modules they touch
+    (the repository's own, even when base_commit does not have them yet)."""
     started = time.monotonic()
     inference = Inference()
     tree = walk_tree(root, max_entries)
+    tree.local_names |= edited_names or set()
     if tree.truncated:
         inference.notes.append(f"inference: the tree has over {max_entries} entries; the walk stopped there")
     targets = command_targets(root, test_command)
@@ -207,6 +212,9 @@ def infer_needs(
             if helper not in queued:  # the tests' own helper modules: their imports count too
                 queued.add(helper)
                 queue.append(helper)
+    for label, found in (edited or {}).items():
+        findings[label] = found
+        inference.files.append(label)
     resolve(findings, tree.local_names, inference)
     return inference
 

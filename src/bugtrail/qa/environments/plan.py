@@ -23,6 +23,7 @@ from packaging.utils import canonicalize_name
 from bugtrail.config import Settings
 from bugtrail.qa.environments.detect import Detection, detect
 from bugtrail.qa.environments.inferred import infer_needs
+from bugtrail.qa.environments.inferred_edits import edit_findings
 from bugtrail.qa.environments.requirements import judge_line, requirement_name
 from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource, InferredPackage
 from bugtrail.qa.image import SUITE_PYTHONS, choose_suite, runner_image_for_suite
@@ -80,10 +81,16 @@ def with_pytest(packages: list[str], notes: list[str]) -> list[str]:
 
 
 def inferred_packages(
-    tree: Path, test_command: str | None, declared: list[str], project_name: str | None, notes: list[str]
+    trace: TraceRead,
+    tree: Path,
+    test_command: str | None,
+    declared: list[str],
+    project_name: str | None,
+    notes: list[str],
 ) -> list[InferredPackage]:
-    """What the tests need beyond the declared packages and the project itself, with notes on why."""
-    inference = infer_needs(tree, test_command)
+    """What the tests (and the trace's edits of them) need beyond the declared packages and the project."""
+    edited, edited_names = edit_findings(e.details for e in trace.events if e.type == "edit")
+    inference = infer_needs(tree, test_command, edited=edited, edited_names=edited_names)
     have = {name for name in map(requirement_name, declared) if name}
     if project_name:
         have.add(str(canonicalize_name(project_name)))
@@ -167,7 +174,7 @@ def make_plan(
     packages = with_pytest(packages, notes) if source != "default" else ["pytest"]
     inferred: list[InferredPackage] = []
     if source in settings.env_infer_sources:
-        inferred = inferred_packages(tree, test_command, packages, detection.project_name, notes)
+        inferred = inferred_packages(trace, tree, test_command, packages, detection.project_name, notes)
     if install_project:
         notes.append(
             "the checkout is installed editable at /workspace/repo (the mounted work tree is imported)"
