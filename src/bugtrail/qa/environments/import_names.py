@@ -58,8 +58,9 @@ MODULE_DISTRIBUTIONS: dict[str, str] = {
 # Top-level names that are namespace packages of many distributions: the first two levels name it.
 NAMESPACE_TOPS = frozenset({"google", "zope", "ruamel", "backports", "jaraco", "azure", "sphinxcontrib"})
 
-# Names never inferred: pytest itself (always in the image) and its internals.
-ALWAYS_PRESENT = frozenset({"pytest", "_pytest", "py", "__future__", "__main__", "conftest"})
+# Names never inferred: pytest itself (always in the image) and its internals, and CPython's own regression
+# test package `test` (sys.stdlib_module_names leaves it out; no distribution provides it).
+ALWAYS_PRESENT = frozenset({"pytest", "_pytest", "py", "__future__", "__main__", "conftest", "test"})
 
 # Fixtures only a well-known plugin provides -> (distribution, module the plugin registers).
 FIXTURE_PLUGINS: dict[str, tuple[str, str]] = {
