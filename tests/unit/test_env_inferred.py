@@ -141,6 +141,9 @@ def test_hostile_commands_name_nothing_outside_the_tree(tmp_path: Path):
     assert command_targets(repo, "pytest ../outside/test_x.py /etc/passwd") == []
     (repo / "escape").symlink_to(tmp_path / "outside")
     assert command_targets(repo, "pytest escape/test_x.py") == []
+    (repo / "loop-a").symlink_to(repo / "loop-b")
+    (repo / "loop-b").symlink_to(repo / "loop-a")
+    assert command_targets(repo, f"pytest loop-a loop-b/x.py {'y' * 5000} {'../' * 300}") == []
     assert needed(infer_needs(repo, "pytest ../outside")) == {"attrs": "attr"}
 
 

@@ -156,3 +156,15 @@ def test_the_trace_edits_count_for_the_plan(settings: Settings, project: Path):
     plan = make_plan(settings, with_edit, None, project, "pytest tests/test_x.py").plan
     assert distributions(plan.inferred) == ["hypothesis", "pytest-mock", "PyYAML"]
     assert "inferred hypothesis (hypothesis): imported by tests/test_x.py (edited)" in plan.notes
+
+
+def test_a_failing_inference_costs_the_tier_not_the_plan(
+    settings: Settings, project: Path, monkeypatch: pytest.MonkeyPatch
+):
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ValueError("bug")
+
+    monkeypatch.setattr("bugtrail.qa.environments.plan.infer_needs", broken)
+    plan = make_plan(settings, trace(), None, project, "pytest tests").plan
+    assert plan.source == "detected" and plan.inferred == []
+    assert "inference failed (ValueError); nothing inferred" in plan.notes

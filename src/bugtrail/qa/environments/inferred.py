@@ -129,7 +129,10 @@ def command_targets(root: Path, test_command: str | None) -> list[str]:
         candidate = token.split("::", 1)[0].rstrip("/")
         if not candidate or candidate.startswith("/") or len(candidate) > 1000:
             continue
-        path = (root / candidate).resolve()
+        try:
+            path = (root / candidate).resolve()
+        except (OSError, RuntimeError):  # a symlink loop, a name too long: names nothing
+            continue
         if not path.is_relative_to(resolved_root):
             continue
         if path.is_dir() or (path.is_file() and path.suffix == ".py"):

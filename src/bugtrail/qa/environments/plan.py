@@ -14,6 +14,7 @@ recorded: the developer's environment is the truth), what the tests import but n
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +33,7 @@ from bugtrail.repos.schemas import RepoConfig
 if TYPE_CHECKING:
     from bugtrail.wire import TraceRead
 
+log = logging.getLogger(__name__)
 # Never pinned from a recorded environment: the image's own installer, Debian/Ubuntu artefacts, and the
 # recorder (a developer tool; a local or unreleased build of it cannot be installed from the registry).
 RECORDED_SKIP = {"pip", "pkg-resources", "pkg_resources", "distribute", "bugtrail"}
@@ -89,8 +91,13 @@ def inferred_packages(
     notes: list[str],
 ) -> list[InferredPackage]:
     """What the tests (and the trace's edits of them) need beyond the declared packages and the project."""
-    edited, edited_names = edit_findings(e.details for e in trace.events if e.type == "edit")
-    inference = infer_needs(tree, test_command, edited=edited, edited_names=edited_names)
+    try:
+        edited, edited_names = edit_findings(e.details for e in trace.events if e.type == "edit")
+        inference = infer_needs(tree, test_command, edited=edited, edited_names=edited_names)
+    except Exception as exc:  # an extra: a bug in it must cost the inferred tier, never the QA run
+        log.exception("inferring test needs failed")
+        notes.append(f"inference failed ({type(exc).__name__}); nothing inferred")
+        return []
     have = {name for name in map(requirement_name, declared) if name}
     if project_name:
         have.add(str(canonicalize_name(project_name)))
