@@ -175,6 +175,7 @@ def _cached_or_built(
             info.cache_hit = True
             info.image_digest = str(found.id)
             info.build_s = entry.build_s if entry else None
+            info.build_notes = list(entry.notes or []) if entry else []
             _set_python(info, entry.python_version if entry else None)
             _set_inferred(info, entry.inferred if entry else None)
             return PreparedEnvironment(info, tag, None)
@@ -200,6 +201,7 @@ def _cached_or_built(
             return PreparedEnvironment(info, tag, exc.message)
         info.cache_hit = False
         info.build_s = outcome.seconds
+        info.build_notes = list(outcome.notes)
         info.image_digest = outcome.image_id
         _set_python(info, outcome.python_version)
         _set_inferred(info, outcome.inferred)
@@ -218,6 +220,7 @@ def _cached_or_built(
                 outcome.seconds,
                 strict=True,
                 base_image=plan.base_image,
+                notes=outcome.notes,
                 inferred=outcome.inferred,
             )
             image.tag(tag.split(":")[0], tag.split(":")[1])
@@ -244,6 +247,7 @@ def _entry_for(
     build_s: float | None = None,
     strict: bool = False,
     base_image: str | None = None,
+    notes: list[str] | None = None,
     inferred: dict[str, list[str]] | None = None,
 ) -> CacheEntry | None:
     base_size = 0
@@ -262,6 +266,7 @@ def _entry_for(
         built_at=now,
         last_used=now,
         build_s=build_s,
+        notes=notes,
         inferred=inferred,
     )
     try:
