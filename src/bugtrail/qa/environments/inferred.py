@@ -21,7 +21,6 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from bugtrail.qa.environments.detect import _call_name as _last_name
 from bugtrail.qa.environments.import_names import (
     ALWAYS_PRESENT,
     BUILTIN_PLUGINS,
@@ -346,6 +345,13 @@ class Collector(ast.NodeVisitor):
         self.generic_visit(node)
 
     visit_AsyncFunctionDef = visit_FunctionDef
+
+
+def _last_name(node: ast.expr) -> str | None:
+    """`name` of `name` or `a.b.name` (kept here, not shared with detect.py, which another change reworks)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    return node.attr if isinstance(node, ast.Attribute) else None
 
 
 def _catches_import_error(handler_type: ast.expr | None) -> bool:
