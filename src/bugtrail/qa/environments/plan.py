@@ -6,10 +6,15 @@
   `python_version` shape a build).
 - detected: what detect.py reads from the checkout.
 - default: nothing to install; the runner image (pytest from PyPI) is used as is.
+
+Then, for the sources in BUGTRAIL_ENV_INFER_SOURCES (detected and default unless set otherwise; never
+recorded: the developer's environment is the truth), what the tests import but nothing declares
+(inferred.py) goes into `inferred`, installed after the rest only where the image still lacks it.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,14 +23,17 @@ from packaging.utils import canonicalize_name
 
 from bugtrail.config import Settings
 from bugtrail.qa.environments.detect import Detection, detect
+from bugtrail.qa.environments.inferred import infer_needs
+from bugtrail.qa.environments.inferred_edits import edit_findings
 from bugtrail.qa.environments.requirements import judge_line, requirement_name
-from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource
+from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource, InferredPackage
 from bugtrail.qa.image import SUITE_PYTHONS, choose_suite, runner_image_for_suite
 from bugtrail.repos.schemas import RepoConfig
 
 if TYPE_CHECKING:
     from bugtrail.wire import TraceRead
 
+log = logging.getLogger(__name__)
 # Never pinned from a recorded environment: the image's own installer, Debian/Ubuntu artefacts, and the
 # recorder (a developer tool; a local or unreleased build of it cannot be installed from the registry).
 RECORDED_SKIP = {"pip", "pkg-resources", "pkg_resources", "distribute", "bugtrail"}
@@ -74,7 +82,45 @@ def with_pytest(packages: list[str], notes: list[str]) -> list[str]:
     return ["pytest", *packages]
 
 
-def make_plan(settings: Settings, trace: TraceRead, repo_config: RepoConfig | None, tree: Path) -> PlanChoice:
+def inferred_packages(
+    trace: TraceRead,
+    tree: Path,
+    test_command: str | None,
+    declared: list[str],
+    project_name: str | None,
+    notes: list[str],
+) -> list[InferredPackage]:
+    """What the tests (and the trace's edits of them) need beyond the declared packages and the project."""
+    try:
+        edited, edited_names = edit_findings(e.details for e in trace.events if e.type == "edit")
+        inference = infer_needs(tree, test_command, edited=edited, edited_names=edited_names)
+    except Exception as exc:  # an extra: a bug in it must cost the inferred tier, never the QA run
+        log.exception("inferring test needs failed")
+        notes.append(f"inference failed ({type(exc).__name__}); nothing inferred")
+        return []
+    have = {name for name in map(requirement_name, declared) if name}
+    if project_name:
+        have.add(str(canonicalize_name(project_name)))
+    kept = [
+        InferredPackage(module=need.module, distribution=need.distribution, why=need.why)
+        for need in inference.needs
+        if str(canonicalize_name(need.distribution)) not in have
+    ]
+    notes.extend(inference.notes)
+    notes.extend(f"inferred {p.distribution} ({p.module}): {p.why}" for p in kept)
+    notes.extend(
+        f"optional import {n.module} ({n.why}, guarded): not installed" for n in inference.optional[:20]
+    )
+    return kept
+
+
+def make_plan(
+    settings: Settings,
+    trace: TraceRead,
+    repo_config: RepoConfig | None,
+    tree: Path,
+    test_command: str | None = None,
+) -> PlanChoice:
     detection = detect(tree)
     recorded = trace.environment
     config = repo_config
@@ -133,6 +179,9 @@ def make_plan(settings: Settings, trace: TraceRead, repo_config: RepoConfig | No
         packages, install_project = [], False
         notes.append("nothing to install was found; the runner image is used as is")
     packages = with_pytest(packages, notes) if source != "default" else ["pytest"]
+    inferred: list[InferredPackage] = []
+    if source in settings.env_infer_sources:
+        inferred = inferred_packages(trace, tree, test_command, packages, detection.project_name, notes)
     if install_project:
         notes.append(
             "the checkout is installed editable at /workspace/repo (the mounted work tree is imported)"
@@ -144,9 +193,10 @@ def make_plan(settings: Settings, trace: TraceRead, repo_config: RepoConfig | No
         packages=packages,
         commands=commands,
         install_project=install_project,
+        inferred=inferred,
         notes=notes,
     )
-    needs_build = source != "default"
+    needs_build = source != "default" or bool(inferred)
     return PlanChoice(plan, suite, needs_build, None, python_requested, python_note, list(detection.files))
 
 
