@@ -59,15 +59,6 @@ def test_flag():
 """
 
 
-def write_tree(tree: Path, files: dict[str, str]) -> Path:
-    """A fixture tree for detection: relative path -> text, parents made."""
-    for name, text in files.items():
-        path = tree / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return tree
-
-
 def commit_repo(path: Path, files: dict[str, str]) -> str:
     return head(make_repo(path, dict(files)))
 

@@ -9,7 +9,7 @@ import pytest
 
 from bugtrail.qa.environments.declared import pipfile_requirement, poetry_python, poetry_requirements
 from bugtrail.qa.environments.detect import detect
-from tests.support.env_repos import write_tree
+from tests.support.repos import write_files
 
 
 def note_for(notes: list[str], requirement: str) -> str:
@@ -100,7 +100,7 @@ def test_poetry_locations_and_bad_constraints_are_notes():
 
 
 def test_poetry_project_groups_dev_dependencies_and_extras(tmp_path: Path):
-    tree = write_tree(
+    tree = write_files(
         tmp_path,
         {
             "pyproject.toml": """
@@ -139,7 +139,7 @@ build-backend = "poetry.core.masonry.api"
 
 
 def test_hatch_default_test_and_hatch_test_environments(tmp_path: Path):
-    tree = write_tree(
+    tree = write_files(
         tmp_path,
         {
             "pyproject.toml": """
@@ -169,7 +169,7 @@ dependencies = ["mkdocs"]
 
 
 def test_pdm_dev_dependencies(tmp_path: Path):
-    tree = write_tree(
+    tree = write_files(
         tmp_path,
         {
             "pyproject.toml": """
@@ -211,7 +211,7 @@ def test_pipfile_entries(spec: object, line: str | None):
 
 
 def test_pipfile_packages_and_dev_packages(tmp_path: Path):
-    tree = write_tree(
+    tree = write_files(
         tmp_path,
         {
             "Pipfile": """
@@ -234,7 +234,7 @@ pytest-httpbin = "==2.0.0"
 
 def test_noxfile_test_sessions_read_with_ast_never_executed(tmp_path: Path):
     marker = tmp_path / "executed"
-    tree = write_tree(
+    tree = write_files(
         tmp_path / "repo",
         {
             "noxfile.py": f"""
@@ -275,7 +275,7 @@ def lint(session):
 
 
 def test_tests_require_pip_tools_inputs_and_ci_requirements(tmp_path: Path):
-    tree = write_tree(
+    tree = write_files(
         tmp_path,
         {
             "setup.py": "from setuptools import setup\nsetup(name='old', tests_require=['mock', 'nose'])\n",
@@ -294,7 +294,7 @@ def test_tests_require_pip_tools_inputs_and_ci_requirements(tmp_path: Path):
 
 
 def test_broken_declarations_are_notes_not_crashes(tmp_path: Path):
-    tree = write_tree(tmp_path, {"Pipfile": "[packages\nx=", "noxfile.py": "def (:\n"})
+    tree = write_files(tmp_path, {"Pipfile": "[packages\nx=", "noxfile.py": "def (:\n"})
     found = detect(tree)
     assert found.packages == []
     assert any("Pipfile is not valid TOML" in note for note in found.notes)
