@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from bugtrail.config import Settings
 from bugtrail.qa.environments.detect import Detection, detect
 from bugtrail.qa.environments.inferred import infer_needs
 from bugtrail.qa.environments.inferred_edits import edit_findings
-from bugtrail.qa.environments.requirements import judge_line, requirement_name
+from bugtrail.qa.environments.requirements import judge_line, requirement_name, url_host_refusal
 from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource, InferredPackage
 from bugtrail.qa.image import SUITE_PYTHONS, choose_suite, runner_image_for_suite
 from bugtrail.repos.schemas import RepoConfig
@@ -60,6 +61,10 @@ def recorded_packages(lines: list[str], project_names: set[str]) -> tuple[list[s
         if requirement is None:
             if why:
                 notes.append(f"recorded {why}")
+            continue
+        refusal = url_host_refusal(url) if (url := Requirement(requirement).url) else None
+        if refusal:
+            notes.append(f"recorded {requirement_name(requirement)}: not installed, {refusal}")
             continue
         name = requirement_name(requirement)
         if name in project_names:
