@@ -26,6 +26,12 @@ DEFAULT_TEST_FILE_PATTERNS = [
     "conftest.py",
     "*/test_*.py",
     "*/conftest.py",
+    # Single-module suites (`python -m unittest test`, Django's tests.py) and `*_tests.py` modules.
+    "test.py",
+    "tests.py",
+    "*/test.py",
+    "*/tests.py",
+    "*_tests.py",
 ]
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from bugtrail.config import DEFAULT_TEST_FILE_PATTERNS
 from bugtrail.qa.patching import EditSpec, apply_edits, is_test_file
 
 PATTERNS = ["tests/*", "test_*.py", "*/test_*.py", "conftest.py"]
@@ -115,6 +116,20 @@ def test_test_file_patterns():
     assert is_test_file("test_a.py", PATTERNS)
     assert is_test_file("pkg/test_a.py", PATTERNS)
     assert not is_test_file("src/calc.py", PATTERNS)
+
+
+@pytest.mark.parametrize(
+    "path", ["test.py", "tests.py", "pkg/test.py", "app/tests.py", "parser_tests.py", "pkg/io_tests.py"]
+)
+def test_single_module_suites_are_test_files_by_default(path: str) -> None:
+    # python-slugify keeps its whole suite in ./test.py (`python -m unittest test`): an edit to it that is
+    # not taken for a test is left out of the before run, and a real fix grades as "not resolved".
+    assert is_test_file(path, DEFAULT_TEST_FILE_PATTERNS)
+
+
+@pytest.mark.parametrize("path", ["calc.py", "src/pkg/testing.py", "pkg/contest.py", "latest.py"])
+def test_sources_stay_sources_by_default(path: str) -> None:
+    assert not is_test_file(path, DEFAULT_TEST_FILE_PATTERNS)
 
 
 def test_patch_only_gets_a_rebuilt_single_file_diff():
