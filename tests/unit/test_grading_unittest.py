@@ -1,8 +1,9 @@
 """Commands that are not pytest: unittest's own output (real runs of `python -m unittest`) and scripts.
 
-A unittest run gives per-test ids when verbose; a test module that fails to import is a collection error as
-with pytest, so the same environment rules apply; any command failing in both runs on the same missing
-module is an environment error, never a failed fix.
+A unittest run gives per-test ids when verbose; without -v it names only its failures, which are graded
+per test when both runs completed (a test no longer listed after passed). A test module that fails to
+import is a collection error as with pytest, so the same environment rules apply; any command failing in
+both runs on the same missing module is an environment error, never a failed fix.
 """
 
 from __future__ import annotations
@@ -14,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from bugtrail.qa.grading import ENVIRONMENT, PASSED, SKIPPED, grade_logs, parse_unittest_output
+from bugtrail.qa.grading import (
+    ENVIRONMENT,
+    ERROR,
+    FAILED,
+    PASSED,
+    SKIPPED,
+    grade_logs,
+    parse_unittest_failures,
+    parse_unittest_output,
+)
 
 BUGGY = "def add(a, b):\n    return a - b\n"
 FIXED = "def add(a, b):\n    return a + b\n"
@@ -64,6 +74,75 @@ def test_verbose_unittest_fix_is_graded_per_test(tmp_path: Path) -> None:
     assert verdict.error_kind is None and verdict.resolved is True and verdict.tests_passed is True
     assert verdict.fail_to_pass == ["test_calc.TestAdd.test_add"]
     assert verdict.pass_to_pass == ["test_calc.TestAdd.test_zero"]
+
+
+OTHER_TESTS = """import unittest
+
+from calc import add
+
+
+class TestOther(unittest.TestCase):
+    def test_adding_zero(self):
+        self.assertEqual(add(-1, 0), -1)
+
+    def test_known_bug(self):
+        raise RuntimeError("fails before and after")
+"""
+
+
+def test_quiet_unittest_fix_is_graded_per_failing_test(tmp_path: Path) -> None:
+    # more-itertools' own command is `python -m unittest tests.test_more`: only failures are named.
+    command = [sys.executable, "-m", "unittest", "test_calc"]
+    run(project(tmp_path / "before", BUGGY), command, tmp_path / "run" / "before")
+    run(project(tmp_path / "after", FIXED), command, tmp_path / "run" / "after")
+    verdict = grade_logs(tmp_path / "run")
+    assert verdict.error_kind is None and verdict.resolved is True and verdict.tests_passed is True
+    assert verdict.grading_method == "unittest-failures"
+    assert verdict.fail_to_pass == ["test_calc.TestAdd.test_add"]
+    assert verdict.pass_to_fail == [] and verdict.failed_after == []
+
+
+def test_quiet_unittest_keeps_a_failure_of_both_runs_apart_from_the_fix(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "unittest", "test_calc", "test_other"]
+    extra = {"test_other.py": OTHER_TESTS}
+    run(project(tmp_path / "before", BUGGY, extra), command, tmp_path / "run" / "before")
+    run(project(tmp_path / "after", FIXED, extra), command, tmp_path / "run" / "after")
+    verdict = grade_logs(tmp_path / "run")
+    assert verdict.resolved is True and verdict.tests_passed is False
+    assert verdict.fail_to_pass == ["test_calc.TestAdd.test_add"]
+    assert verdict.failed_after == ["test_other.TestOther.test_known_bug"]
+
+
+def test_quiet_unittest_names_what_a_fix_breaks(tmp_path: Path) -> None:
+    # add() "fixed" for non-negative numbers only: test_adding_zero passed before and fails after.
+    half_fixed = "def add(a, b):\n    return a + b if a >= 0 else 0\n"
+    no_known_bug = OTHER_TESTS.replace("raise RuntimeError", "return None  #")
+    command = [sys.executable, "-m", "unittest", "test_calc", "test_other"]
+    extra = {"test_other.py": no_known_bug}
+    run(project(tmp_path / "before", BUGGY, extra), command, tmp_path / "run" / "before")
+    run(project(tmp_path / "after", half_fixed, extra), command, tmp_path / "run" / "after")
+    verdict = grade_logs(tmp_path / "run")
+    assert verdict.resolved is False and verdict.grading_method == "unittest-failures"
+    assert verdict.fail_to_pass == ["test_calc.TestAdd.test_add"]
+    assert verdict.pass_to_fail == ["test_other.TestOther.test_adding_zero"]
+
+
+def test_quiet_unittest_failures_are_read_from_the_report() -> None:
+    report = (
+        "F.E\n"
+        + "=" * 70
+        + "\nFAIL: test_a (pkg.t.C.test_a)\n"
+        + "-" * 70
+        + "\nAssertionError\n\n"
+        + "=" * 70
+        + "\nERROR: test_b (pkg.t.C) (i=2)\n"
+        + "-" * 70
+        + "\nKeyError\n\n"
+        + "-" * 70
+        + "\nRan 3 tests in 0.001s\n\nFAILED (failures=1, errors=1)\n"
+    )
+    assert parse_unittest_failures(report) == {"pkg.t.C.test_a": FAILED, "pkg.t.C.test_b": ERROR}
+    assert parse_unittest_failures("FAIL: test_a (pkg.t.C.test_a)\n") is None  # killed before "Ran N tests"
 
 
 def test_verbose_parse_keeps_skips_apart_and_reads_docstring_lines(tmp_path: Path) -> None:

@@ -8,6 +8,9 @@ to import is the common case). Test ids are kept verbatim and compared by id, ne
 Before grading, `environment_problem` asks whether the tests could run at all: a pytest usage or internal
 error, collection errors that are not caused by the edits, nothing collected after, nothing run before. Such
 a run is not a verdict about the fix: the result is `error` with error_kind "environment" and the reason.
+unittest without `-v` names only its failures (`FAIL: test_x (mod.Class.test_x)`): when both runs completed
+and the before run failed some tests, those failures are graded per test (`unittest-failures`), a test that
+no longer fails after a complete run counting as passed; otherwise by exit code.
 With reruns (before/run-1/, after/run-1/, ...) a test whose outcome differs between runs of a phase is
 `flaky` and kept out of the fail-to-pass / pass-to-pass lists.
 """
@@ -44,6 +47,9 @@ _UNITTEST_LINE = re.compile(
 )
 _UNITTEST_OUTCOME = {"ok": PASSED, "FAIL": FAILED, "ERROR": ERROR, "expected failure": SKIPPED}
 _UNITTEST_RAN = re.compile(r"^Ran \d+ tests? in ", re.M)
+# A failure's header in unittest's report (with or without -v): `FAIL: test_x (pkg.mod.Class.test_x)`; a
+# subtest's adds ` (i=1)` or ` [msg]` after it.
+_UNITTEST_FAILURE = re.compile(r"^(FAIL|ERROR): (\w+) \(([\w.]+)\)", re.M)
 _UNITTEST_IMPORT = re.compile(r"^ImportError: Failed to import test module: ([\w.]+)$", re.M)
 _UNITTEST_FAILED_LOAD = "unittest.loader._FailedTest"
 _MISSING_MODULE = re.compile(r"^(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'", re.M)
@@ -59,6 +65,8 @@ class PhaseLog:
     output: str = ""  # ANSI codes stripped
     oom_killed: bool = False
     reruns: list[PhaseLog] = field(default_factory=list)
+    # A complete non-verbose unittest run: its failing tests (id -> outcome), None for any other output.
+    unittest_failures: dict[str, str] | None = None
 
 
 @dataclass
@@ -69,7 +77,7 @@ class Verdict:
     pass_to_pass: list[str] = field(default_factory=list)
     failed_after: list[str] = field(default_factory=list)
     pass_to_fail: list[str] = field(default_factory=list)
-    grading_method: str = "junit"  # junit | junit-after-only | output-summary | exit_code | not-graded
+    grading_method: str = "junit"  # junit | junit-after-only | unittest-failures | exit_code | not-graded
     timed_out: bool = False
     tests_before: int = 0
     tests_after: int = 0
@@ -161,6 +169,41 @@ def parse_unittest_output(output: str) -> JunitReport | None:
         errors = [line.strip() for line in block.splitlines() if re.match(r"^\w*(Error|Exception)\b", line)]
         collection_errors[_module_path(match.group(1))] = errors[-1] if errors else match.group(0)
     return JunitReport(tests, collection_errors) if tests or collection_errors else None
+
+
+def parse_unittest_failures(output: str) -> dict[str, str] | None:
+    """The failing tests a complete unittest run reports (`FAIL:` / `ERROR:` headers), as dotted ids;
+    None without a "Ran N tests" line (not unittest, or killed before its report)."""
+    text = strip_ansi(output)
+    if not _UNITTEST_RAN.search(text):
+        return None
+    failures: dict[str, str] = {}
+    for match in _UNITTEST_FAILURE.finditer(text):
+        word, name, where = match.groups()
+        if where.startswith(_UNITTEST_FAILED_LOAD):
+            continue  # a module that failed to import: a collection error, not a test
+        test_id = where if where.endswith(f".{name}") else f"{where}.{name}"
+        failures[test_id] = _worse(failures.get(test_id, FAILED), FAILED if word == "FAIL" else ERROR)
+    return failures
+
+
+def _failures_only_outcomes(
+    before: PhaseLog, after: PhaseLog
+) -> tuple[dict[str, str], dict[str, str]] | None:
+    """Per-test outcomes of two non-verbose unittest runs, from their failures alone: the tests that failed
+    in either run, passed where the other, complete, run did not list them. None unless both runs completed
+    without import errors and the before run failed some test (a before run that could not even import the
+    new test stays graded by exit code)."""
+    failed_before, failed_after = before.unittest_failures, after.unittest_failures
+    if not failed_before or failed_after is None or before.timed_out or after.timed_out:
+        return None
+    if before.collection_errors or after.collection_errors:
+        return None
+    named = set(failed_before) | set(failed_after)
+    return (
+        {test: failed_before.get(test, PASSED) for test in named},
+        {test: failed_after.get(test, PASSED) for test in named},
+    )
 
 
 def missing_modules(output: str) -> set[str]:
@@ -329,7 +372,11 @@ def grade(before: PhaseLog, after: PhaseLog, edited_test_files: frozenset[str] =
         before_tests = {pseudo: PASSED if before.exit_code == 0 and not before.timed_out else FAILED}
         after_tests = {pseudo: PASSED if tests_passed else FAILED}
         method = "exit_code"
-        if after.tests:  # only "before" lacks outcomes (e.g. it hung): keep per-test detail for the after run
+        from_failures = _failures_only_outcomes(before, after)
+        if from_failures is not None:
+            before_tests, after_tests = from_failures
+            method = "unittest-failures"
+        elif after.tests:  # only "before" lacks outcomes (e.g. it hung): keep the after run's per-test detail
             after_tests = dict(after.tests)
             before_tests = {}
             method = "junit-after-only"
@@ -386,6 +433,7 @@ def load_phase(
         output=output,
         oom_killed=bool(run.get("oom_killed")),
         reruns=[load_phase(path, run_file, junit_file, output_file) for path in rerun_dirs(log_dir)],
+        unittest_failures=parse_unittest_failures(output) if report is None else None,
     )
 
 
