@@ -22,6 +22,7 @@ from bugtrail.qa.grading import (
     PASSED,
     SKIPPED,
     grade_logs,
+    parse_short_summary,
     parse_unittest_failures,
     parse_unittest_output,
 )
@@ -143,6 +144,10 @@ def test_quiet_unittest_failures_are_read_from_the_report() -> None:
     )
     assert parse_unittest_failures(report) == {"pkg.t.C.test_a": FAILED, "pkg.t.C.test_b": ERROR}
     assert parse_unittest_failures("FAIL: test_a (pkg.t.C.test_a)\n") is None  # killed before "Ran N tests"
+    # unittest's closing line is no pytest `-rA` summary line (more-itertools: "FAILED (failures=2)").
+    assert parse_short_summary(report) is None
+    assert parse_short_summary("Ran 2 tests in 0.001s\n\nFAILED (failures=2)\n") is None
+    assert parse_short_summary("FAILED tests/t.py::test_a - assert 0\n") is not None
 
 
 def test_verbose_parse_keeps_skips_apart_and_reads_docstring_lines(tmp_path: Path) -> None:

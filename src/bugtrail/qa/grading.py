@@ -35,8 +35,9 @@ REASON_LINES = 6
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # `-rA` short summary: "PASSED tests/t.py::test_x[a - b]" or "FAILED tests/t.py::test_y - AssertionError".
-# The id is the shortest text (brackets may hold spaces and " - ") after which " - msg" or the end follows.
-_SUMMARY = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS)\s+(\S+?(?:\[.*?\])?)(?: - .*)?$")
+# The id is the shortest text (brackets may hold spaces and " - ") after which " - msg" or the end follows;
+# it never starts with "(", which keeps unittest's closing `FAILED (failures=2)` out.
+_SUMMARY = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS)\s+([^\s(]\S*?(?:\[.*?\])?)(?: - .*)?$")
 _SUMMARY_OUTCOME = {"PASSED": PASSED, "FAILED": FAILED, "ERROR": ERROR, "XFAIL": SKIPPED, "XPASS": PASSED}
 # unittest's verbose line: `test_x (pkg.mod.Class.test_x) ... ok` (3.11+; `(pkg.mod.Class)` before), its
 # docstring's first line, when there is one, on the next line before the ` ... `.
