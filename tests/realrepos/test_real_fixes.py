@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.real_cases import CASES, CASES_BY_NAME, DECLARED_CASES, RealCase, file_url
+from tests.support.real_cases import BREADTH_CASES, CASES, CASES_BY_NAME, DECLARED_CASES, RealCase, file_url
 from tests.support.real_traces import (
     QaServer,
     describe,
@@ -30,7 +30,7 @@ from tests.support.real_traces import (
 
 IDS = [case.name for case in CASES]
 # The recorded path (a host virtualenv per case) is kept to CASES, to hold CI time down.
-DETECTED_CASES = (*CASES, *DECLARED_CASES)
+DETECTED_CASES = (*CASES, *DECLARED_CASES, *BREADTH_CASES)
 DETECTED_IDS = [case.name for case in DETECTED_CASES]
 
 

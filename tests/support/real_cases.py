@@ -223,4 +223,38 @@ DECLARED_CASES: tuple[RealCase, ...] = (
     ),
 )
 
-CASES_BY_NAME = {case.name: case for case in (*CASES, *DECLARED_CASES)}
+# Shapes found by the breadth check (docs/qa.md, "Breadth check"), detected path only like DECLARED_CASES.
+BREADTH_CASES: tuple[RealCase, ...] = (
+    RealCase(
+        name="slugify",
+        repo="un33k/python-slugify",
+        fix_commit="243354893ee8cc270aaae82eff5fe3ae37481439",
+        base_commit="26b81c2e224ebb65c7fba40d37d17d762be3782f",
+        test_files=("test.py",),
+        source_files=("CHANGELOG.md", "slugify/__version__.py", "slugify/special.py"),
+        test_command="python -m unittest test",
+        fail_to_pass=("test.TestSlugify.test_pre_translation",),
+        developer_install=("-e", "."),
+        bug="uppercase special characters (German umlauts) are not pre-translated",
+        needs="the whole suite is one module at the root, ./test.py (a test file only by the single-module "
+        "pattern), run by quiet `python -m unittest test` (only failures are named); runtime dependency "
+        "text-unidecode (setup.py)",
+    ),
+    RealCase(
+        name="itsdangerous",
+        repo="pallets/itsdangerous",
+        fix_commit="526b1ea02934f529606dcbf3c3340ab429dcde04",
+        base_commit="b11475aa0e1534f1fe7736d56140d81e872b1f5f",
+        test_files=("tests/test_itsdangerous/test_timed.py",),
+        source_files=("CHANGES.rst", "src/itsdangerous/timed.py"),
+        test_command="python -m pytest -q tests/test_itsdangerous/test_timed.py",
+        fail_to_pass=(
+            "tests/test_itsdangerous/test_timed.py::TestTimestampSigner::test_sig_error_date_signed",
+        ),
+        developer_install=("-e", ".", "pytest", "freezegun"),
+        bug="SignatureExpired.date_signed is an int timestamp instead of a datetime",
+        needs="freezegun, declared only in tox.ini `[testenv] deps`; src/ layout, setup.cfg",
+    ),
+)
+
+CASES_BY_NAME = {case.name: case for case in (*CASES, *DECLARED_CASES, *BREADTH_CASES)}
