@@ -4,7 +4,9 @@
   environment, resolved null (before issue 11 this was stored as "completed, not resolved");
 - a repository whose `addopts` demand 100% coverage: every test passes, pytest exits 1; graded from the
   per-test outcomes (resolved), the exit code explained. pytest-cov is not in the runner image, so the test
-  builds a derived image with Debian's python3-pytest-cov once (cached by the runner image's id).
+  builds a derived image with Debian's python3-pytest-cov once (cached by the runner image's id);
+- a suite with `filterwarnings = error` that trips one of pytest's own deprecations is graded (the runner
+  ignores that category), while the repository's filters still apply to the code under test's warnings.
 """
 
 from __future__ import annotations
@@ -132,3 +134,38 @@ def test_coverage_threshold_is_graded_from_per_test_outcomes(client, keys, worke
     assert qa["tests_passed"] is True and qa["resolved"] is True
     assert qa["fail_to_pass"] == ["tests/test_calc.py::test_add"]
     assert "coverage threshold" in qa["exit_code_note"]
+
+
+# A suite written before today's pytest deprecated something it does, with `filterwarnings = error` (the
+# python-dateutil of 2021 under pytest 9: "Passing a non-Collection iterable to parametrize"). Emitted here
+# directly, so the test does not depend on which deprecations the runner's pytest has.
+STRICT_INI = "[pytest]\nfilterwarnings =\n    error\n"
+OLD_STYLE_CONFTEST = (
+    "import warnings\n\nimport pytest\n\n"
+    "warnings.warn(pytest.PytestDeprecationWarning('an API this suite uses is deprecated'))\n"
+)
+LIBRARY_WARNING = "import warnings\n\nwarnings.warn(DeprecationWarning('the code under test warns'))\n"
+
+
+def test_pytest_deprecations_under_filterwarnings_error_are_not_an_environment_error(
+    client: Any, keys: Any, worker: Any, repos_dir: Path
+) -> None:
+    files = {"pytest.ini": STRICT_INI, "tests/conftest.py": OLD_STYLE_CONFTEST}
+    repo = buggy_repo_with(repos_dir / "strict", files, "strict warnings, an old-style conftest")
+    edits = [("tests/test_calc.py", TESTS, NEW_TEST), ("calc.py", CALC, FIXED)]
+    qa = submit_and_run(client, keys, worker, trace_body(repo.url, repo.base_commit, edits))["qa_results"]
+    assert qa["outcome"] == "completed", qa["error"]
+    assert qa["resolved"] is True and qa["fail_to_pass"] == ["tests/test_calc.py::test_add"], qa
+
+
+def test_the_repositorys_own_warning_filters_still_apply_to_the_code_under_test(
+    client: Any, keys: Any, worker: Any, repos_dir: Path
+) -> None:
+    # calc.py warns on import; the repository makes warnings errors: the run fails as it would for them.
+    files = {"pytest.ini": STRICT_INI, "calc.py": LIBRARY_WARNING + CALC}
+    repo = buggy_repo_with(repos_dir / "strict-lib", files, "strict warnings, a warning library")
+    fixed = LIBRARY_WARNING + FIXED
+    edits = [("tests/test_calc.py", TESTS, NEW_TEST), ("calc.py", LIBRARY_WARNING + CALC, fixed)]
+    qa = submit_and_run(client, keys, worker, trace_body(repo.url, repo.base_commit, edits))["qa_results"]
+    assert qa["resolved"] is not True, qa
+    assert "the code under test warns" in (qa["test_output"] or "") + (qa["error"] or ""), qa
