@@ -159,9 +159,9 @@ def parse_unittest_output(output: str) -> JunitReport | None:
     tests: dict[str, str] = {}
     for match in _UNITTEST_LINE.finditer(text):
         name, where, word = match.groups()
-        if where.startswith(_UNITTEST_FAILED_LOAD):
+        test_id = _unittest_id(name, where)
+        if test_id is None:
             continue
-        test_id = where if where.endswith(f".{name}") else f"{where}.{name}"
         outcome = SKIPPED if word.startswith("skipped") else _UNITTEST_OUTCOME.get(word, PASSED)
         tests[test_id] = _worse(tests.get(test_id, PASSED), outcome)
     collection_errors: dict[str, str] = {}
@@ -170,6 +170,14 @@ def parse_unittest_output(output: str) -> JunitReport | None:
         errors = [line.strip() for line in block.splitlines() if re.match(r"^\w*(Error|Exception)\b", line)]
         collection_errors[_module_path(match.group(1))] = errors[-1] if errors else match.group(0)
     return JunitReport(tests, collection_errors) if tests or collection_errors else None
+
+
+def _unittest_id(name: str, where: str) -> str | None:
+    """`module.Class.test` from unittest's `name (where)`; None for a module that failed to import (a
+    collection error, not a test)."""
+    if where.startswith(_UNITTEST_FAILED_LOAD):
+        return None
+    return where if where.endswith(f".{name}") else f"{where}.{name}"
 
 
 def parse_unittest_failures(output: str) -> dict[str, str] | None:
@@ -181,9 +189,9 @@ def parse_unittest_failures(output: str) -> dict[str, str] | None:
     failures: dict[str, str] = {}
     for match in _UNITTEST_FAILURE.finditer(text):
         word, name, where = match.groups()
-        if where.startswith(_UNITTEST_FAILED_LOAD):
-            continue  # a module that failed to import: a collection error, not a test
-        test_id = where if where.endswith(f".{name}") else f"{where}.{name}"
+        test_id = _unittest_id(name, where)
+        if test_id is None:
+            continue
         failures[test_id] = _worse(failures.get(test_id, FAILED), FAILED if word == "FAIL" else ERROR)
     return failures
 
