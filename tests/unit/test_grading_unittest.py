@@ -144,6 +144,7 @@ def test_quiet_unittest_failures_are_read_from_the_report() -> None:
     )
     assert parse_unittest_failures(report) == {"pkg.t.C.test_a": FAILED, "pkg.t.C.test_b": ERROR}
     assert parse_unittest_failures("FAIL: test_a (pkg.t.C.test_a)\n") is None  # killed before "Ran N tests"
+    assert parse_unittest_failures("\nRan 0 tests in 0.000s\n\nNO TESTS RAN\n") is None  # says nothing
     # unittest's closing line is no pytest `-rA` summary line (more-itertools: "FAILED (failures=2)").
     assert parse_short_summary(report) is None
     assert parse_short_summary("Ran 2 tests in 0.001s\n\nFAILED (failures=2)\n") is None

@@ -47,7 +47,7 @@ _UNITTEST_LINE = re.compile(
     re.M,
 )
 _UNITTEST_OUTCOME = {"ok": PASSED, "FAIL": FAILED, "ERROR": ERROR, "expected failure": SKIPPED}
-_UNITTEST_RAN = re.compile(r"^Ran \d+ tests? in ", re.M)
+_UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in ", re.M)
 # A failure's header in unittest's report (with or without -v): `FAIL: test_x (pkg.mod.Class.test_x)`; a
 # subtest's adds ` (i=1)` or ` [msg]` after it.
 _UNITTEST_FAILURE = re.compile(r"^(FAIL|ERROR): (\w+) \(([\w.]+)\)", re.M)
@@ -182,9 +182,11 @@ def _unittest_id(name: str, where: str) -> str | None:
 
 def parse_unittest_failures(output: str) -> dict[str, str] | None:
     """The failing tests a complete unittest run reports (`FAIL:` / `ERROR:` headers), as dotted ids;
-    None without a "Ran N tests" line (not unittest, or killed before its report)."""
+    None without a "Ran N tests" line (not unittest, or killed before its report) or with "Ran 0 tests"
+    (no failure then says nothing about the tests that failed before)."""
     text = strip_ansi(output)
-    if not _UNITTEST_RAN.search(text):
+    ran = _UNITTEST_RAN.search(text)
+    if not ran or int(ran.group(1)) == 0:
         return None
     failures: dict[str, str] = {}
     for match in _UNITTEST_FAILURE.finditer(text):
