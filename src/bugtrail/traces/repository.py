@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Text, and_, bindparam, cast, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bugtrail.consent import repository as consent_repo
@@ -34,15 +35,24 @@ def get_trace(session: Session, trace_id: str, for_update: bool = False) -> Trac
     return session.scalar(query)
 
 
-def add_trace_if_absent(session: Session, trace: Trace) -> bool:
-    """Insert unless a concurrent request inserted the same trace_id first (then False)."""
-    try:
-        with session.begin_nested():
-            session.add(trace)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+def insert_trace_if_absent(session: Session, row: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT (trace_id) DO NOTHING: False when the trace_id is taken (by an earlier create
+    or a concurrent one, which PostgreSQL waits for). One statement, no ORM object, no savepoint."""
+    connection = session.connection()
+    statement = _INSERT_TRACE_IF_ABSENT[connection.dialect.name]
+    return connection.execute(statement, row).first() is not None
+
+
+def insert_traces(session: Session, rows: list[dict[str, Any]]) -> None:
+    """New traces in one executemany (rows with and without an environment apart: a row must leave the
+    column out to store SQL NULL). A trace_id taken meanwhile raises IntegrityError."""
+    connection = session.connection()
+    for same_columns in (
+        [row for row in rows if "environment" in row],
+        [row for row in rows if "environment" not in row],
+    ):
+        if same_columns:
+            connection.execute(_TRACE_TABLE.insert(), same_columns)
 
 
 def event_hashes(session: Session, trace_id: str, event_ids: Sequence[str]) -> dict[str, str]:
@@ -67,9 +77,17 @@ class AppendTarget:
     developer_id: str
     status: str
     event_count: int
+    content_hash: str = ""  # of the create payload (a re-create compares it)
 
 
 _TRACE_TABLE = Trace.metadata.tables["trace"]
+# RETURNING says whether the row was inserted (psycopg reports no rowcount for it).
+_INSERT_TRACE_IF_ABSENT = {
+    name: insert(_TRACE_TABLE)
+    .on_conflict_do_nothing(index_elements=["trace_id"])
+    .returning(_TRACE_TABLE.c.trace_id)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 
 
 def append_targets(session: Session, trace_ids: Sequence[str]) -> dict[str, AppendTarget]:
@@ -80,7 +98,7 @@ def append_targets(session: Session, trace_ids: Sequence[str]) -> dict[str, Appe
     ordered = sorted(set(trace_ids))
     for start in range(0, len(ordered), _IN_CHUNK):
         query = (
-            select(t.trace_id, t.developer_id, t.status, t.event_count)
+            select(t.trace_id, t.developer_id, t.status, t.event_count, t.content_hash)
             .where(t.trace_id.in_(ordered[start : start + _IN_CHUNK]))
             .order_by(t.trace_id)
             .with_for_update()
