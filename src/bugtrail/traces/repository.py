@@ -35,24 +35,21 @@ def get_trace(session: Session, trace_id: str, for_update: bool = False) -> Trac
     return session.scalar(query)
 
 
-def insert_trace_if_absent(session: Session, row: dict[str, Any]) -> bool:
-    """INSERT ... ON CONFLICT (trace_id) DO NOTHING: False when the trace_id is taken (by an earlier create
-    or a concurrent one, which PostgreSQL waits for). One statement, no ORM object, no savepoint."""
+def insert_traces_if_absent(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """INSERT ... ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id: the ids inserted; the others were
+    taken (by an earlier create, or a concurrent one, which PostgreSQL waits for). No ORM object, no
+    savepoint, one statement (two when only some rows carry an environment: a row leaves the column out
+    to store SQL NULL, not JSON null)."""
     connection = session.connection()
-    statement = _INSERT_TRACE_IF_ABSENT[connection.dialect.name]
-    return connection.execute(statement, row).first() is not None
-
-
-def insert_traces(session: Session, rows: list[dict[str, Any]]) -> None:
-    """New traces in one executemany (rows with and without an environment apart: a row must leave the
-    column out to store SQL NULL). A trace_id taken meanwhile raises IntegrityError."""
-    connection = session.connection()
+    statement = _INSERT_TRACES_IF_ABSENT[connection.dialect.name]
+    inserted: set[str] = set()
     for same_columns in (
         [row for row in rows if "environment" in row],
         [row for row in rows if "environment" not in row],
     ):
         if same_columns:
-            connection.execute(_TRACE_TABLE.insert(), same_columns)
+            inserted.update(connection.execute(statement, same_columns).scalars())
+    return inserted
 
 
 def event_hashes(session: Session, trace_id: str, event_ids: Sequence[str]) -> dict[str, str]:
@@ -60,9 +57,9 @@ def event_hashes(session: Session, trace_id: str, event_ids: Sequence[str]) -> d
     found: dict[str, str] = {}
     for start in range(0, len(event_ids), _IN_CHUNK):
         chunk = event_ids[start : start + _IN_CHUNK]
-        rows = session.execute(
-            select(Event.event_id, Event.content_hash).where(
-                Event.trace_id == trace_id, Event.event_id.in_(chunk)
+        rows = session.connection().execute(
+            select(_EVENT_TABLE.c.event_id, _EVENT_TABLE.c.content_hash).where(
+                _EVENT_TABLE.c.trace_id == trace_id, _EVENT_TABLE.c.event_id.in_(chunk)
             )
         )
         found.update({row.event_id: row.content_hash for row in rows})
@@ -81,8 +78,8 @@ class AppendTarget:
 
 
 _TRACE_TABLE = Trace.metadata.tables["trace"]
-# RETURNING says whether the row was inserted (psycopg reports no rowcount for it).
-_INSERT_TRACE_IF_ABSENT = {
+# RETURNING says which rows were inserted (psycopg reports no rowcount for it).
+_INSERT_TRACES_IF_ABSENT = {
     name: insert(_TRACE_TABLE)
     .on_conflict_do_nothing(index_elements=["trace_id"])
     .returning(_TRACE_TABLE.c.trace_id)
@@ -103,7 +100,7 @@ def append_targets(session: Session, trace_ids: Sequence[str]) -> dict[str, Appe
             .order_by(t.trace_id)
             .with_for_update()
         )
-        found.update({row.trace_id: AppendTarget(*row) for row in session.execute(query)})
+        found.update({row.trace_id: AppendTarget(*row) for row in session.connection().execute(query)})
     return found
 
 
@@ -118,7 +115,8 @@ def event_hashes_of(session: Session, wanted: dict[str, set[str]]) -> dict[tuple
             e.trace_id.in_({trace_id for trace_id, _ in chunk}),
             e.event_id.in_({event_id for _, event_id in chunk}),
         )
-        found.update({(row.trace_id, row.event_id): row.content_hash for row in session.execute(query)})
+        rows = session.connection().execute(query)
+        found.update({(row.trace_id, row.event_id): row.content_hash for row in rows})
     return found
 
 
@@ -133,7 +131,7 @@ def set_event_counts(session: Session, counts: dict[str, int]) -> None:
         .values(event_count=bindparam("count"), updated_at=bindparam("now"))
     )
     now = utcnow()
-    session.execute(
+    session.connection().execute(
         statement, [{"target": trace_id, "count": count, "now": now} for trace_id, count in counts.items()]
     )
 

@@ -131,7 +131,7 @@ def store_trace(
     """The database half of a create: short, so it holds the writer only briefly. Core statements, no ORM
     object: one INSERT ... ON CONFLICT DO NOTHING for a new trace; a taken trace_id is read and judged."""
     trace_id = prepared.trace_id
-    created = repo.insert_trace_if_absent(session, trace_row(prepared))
+    created = bool(repo.insert_traces_if_absent(session, [trace_row(prepared)]))
     if created:
         target = repo.AppendTarget(trace_id, prepared.developer_id, "pending", 0, prepared.header_hash)
     else:  # an earlier (or a concurrent, now committed) create of this trace_id: judge it
@@ -200,28 +200,30 @@ class CreateRequest:
 
 
 def store_creates(session: Session, requests: Sequence[CreateRequest]) -> list[TraceCreated | Exception]:
-    """Many creates in two statements: read the traces whose ids are taken, judge each request as
-    store_trace does (in order: a repeated trace_id in the group is a retry of the first), then insert
-    every new trace at once. A concurrent insert by another process makes the insert fail as a whole (the
-    group commit then writes these requests one by one, each with store_trace)."""
-    targets = repo.append_targets(session, [request.prepared.trace_id for request in requests])
-    rows: list[dict[str, Any]] = []
+    """Many creates in one statement (INSERT ... ON CONFLICT DO NOTHING RETURNING), plus one read of the
+    trace_ids that were taken, each judged as store_trace judges it. A trace_id repeated in the group is
+    inserted by its first request; the later ones are retries of it, judged against it."""
+    firsts: dict[str, PreparedTrace] = {}
+    for request in requests:
+        firsts.setdefault(request.prepared.trace_id, request.prepared)
+    inserted = repo.insert_traces_if_absent(session, [trace_row(prepared) for prepared in firsts.values()])
+    targets = repo.append_targets(session, [trace_id for trace_id in firsts if trace_id not in inserted])
+    for trace_id in inserted:
+        first = firsts[trace_id]
+        targets[trace_id] = repo.AppendTarget(trace_id, first.developer_id, "pending", 0, first.header_hash)
     outcomes: list[TraceCreated | Exception] = []
     for request in requests:
         prepared = request.prepared
         target = targets.get(prepared.trace_id)
-        created = target is None
-        if target is None:
-            rows.append(trace_row(prepared))
-            target = targets[prepared.trace_id] = repo.AppendTarget(
-                prepared.trace_id, prepared.developer_id, "pending", 0, prepared.header_hash
-            )
-        else:
-            try:
+        created = prepared.trace_id in inserted and firsts[prepared.trace_id] is prepared
+        try:
+            if target is None:  # taken, yet gone by the time it was read: a retry will settle it
+                raise Conflict(f"trace_id {prepared.trace_id} is being created; retry")
+            if not created:
                 check_recreate(request.principal, target, prepared.header_hash)
-            except BugtrailError as exc:
-                outcomes.append(exc)
-                continue
+        except BugtrailError as exc:
+            outcomes.append(exc)
+            continue
         outcomes.append(
             TraceCreated(
                 trace_id=uuid.UUID(prepared.trace_id),
@@ -230,7 +232,6 @@ def store_creates(session: Session, requests: Sequence[CreateRequest]) -> list[T
                 created=created,
             )
         )
-    repo.insert_traces(session, rows)
     return outcomes
 
 
