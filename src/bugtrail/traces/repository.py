@@ -120,6 +120,45 @@ def event_hashes_of(session: Session, wanted: dict[str, set[str]]) -> dict[tuple
     return found
 
 
+def append_state(
+    session: Session, wanted: dict[str, set[str]]
+) -> tuple[dict[str, AppendTarget], dict[tuple[str, str], str]]:
+    """append_targets and event_hashes_of for `wanted` (trace_id -> event ids): one statement for a small
+    group (the traces LEFT JOIN their wanted events, only the trace rows locked, in trace_id order), two
+    for a large one (the IN lists are chunked)."""
+    event_ids = {event_id for ids in wanted.values() for event_id in ids}
+    if len(wanted) + len(event_ids) > _IN_CHUNK:
+        return append_targets(session, list(wanted)), event_hashes_of(session, wanted)
+    t, e = _TRACE_TABLE.c, _EVENT_TABLE.c
+    query = (
+        select(
+            t.trace_id, t.developer_id, t.status, t.event_count, t.content_hash, e.event_id, e.content_hash
+        )
+        .select_from(
+            _TRACE_TABLE.outerjoin(_EVENT_TABLE, and_(e.trace_id == t.trace_id, e.event_id.in_(event_ids)))
+        )
+        .where(t.trace_id.in_(sorted(wanted)))
+        .order_by(t.trace_id)
+        .with_for_update(of=_TRACE_TABLE)
+    )
+    targets: dict[str, AppendTarget] = {}
+    hashes: dict[tuple[str, str], str] = {}
+    for (
+        trace_id,
+        developer_id,
+        status,
+        event_count,
+        header_hash,
+        event_id,
+        event_hash,
+    ) in session.connection().execute(query):
+        if trace_id not in targets:
+            targets[trace_id] = AppendTarget(trace_id, developer_id, status, event_count, header_hash)
+        if event_id is not None:
+            hashes[(trace_id, event_id)] = event_hash
+    return targets, hashes
+
+
 def set_event_counts(session: Session, counts: dict[str, int]) -> None:
     """One executemany for the traces a group appended to."""
     if not counts:

@@ -361,11 +361,10 @@ def store_appends(
     same rules as store_events to each request in order (a request sees the events of the requests
     before it), then insert every accepted row and update every trace's count at once. A request that
     breaks a rule gets its error and writes nothing; the others are unaffected."""
-    targets = repo.append_targets(session, [str(request.trace_id) for request in requests])
     wanted: dict[str, set[str]] = {}
     for request in requests:
         wanted.setdefault(str(request.trace_id), set()).update(str(e.event_id) for e in request.events)
-    stored = repo.event_hashes_of(session, wanted)
+    targets, stored = repo.append_state(session, wanted)
     added: dict[str, dict[str, str]] = {}  # event hashes written by earlier requests of this group
     rows: list[dict[str, Any]] = []
     outcomes: list[AppendResult | Exception] = []
