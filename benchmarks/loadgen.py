@@ -367,7 +367,11 @@ def one_run(args: argparse.Namespace, developers_count: int) -> dict[str, Any]:
             Developer(i, key, root / "spools" / f"dev{i:05d}" / "spool.sqlite3") for i, key in enumerate(keys)
         ]
         server = BugtrailServer(
-            root / "data", database_url=database_url, log_path=root / "server.log", workers=args.workers
+            root / "data",
+            database_url=database_url,
+            log_path=root / "server.log",
+            workers=args.workers,
+            env=dict(args.server_env),
         )
         server.start()
         try:
@@ -496,6 +500,13 @@ def main() -> int:
         "creates a trace, the heaviest request, so a short ramp of many developers is a herd of creates",
     )
     parser.add_argument("--workers", type=int, help="API processes (`bugtrail serve --workers N`)")
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        type=lambda text: tuple(text.split("=", 1)) if "=" in text else parser.error(f"{text!r}: KEY=VALUE"),
+        help="KEY=VALUE for the server's environment (repeatable), e.g. PYTHONPATH=OTHER/src: a baseline",
+    )
     parser.add_argument(
         "--client",
         choices=["sdk", "raw"],
