@@ -20,8 +20,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,87 +28,34 @@ sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # bugtrail and tests.support from
 from bugtrail.config import Settings  # noqa: E402
 from bugtrail.qa.replay import replay_trace  # noqa: E402
 from bugtrail.wire import TraceRead  # noqa: E402
-from tests.support.buggy_repo import edits_trace  # noqa: E402
+from tests.support.env_repos import scm_pyproject  # noqa: E402
+from tests.support.repos import head, make_repo  # noqa: E402
+from tests.support.slow_suites import bare_trees, burn_suite, fix_trace  # noqa: E402
 
-PYPROJECT = """[build-system]
-requires = ["setuptools>=64", "setuptools_scm>=8"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "benchpkg"
-dynamic = ["version"]
-description = "bugtrail environment benchmark {nonce}"
-dependencies = ["python-dateutil"]
-
-[project.optional-dependencies]
-test = ["iniconfig"]
-
-[tool.setuptools_scm]
-version_file = "src/benchpkg/_version.py"
-
-[tool.pytest.ini_options]
-addopts = "--cov=benchpkg --cov-report=term"
-"""
 SOURCE = "from benchpkg._version import version\n\n\ndef add(a, b):\n    return a - b\n"
 FIXED = SOURCE.replace("a - b", "a + b")
+IMPORTS = "import iniconfig\nfrom dateutil.parser import parse\n\nfrom benchpkg import add"
+CHECK = "burn() > 0 and parse('2026-01-01').year and iniconfig"
 
 
-def suite(count: int, work_ms: int) -> str:
-    lines = [
-        "import time\n\nimport iniconfig\nfrom dateutil.parser import parse\n\n",
-        "from benchpkg import add\n\n\n",
-        f"def burn(ms={work_ms}):\n    end = time.process_time() + ms / 1000\n    x = 0\n"
-        "    while time.process_time() < end:\n        x += 1\n    return x\n\n\n",
-    ]
-    test = "():\n    assert burn() > 0 and parse('2026-01-01').year and iniconfig\n\n\n"
-    lines += [f"def test_slow_{i}{test}" for i in range(count)]
-    return "".join(lines)
-
-
-def git(repo: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=b", "-c", "user.email=b@e", *args]
-    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout.strip()
-
-
-def make_repo(path: Path, tests: str) -> str:
-    files = {
-        "pyproject.toml": PYPROJECT.format(nonce=uuid.uuid4().hex),
+def benchpkg_repo(path: Path, tests: str) -> str:
+    """src/ layout, setuptools_scm, a runtime dependency, a test extra and --cov addopts; its commit."""
+    files: dict[str, str | bytes] = {
+        "pyproject.toml": scm_pyproject("benchpkg", ["python-dateutil"], ["iniconfig"]),
         "src/benchpkg/__init__.py": SOURCE,
         "tests/test_slow.py": tests,
         ".gitignore": "src/benchpkg/_version.py\n",
     }
-    for name, text in files.items():
-        (path / name).parent.mkdir(parents=True, exist_ok=True)
-        (path / name).write_text(text)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", ".")
-    git(path, "commit", "-qm", "add subtracts")
-    return git(path, "rev-parse", "HEAD")
-
-
-def make_trace(url: str, commit: str, tests: str) -> TraceRead:
-    new_tests = tests + "def test_add():\n    assert add(2, 3) == 5\n"
-    edits = [("tests/test_slow.py", tests, new_tests), ("src/benchpkg/__init__.py", SOURCE, FIXED)]
-    trace: TraceRead = edits_trace(url, commit, edits, datetime(2026, 11, 30, 9, tzinfo=UTC))
-    return trace
+    return head(make_repo(path, files, "add subtracts"))
 
 
 def bare_runs(venv: Path, origin: Path, commit: str, trace: TraceRead, scratch: Path) -> float:
     """The two runs on the host, in a virtualenv that has the project (editable) and its test packages."""
-    trees = []
-    for phase in ("before", "after"):
-        tree = scratch / phase
-        subprocess.run(["git", "clone", "-q", "--shared", str(origin), str(tree)], check=True)
-        git(tree, "checkout", "-q", commit)
-        for event in trace.events:
-            if phase == "after" or event.details["file"].startswith("tests/"):
-                subprocess.run(
-                    ["git", "apply", "-"], cwd=tree, input=event.details["diff"], text=True, check=True
-                )
+    trees = bare_trees(origin, commit, trace, scratch)
+    for tree in trees:
         # What the install generated in the origin checkout (the version module) exists here too.
         generated = origin / "src" / "benchpkg" / "_version.py"
         (tree / "src" / "benchpkg" / "_version.py").write_text(generated.read_text())
-        trees.append(tree)
     started = time.monotonic()
     for tree in trees:
         # The venv's editable install points at the origin checkout: PYTHONPATH puts this tree's src first.
@@ -133,10 +78,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bugtrail-env-bench-") as tmp_name:
         tmp = Path(tmp_name)
         origin = tmp / "repos" / "benchpkg"
-        tests = suite(args.tests, args.work_ms)
-        commit = make_repo(origin, tests)
+        tests = burn_suite(args.tests, args.work_ms, IMPORTS, CHECK)
+        commit = benchpkg_repo(origin, tests)
         settings = Settings(data_dir=tmp / "data", repo_allowlist=f"file://{tmp}/repos/", test_timeout_s=600)
-        trace = make_trace(f"file://{origin}", commit, tests)
+        suite = ("tests/test_slow.py", tests)
+        trace = fix_trace(f"file://{origin}", commit, suite, ("src/benchpkg/__init__.py", SOURCE, FIXED))
 
         started = time.monotonic()
         first = replay_trace(settings, trace, tmp / "logs" / "cold")

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,60 +30,24 @@ from bugtrail.config import Settings  # noqa: E402
 from bugtrail.qa.replay import replay_trace  # noqa: E402
 from bugtrail.qa.workspace import checkout, ensure_mirror  # noqa: E402
 from bugtrail.wire import TraceRead  # noqa: E402
-from tests.support.buggy_repo import edits_trace  # noqa: E402
-from tests.support.repos import git  # noqa: E402
+from tests.support.repos import head, make_repo  # noqa: E402
+from tests.support.slow_suites import bare_trees, burn_suite, fix_trace  # noqa: E402
 
 CALC = "def add(a, b):\n    return a - b\n"
 FIXED = "def add(a, b):\n    return a + b\n"
 
 
-def slow_tests(count: int, work_ms: int) -> str:
-    # Busy loops, not sleeps: the container's CPU limit must show in the figures.
-    body = [
-        "import time\n",
-        "from calc import add\n\n",
-        f"def burn(ms={work_ms}):\n    end = time.process_time() + ms / 1000\n"
-        "    x = 0\n    while time.process_time() < end:\n        x += 1\n    return x\n\n",
-    ]
-    body += [f"def test_slow_{i}():\n    assert burn() > 0\n\n" for i in range(count)]
-    return "".join(body)
-
-
-def make_repo(path: Path, tests: int, work_ms: int, filler: int) -> tuple[str, str]:
-    (path / "tests").mkdir(parents=True)
-    (path / "calc.py").write_text(CALC)
-    suite = slow_tests(tests, work_ms)
-    (path / "tests" / "test_slow.py").write_text(suite)
-    filler_dir = path / "vendor"
-    filler_dir.mkdir()
-    for i in range(filler):
-        (filler_dir / f"module_{i}.py").write_text(f"VALUE_{i} = {i}\n" * 40)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "add", ".")
-    git(path, "commit", "-qm", "base")
-    return git(path, "rev-parse", "HEAD"), suite
-
-
-def make_trace(url: str, commit: str, suite: str) -> TraceRead:
-    new_suite = suite + "def test_add():\n    assert add(2, 3) == 5\n"
-    edits = [("tests/test_slow.py", suite, new_suite), ("calc.py", CALC, FIXED)]
-    trace: TraceRead = edits_trace(url, commit, edits, datetime(2026, 11, 26, 9, tzinfo=UTC))
-    return trace
+def slow_repo(path: Path, tests: int, work_ms: int, filler: int) -> tuple[str, str]:
+    """calc.py, the slow suite and `filler` small modules (a checkout of some size); (commit, suite)."""
+    suite = burn_suite(tests, work_ms, "from calc import add")
+    files: dict[str, str | bytes] = {"calc.py": CALC, "tests/test_slow.py": suite}
+    files |= {f"vendor/module_{i}.py": f"VALUE_{i} = {i}\n" * 40 for i in range(filler)}
+    return head(make_repo(path, files, "base")), suite
 
 
 def bare_runs(origin: Path, commit: str, trace: TraceRead, scratch: Path, plugins: bool = True) -> float:
     """The same two runs on the host: before tree (test edits only) and after tree (all edits)."""
-    trees = []
-    for phase in ("before", "after"):
-        tree = scratch / f"bare-{phase}"
-        subprocess.run(["git", "clone", "-q", "--shared", str(origin), str(tree)], check=True)
-        git(tree, "checkout", "-q", commit)
-        for event in trace.events:
-            if phase == "after" or event.details["file"].startswith("tests/"):
-                subprocess.run(
-                    ["git", "apply", "-"], cwd=tree, input=event.details["diff"], text=True, check=True
-                )
-        trees.append(tree)
+    trees = bare_trees(origin, commit, trace, scratch)
     # The host's pytest may autoload many plugins (this dev machine: ~1.8 s per start); the runner image
     # has none, so the plugin-free bare run is the like-for-like baseline.
     env = {**os.environ, **({} if plugins else {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})}
@@ -113,10 +76,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bugtrail-qa-bench-") as tmp_name:
         tmp = Path(tmp_name)
         origin = tmp / "repos" / "slow"
-        commit, suite = make_repo(origin, args.tests, args.work_ms, args.filler_files)
+        commit, suite = slow_repo(origin, args.tests, args.work_ms, args.filler_files)
         url = f"file://{origin}"
         settings = Settings(data_dir=tmp / "data", repo_allowlist=f"file://{tmp}/repos/", test_timeout_s=600)
-        trace = make_trace(url, commit, suite)
+        trace = fix_trace(url, commit, ("tests/test_slow.py", suite), ("calc.py", CALC, FIXED))
 
         # Clone cache: cold (first trace of the repo) vs warm (every later trace).
         cold: list[float] = []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class BugtrailError(Exception):
@@ -46,3 +49,8 @@ class InvalidInput(BugtrailError):
 
 class Unavailable(BugtrailError):
     status_code = 503
+
+
+def validation_problems(exc: ValidationError, place: str) -> str:
+    """A ValidationError as one line, `where: what; ...` (`place` names an error of the whole model)."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or place}: {e['msg']}" for e in exc.errors())

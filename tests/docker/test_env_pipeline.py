@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bugtrail.cli.app import app
 from bugtrail.config import Settings
 from tests.support.buggy_repo import submit_and_run, trace_body
-from tests.support.env_repos import SCM_INIT, SCM_TEST, scm_repo
+from tests.support.env_repos import SCM_INIT, SCM_TEST, cli_uses, scm_repo
 from tests.support.repos import git
 
 BUGGY_INIT = SCM_INIT.replace('== "yes"', '== "no"')
@@ -60,13 +60,7 @@ def test_fix_graded_in_a_detected_environment_and_the_image_reused(
         assert second["environment"]["image"] == environment["image"]
 
         # `bugtrail env build TRACE_ID` prepares what QA used for that trace: the same cached image.
-        for name, value in {
-            "BUGTRAIL_DATA_DIR": str(settings.data_dir),
-            "BUGTRAIL_DATABASE_URL": settings.resolved_database_url,
-            "BUGTRAIL_REPO_ALLOWLIST": ",".join(settings.repo_allowlist),
-            "BUGTRAIL_RUNNER_IMAGE": settings.runner_image,
-        }.items():
-            monkeypatch.setenv(name, value)
+        cli_uses(settings, monkeypatch)
         built = CliRunner().invoke(app, ["env", "build", trace["trace_id"]])
         assert built.exit_code == 0, built.output
         assert f"ready: {environment['image']} (reused from the cache)" in built.output

@@ -20,7 +20,7 @@ from bugtrail.qa.environments.cache import EnvCache, env_images, listing, prune
 from bugtrail.qa.runner import run_phase
 from bugtrail.repos.schemas import RepoConfig
 from bugtrail.wire import RecordedEnvironment
-from tests.support.env_repos import checkout_tree, plain_repo, scm_repo, trace_for
+from tests.support.env_repos import checkout_tree, cli_uses, plain_repo, scm_repo, trace_for
 
 
 @pytest.fixture
@@ -152,6 +152,36 @@ def test_requirement_that_does_not_exist_is_an_environment_error(
     assert prepared.error is not None and prepared.info.source == "detected"
     tail = prepared.info.build_log_tail or ""
     assert name in tail and ("No matching distribution" in tail or "Could not find a version" in tail)
+
+
+def test_old_pins_are_relaxed_once_and_the_result_says_so(
+    settings: Settings, repos_dir: Path, tmp_path: Path, client: object, built_images: list[str]
+):
+    # iniconfig exists (pytest needs it), not in this version: the pinned set fails, the relaxed one installs.
+    repo = repos_dir / "old-pins"
+    commit = plain_repo(repo, {"requirements-test.txt": "iniconfig==99.0.0\n"})
+    first = prepare(settings, repo, commit, tmp_path / "first")
+    built_images.append(first.image)
+    assert first.error is None, first.info.build_log_tail
+    assert first.info.plan is not None and "iniconfig==99.0.0" in first.info.plan.packages
+    assert any("version pins relaxed" in note for note in first.info.build_notes)
+    second = prepare(settings, repo, commit, tmp_path / "second")
+    assert second.info.cache_hit is True and second.info.build_notes == first.info.build_notes
+    run_tests(settings, client, repo, commit, first.image, tmp_path / "scratch")
+
+
+def test_a_pinned_pytest_too_old_for_the_python_is_upgraded(
+    settings: Settings, repos_dir: Path, tmp_path: Path, client: object, built_images: list[str]
+):
+    # pytest 6.1.2 installs on Python 3.11 but errors collecting any test module there (so do 4.6 and 5.4).
+    repo = repos_dir / "old-pytest"
+    commit = plain_repo(repo, {"requirements-test.txt": "pytest==6.1.2\n"})
+    prepared = prepare(settings, repo, commit, tmp_path / "w")
+    built_images.append(prepared.image)
+    assert prepared.error is None, prepared.info.build_log_tail
+    assert any("pytest upgraded" in note for note in prepared.info.build_notes)
+    output = run_tests(settings, client, repo, commit, prepared.image, tmp_path / "scratch")
+    assert "1 passed" in output
 
 
 def test_setup_py_writes_only_inside_the_build_container(
@@ -305,13 +335,7 @@ def test_cli_build_list_prune(settings: Settings, repos_dir: Path, monkeypatch: 
 
     repo = repos_dir / "cli"
     commit = plain_repo(repo, {"requirements-test.txt": "iniconfig\n"})
-    for name, value in {
-        "BUGTRAIL_DATA_DIR": str(settings.data_dir),
-        "BUGTRAIL_DATABASE_URL": settings.resolved_database_url,
-        "BUGTRAIL_REPO_ALLOWLIST": ",".join(settings.repo_allowlist),
-        "BUGTRAIL_RUNNER_IMAGE": settings.runner_image,
-    }.items():
-        monkeypatch.setenv(name, value)
+    cli_uses(settings, monkeypatch)
     runner = CliRunner()
     url = f"file://{repo}"
 

@@ -22,11 +22,10 @@ from tests.support.buggy_repo import (
     NEW_TEST,
     TESTS,
     BuggyRepo,
-    make_buggy_repo,
+    buggy_repo_with,
     submit_and_run,
     trace_body,
 )
-from tests.support.repos import git
 
 COV_DOCKERFILE = """FROM {base}
 USER root
@@ -61,14 +60,11 @@ def cov_image(runner_image: str) -> str:
 
 @pytest.fixture
 def cov_repo(repos_dir: Path) -> BuggyRepo:
-    repo = make_buggy_repo(repos_dir / "covered")
-    (repo.path / "calc.py").write_text(CALC + UNTESTED)
-    (repo.path / "pytest.ini").write_text(
-        "[pytest]\naddopts = --cov=calc --cov-fail-under=100 -v --color=yes\n"
-    )
-    git(repo.path, "add", ".")
-    git(repo.path, "commit", "-qm", "coverage threshold")
-    return BuggyRepo(repo.path, git(repo.path, "rev-parse", "HEAD"))
+    files = {
+        "calc.py": CALC + UNTESTED,
+        "pytest.ini": "[pytest]\naddopts = --cov=calc --cov-fail-under=100 -v --color=yes\n",
+    }
+    return buggy_repo_with(repos_dir / "covered", files, "coverage threshold")
 
 
 @pytest.fixture

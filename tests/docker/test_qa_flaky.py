@@ -12,17 +12,7 @@ from typing import Any
 import pytest
 
 from bugtrail.config import Settings
-from tests.support.buggy_repo import (
-    CALC,
-    FIXED,
-    NEW_TEST,
-    TESTS,
-    BuggyRepo,
-    make_buggy_repo,
-    submit_and_run,
-    trace_body,
-)
-from tests.support.repos import git
+from tests.support.buggy_repo import BuggyRepo, buggy_repo_with, good_fix, submit_and_run
 
 FLAKY_TEST = """from pathlib import Path
 
@@ -43,20 +33,11 @@ def settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def flaky_repo(repos_dir: Path) -> BuggyRepo:
-    repo = make_buggy_repo(repos_dir / "flaky")
-    (repo.path / "tests" / "test_flaky.py").write_text(FLAKY_TEST)
-    git(repo.path, "add", ".")
-    git(repo.path, "commit", "-qm", "a flaky test")
-    return BuggyRepo(repo.path, git(repo.path, "rev-parse", "HEAD"))
+    return buggy_repo_with(repos_dir / "flaky", {"tests/test_flaky.py": FLAKY_TEST}, "a flaky test")
 
 
 def test_flaky_test_is_listed_and_kept_out_of_the_verdict(client, keys, worker, flaky_repo) -> None:
-    body = trace_body(
-        flaky_repo.url,
-        flaky_repo.base_commit,
-        [("tests/test_calc.py", TESTS, NEW_TEST), ("calc.py", CALC, FIXED)],
-    )
-    trace = submit_and_run(client, keys, worker, body)
+    trace = submit_and_run(client, keys, worker, good_fix(flaky_repo))
     qa: dict[str, Any] = trace["qa_results"]
     assert qa["outcome"] == "completed", qa["error"]
     assert qa["flaky"] == ["tests/test_flaky.py::test_sometimes"]

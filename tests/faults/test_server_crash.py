@@ -168,38 +168,47 @@ def check_store(database_url: str, writers: list[Writer]) -> dict[str, int]:
     return {"acked_events": acked_events, "stored_events": sum(stored.values()), "traces": len(traces)}
 
 
+def kill_cycles(
+    server: BugtrailServer, database_url: str, writers: list[Writer], cycles: int, pause: tuple[float, float]
+) -> int:
+    """`cycles` times: (re)start the server, resend what was not acknowledged, let the writers run for a
+    random pause, kill -9 it mid-write and check the store; then a last restart and resend. Returns how
+    many batches were in flight (unacknowledged) at the kills."""
+    rng = random.Random()
+    in_flight = 0
+    for _cycle in range(cycles):
+        if server.process is None or server.process.poll() is not None:
+            server.start()
+        for writer in writers:
+            writer.resend_unacknowledged(server.url)
+        stop = threading.Event()
+        threads = [threading.Thread(target=w.run, args=(server.url, stop)) for w in writers]
+        for thread in threads:
+            thread.start()
+        time.sleep(rng.uniform(*pause))
+        server.kill()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not [error for writer in writers for error in writer.errors]
+        check_store(database_url, writers)
+        in_flight += sum(not batch.acked for writer in writers for batch in writer.batches)
+    server.start()
+    for writer in writers:
+        writer.resend_unacknowledged(server.url)
+    return in_flight
+
+
 def test_kill_9_during_ingestion_loses_nothing_acknowledged(tmp_path: Path, database_url: str) -> None:
     server = BugtrailServer(tmp_path / "data", database_url=database_url, log_path=tmp_path / "server.log")
     server.start()
     writers = [Writer(server.create_key(f"dev{i}")) for i in range(WRITERS)]
-    rng = random.Random()
-    kills = in_flight = 0
     try:
-        for _cycle in range(CYCLES):
-            if server.process is None or server.process.poll() is not None:
-                server.start()
-            for writer in writers:
-                writer.resend_unacknowledged(server.url)
-            stop = threading.Event()
-            threads = [threading.Thread(target=w.run, args=(server.url, stop)) for w in writers]
-            for thread in threads:
-                thread.start()
-            time.sleep(rng.uniform(0.3, 2.0))
-            server.kill()
-            kills += 1
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=30)
-            assert not [error for writer in writers for error in writer.errors]
-            check_store(database_url, writers)
-            in_flight += sum(not batch.acked for writer in writers for batch in writer.batches)
-        server.start()
-        for writer in writers:
-            writer.resend_unacknowledged(server.url)
+        in_flight = kill_cycles(server, database_url, writers, CYCLES, (0.3, 2.0))
     finally:
         server.stop()
     figures = check_store(database_url, writers)
-    assert kills == CYCLES and figures["acked_events"] > 0
+    assert figures["acked_events"] > 0
     assert in_flight > 0, "no kill landed while a batch was in flight; the test proved little"
     assert all(batch.acked for writer in writers for batch in writer.batches)
     assert figures["stored_events"] == figures["acked_events"]
@@ -223,29 +232,8 @@ def test_kill_9_in_the_middle_of_group_commits_loses_nothing_acknowledged(
     writers = [
         Writer(server.create_key(f"dev{i}"), batch_size=1, finalize_every=25) for i in range(GROUP_WRITERS)
     ]
-    rng = random.Random()
-    in_flight = 0
     try:
-        for _cycle in range(3):
-            if server.process is None or server.process.poll() is not None:
-                server.start()
-            for writer in writers:
-                writer.resend_unacknowledged(server.url)
-            stop = threading.Event()
-            threads = [threading.Thread(target=w.run, args=(server.url, stop)) for w in writers]
-            for thread in threads:
-                thread.start()
-            time.sleep(rng.uniform(0.5, 1.5))
-            server.kill()
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=30)
-            assert not [error for writer in writers for error in writer.errors]
-            check_store(database_url, writers)
-            in_flight += sum(not batch.acked for writer in writers for batch in writer.batches)
-        server.start()
-        for writer in writers:
-            writer.resend_unacknowledged(server.url)
+        in_flight = kill_cycles(server, database_url, writers, 3, (0.5, 1.5))
     finally:
         server.stop()
     figures = check_store(database_url, writers)

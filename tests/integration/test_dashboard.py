@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support.seed import add_job, add_trace
+from tests.support.seed import add_error_trace, add_job, add_trace
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -108,21 +108,14 @@ def test_static_files_are_served_from_a_fixed_listing(client):
 def test_environment_error_is_shown_as_such_not_as_a_failed_fix(client, keys, database):
     reason = "test files failed to collect in both runs:\n  tests/test_core.py: No module named 'dateutil'"
     with database.scope() as s:
-        trace_id = add_trace(
+        trace_id = add_error_trace(
             s,
             index=0,
-            status="failed",
-            tests_passed=None,
-            resolved=None,
-            qa={
-                "schema": 2,
-                "outcome": "error",
-                "error_kind": "environment",
-                "error": reason,
-                "test_output": "E   ModuleNotFoundError: No module named 'dateutil'",
-                "patch_exact": False,
-                "flaky": ["tests/test_core.py::test_clock"],
-            },
+            error_kind="environment",
+            error=reason,
+            test_output="E   ModuleNotFoundError: No module named 'dateutil'",
+            patch_exact=False,
+            flaky=["tests/test_core.py::test_clock"],
         )
     assert _login(client, keys.raw["reviewer"]).status_code == 303
     overview = client.get("/dashboard").text

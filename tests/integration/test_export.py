@@ -14,7 +14,7 @@ import pytest
 from bugtrail.export import flows
 from bugtrail.export.filters import ExportFilters
 from bugtrail.export.repository import list_records
-from tests.support.seed import BASE_TIME, add_trace
+from tests.support.seed import BASE_TIME, add_error_trace, add_trace
 
 
 @pytest.fixture
@@ -245,27 +245,10 @@ def test_hf_offline_env_is_not_leaked():
 def test_filters_on_the_newest_qa_results_outcome_error_kind_and_patch_exact(db, tmp_path):
     """`outcome=error&error_kind=environment` and `patch_exact` select by the newest result's document."""
     with db.scope() as s:
-        environment = add_trace(
-            s,
-            index=0,
-            status="failed",
-            tests_passed=None,
-            resolved=None,
-            qa={
-                "schema": 2,
-                "outcome": "error",
-                "error_kind": "environment",
-                "error": "test files failed to collect in both runs",
-            },
+        environment = add_error_trace(
+            s, index=0, error_kind="environment", error="test files failed to collect in both runs"
         )
-        add_trace(
-            s,
-            index=1,
-            status="failed",
-            tests_passed=None,
-            resolved=None,
-            qa={"schema": 2, "outcome": "error", "error_kind": "infrastructure", "error": "no daemon"},
-        )
+        add_error_trace(s, index=1, error_kind="infrastructure", error="no daemon")
         fuzzy = add_trace(s, index=2, qa={"schema": 2, "outcome": "completed", "patch_exact": False})
         exact = add_trace(s, index=3, qa={"schema": 2, "outcome": "completed", "patch_exact": True})
         legacy_fuzzy = add_trace(  # schema 1: patch_exact only derivable from patch_report, not filtered

@@ -68,6 +68,16 @@ def make_buggy_repo(path: Path) -> BuggyRepo:
     return BuggyRepo(path, git(path, "rev-parse", "HEAD"))
 
 
+def buggy_repo_with(path: Path, files: dict[str, str], message: str) -> BuggyRepo:
+    """The calc repository with `files` (path -> text) committed on top; base_commit is that commit."""
+    repo = make_buggy_repo(path)
+    for name, text in files.items():
+        (repo.path / name).write_text(text)
+    git(repo.path, "add", ".")
+    git(repo.path, "commit", "-qm", message)
+    return BuggyRepo(repo.path, git(repo.path, "rev-parse", "HEAD"))
+
+
 def diff(file: str, old: str, new: str) -> str:
     return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"a/{file}", f"b/{file}"))
 

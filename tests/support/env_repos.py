@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+
+import pytest
 
 from bugtrail.config import Settings
 from bugtrail.qa.workspace import checkout, ensure_mirror
@@ -18,19 +21,20 @@ requires = ["setuptools>=64", "setuptools_scm>=8"]
 build-backend = "setuptools.build_meta"
 
 [project]
-name = "envpkg"
+name = "{name}"
 dynamic = ["version"]
 description = "bugtrail environment test {nonce}"
 requires-python = ">=3.9"
+dependencies = {dependencies}
 
 [project.optional-dependencies]
-test = ["iniconfig>=2"]
+test = {test_extra}
 
 [tool.setuptools_scm]
-version_file = "src/envpkg/_version.py"
+version_file = "src/{name}/_version.py"
 
 [tool.pytest.ini_options]
-addopts = "--cov=envpkg --cov-report=term"
+addopts = "--cov={name} --cov-report=term"
 """
 SCM_INIT = """from envpkg._version import version
 
@@ -58,12 +62,22 @@ def commit_repo(path: Path, files: dict[str, str]) -> str:
     return head(make_repo(path, dict(files)))
 
 
+def scm_pyproject(name: str, dependencies: list[str], test_extra: list[str]) -> str:
+    """A src/ layout project whose version module setuptools_scm generates at install time (not in git),
+    with a fresh nonce so every run builds a fresh environment key."""
+    return SCM_PYPROJECT.format(
+        name=name,
+        nonce=uuid.uuid4().hex,
+        dependencies=json.dumps(dependencies),
+        test_extra=json.dumps(test_extra),
+    )
+
+
 def scm_repo(path: Path) -> str:
-    nonce = uuid.uuid4().hex
     return commit_repo(
         path,
         {
-            "pyproject.toml": SCM_PYPROJECT.format(nonce=nonce),
+            "pyproject.toml": scm_pyproject("envpkg", [], ["iniconfig>=2"]),
             "src/envpkg/__init__.py": SCM_INIT,
             "tests/test_envpkg.py": SCM_TEST,
             ".gitignore": "src/envpkg/_version.py\n",
@@ -99,3 +113,14 @@ def checkout_tree(settings: Settings, trace: TraceRead, target: Path) -> tuple[P
     mirror = ensure_mirror(settings, trace.repo_url, trace.base_commit or "")
     checkout(mirror, trace.base_commit or "", target)
     return mirror, target
+
+
+def cli_uses(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point the `bugtrail` CLI run in this process (CliRunner) at `settings`' data, database and images."""
+    for name, value in {
+        "BUGTRAIL_DATA_DIR": str(settings.data_dir),
+        "BUGTRAIL_DATABASE_URL": settings.resolved_database_url,
+        "BUGTRAIL_REPO_ALLOWLIST": ",".join(settings.repo_allowlist),
+        "BUGTRAIL_RUNNER_IMAGE": settings.runner_image,
+    }.items():
+        monkeypatch.setenv(name, value)

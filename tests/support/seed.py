@@ -153,6 +153,12 @@ def add_trace(
     return trace_id
 
 
+def add_error_trace(session: Session, *, index: int, error_kind: str, error: str, **qa: Any) -> str:
+    """A failed trace whose newest QA result is an error of `error_kind`: no verdict on the fix."""
+    document = {"schema": 2, "outcome": "error", "error_kind": error_kind, "error": error, **qa}
+    return add_trace(session, index=index, status="failed", tests_passed=None, resolved=None, qa=document)
+
+
 def add_job(
     session: Session,
     trace_id: str,

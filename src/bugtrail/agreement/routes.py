@@ -20,7 +20,7 @@ from bugtrail.agreement.schemas import (
 )
 from bugtrail.api.deps import AdminPrincipal, DbSession, ReviewerPrincipal
 from bugtrail.dashboard.auth import CSRF_COOKIE
-from bugtrail.errors import InvalidInput
+from bugtrail.errors import InvalidInput, validation_problems
 
 router = APIRouter(prefix="/api", tags=["agreement"])
 FILTERS = ("since", "until", "judge", "model", "rubric_version", "repo", "min_pair_traces", "seed")
@@ -111,7 +111,7 @@ def agreement_page(request: Request, session: DbSession) -> Response:
     try:
         query = AgreementQuery.model_validate(params)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'since'}: {e['msg']}" for e in exc.errors())
+        problems = validation_problems(exc, "since")  # the one cross-field rule: since <= until
         return render("message.html", 422, principal=gate, title="Invalid filter", message=problems)
     report = service.agreement_report(session, query)
     return render(

@@ -13,19 +13,23 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database
+from bugtrail.cli.common import (
+    bugtrail_errors,
+    err_console,
+    load_settings,
+    open_database,
+    options_as,
+    subcommands,
+)
 from bugtrail.cli.judge_cmd import judge_app
 
 if TYPE_CHECKING:
     from bugtrail.agreement.schemas import AgreementReport, CalibrationRead
 
-review_app = typer.Typer(
-    help="Human review: agreement between reviewers and with the judge.", no_args_is_help=True
+review_app, register = subcommands(
+    "review",
+    "Human review: agreement between reviewers and with the judge.",
 )
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(review_app, name="review")
 
 
 def _figure(figure: Any) -> str:
@@ -97,6 +101,7 @@ def _print_report(report: AgreementReport) -> None:
 
 @review_app.command("agreement")
 def agreement(
+    ctx: typer.Context,
     since: datetime = typer.Option(
         None, "--since", help="reviews submitted at or after (ISO 8601; naive = UTC)"
     ),
@@ -111,26 +116,10 @@ def agreement(
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ) -> None:
     """Agreement between reviewers and between the judge and people, with 95% confidence intervals."""
-    from pydantic import ValidationError
-
     from bugtrail.agreement.schemas import AgreementQuery
     from bugtrail.agreement.service import agreement_report
 
-    try:
-        query = AgreementQuery(
-            since=since,
-            until=until,
-            judge=judge,
-            model=model,
-            rubric_version=rubric_version,
-            repo=repo,
-            min_pair_traces=min_pair_traces,
-            resamples=resamples,
-            seed=seed,
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'query'}: {e['msg']}" for e in exc.errors())
-        raise fail(f"invalid option: {problems}", code=2) from exc
+    query = options_as(AgreementQuery, ctx.params)  # the options are named as the query's fields
     settings = load_settings()
     with bugtrail_errors(), open_database(settings) as database, database.scope(read_only=True) as session:
         report = agreement_report(session, query)
@@ -160,6 +149,7 @@ def _print_calibration(calibration: CalibrationRead) -> None:
 
 @judge_app.command("calibrate")
 def calibrate(
+    ctx: typer.Context,
     judge: str = typer.Option(None, "--judge", help="openai | heuristic (default: the configured judge)"),
     model: str = typer.Option(None, "--model", help="default: BUGTRAIL_JUDGE_MODEL for openai, none else"),
     rubric_version: str = typer.Option(None, "--rubric-version", help="default: the current rubric"),
@@ -170,8 +160,6 @@ def calibrate(
     as_json: bool = typer.Option(False, "--json", help="print the stored calibration as JSON"),
 ) -> None:
     """Fit a monotone map from the judge's scores to the reviewers' and make it the judge's active one."""
-    from pydantic import ValidationError
-
     from bugtrail.agreement.calibrations import fit_and_store
     from bugtrail.agreement.flows import recalibrate_stored
     from bugtrail.agreement.schemas import CalibrationRequest
@@ -181,18 +169,8 @@ def calibrate(
     judge = judge or judge_choice(settings)
     if model is None and judge == "openai":
         model = settings.judge_model
-    try:
-        request = CalibrationRequest(
-            judge=judge,
-            model=model,
-            rubric_version=rubric_version or RUBRIC_VERSION,
-            holdout=holdout,
-            seed=seed,
-            min_samples=min_samples,
-        )
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise fail(f"invalid option: {problems}", code=2) from exc
+    chosen = {"judge": judge, "model": model, "rubric_version": rubric_version or RUBRIC_VERSION}
+    request = options_as(CalibrationRequest, {**ctx.params, **chosen})
     with bugtrail_errors(), open_database(settings) as database:
         with database.scope() as session:
             calibration = fit_and_store(session, request, "cli")

@@ -10,11 +10,24 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from bugtrail.config import Settings
     from bugtrail.db.engine import Database
 
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+M = TypeVar("M", bound="BaseModel")
+
+
+def subcommands(name: str, help: str, **options: Any) -> tuple[typer.Typer, Callable[[typer.Typer], None]]:
+    """A sub-command group (`bugtrail NAME ...`) and the `register(app)` that mounts it on the main app."""
+    group = typer.Typer(help=help, no_args_is_help=True, **options)
+
+    def register(app: typer.Typer) -> None:
+        app.add_typer(group, name=name)
+
+    return group, register
 
 
 def fail(message: str, hint: str | None = None, code: int = 1) -> typer.Exit:
@@ -22,6 +35,19 @@ def fail(message: str, hint: str | None = None, code: int = 1) -> typer.Exit:
     if hint:
         err_console.print(f"[dim]→ {hint}[/]")
     return typer.Exit(code)
+
+
+def options_as(model: type[M], options: dict[str, Any], what: str = "option") -> M:
+    """The command's options named as `model`'s fields, validated by it; or exit 2 naming each problem."""
+    from pydantic import ValidationError
+
+    from bugtrail.errors import validation_problems
+
+    fields = {name: value for name, value in options.items() if name in model.model_fields}
+    try:
+        return model.model_validate(fields)
+    except ValidationError as exc:
+        raise fail(f"invalid {what}: {validation_problems(exc, 'options')}", code=2) from exc
 
 
 def load_settings() -> Settings:

@@ -10,21 +10,17 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database
+from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database, subcommands
 
 if TYPE_CHECKING:
     from bugtrail.consent.schemas import ConsentRead
 
-consent_app = typer.Typer(
-    help="Developers' licence and consent: which traces exports may take outside the organisation.",
-    no_args_is_help=True,
+consent_app, register = subcommands(
+    "consent",
+    "Developers' licence and consent: which traces exports may take outside the organisation.",
 )
 
 _OPTIONS = {"licence": "--licence", "external_use": "--external/--internal", "consent_given_at": "--given-at"}
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(consent_app, name="consent")
 
 
 @consent_app.command("set")

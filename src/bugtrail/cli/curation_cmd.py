@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from bugtrail.cli.common import err_console, load_settings, open_database
+from bugtrail.cli.common import err_console, load_settings, open_database, subcommands
 
-curation_app = typer.Typer(
-    help="Curation metadata of traces (time on task, counts, languages).", no_args_is_help=True
+curation_app, register = subcommands(
+    "curation",
+    "Curation metadata of traces (time on task, counts, languages).",
 )
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(curation_app, name="curation")
 
 
 @curation_app.command("backfill")

@@ -12,18 +12,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from bugtrail.cli.common import fail, load_settings
+from bugtrail.cli.common import fail, load_settings, subcommands
 
 if TYPE_CHECKING:
     from bugtrail.config import Settings
     from bugtrail.repos.schemas import RepoConfig
     from bugtrail.wire import TraceRead
 
-env_app = typer.Typer(help="QA environment images (per-repository test environments).", no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(env_app, name="env")
+env_app, register = subcommands("env", "QA environment images (per-repository test environments).")
 
 
 @env_app.command("list")

@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
+    ctx: typer.Context,
     out: Path = typer.Option(..., "--out", "-o", help="file (new directory: hf, --partition month)"),
     format: str = typer.Option("jsonl", "--format", "-f", help="jsonl | sft | adp | parquet | hf"),
     layout: str = typer.Option("trace", help="parquet: one row per trace (nested events) or per event"),
@@ -71,11 +72,10 @@ def export(
     settings (run on the server host); with --server it streams GET /api/export and checks the download
     against the recorded sha256 (hf: the sft rows are downloaded, then the directory is built here).
     """
-    from pydantic import ValidationError
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from bugtrail.cli.common import fail, load_settings, open_database
+    from bugtrail.cli.common import fail, load_settings, open_database, options_as
     from bugtrail.export import flows
     from bugtrail.export.filters import ExportFilters
     from bugtrail.export.formats import flows as format_flows
@@ -89,29 +89,9 @@ def export(
         raise fail(f"{out} must be a new or empty directory for this export", code=2)
     if use not in ("external", "internal"):
         raise fail("--use must be external or internal", code=2)
-    try:
-        filters = ExportFilters(
-            use=use,  # checked just above
-            licence=licence or None,
-            status=status or None,
-            tests_passed=tests_passed,
-            resolved=resolved,
-            outcome=outcome or None,
-            error_kind=error_kind or None,
-            patch_exact=patch_exact,
-            upstream_match=upstream_match,
-            duplicate=duplicate,
-            min_reasoning_score=min_reasoning_score,
-            max_reasoning_score=max_reasoning_score,
-            review_decision=review_decision or None,
-            min_human_score=min_human_score,
-            developer_id=developer_id,
-            repo_url=repo_url,
-            created_after=created_after,
-            created_before=created_before,
-        )
-    except ValidationError as exc:
-        raise fail(f"invalid filters: {exc}", code=2) from exc
+    # The filter options are named as ExportFilters' fields; an unused repeatable option is no filter.
+    options = {k: v or None if isinstance(v, list | tuple) else v for k, v in ctx.params.items()}
+    filters = options_as(ExportFilters, options, "filters")
     if server:
         if not api_key:
             raise fail("--server needs an API key", "pass --api-key or set BUGTRAIL_API_KEY", code=2)

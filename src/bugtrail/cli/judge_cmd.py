@@ -1,6 +1,6 @@
 """`bugtrail judge TRACE_ID`: re-judge one stored trace's reasoning without re-running its tests.
 
-`bugtrail judge` is a group (calibrate, calibrations, recalibrate: cli/calibration_cmd.py) whose first
+`bugtrail judge` is a group (calibrate, calibrations, recalibrate: cli/agreement_cmd.py) whose first
 argument, when it names no sub-command, is a trace id: `bugtrail judge TRACE_ID` stays what it was and is
 the same as `bugtrail judge rejudge TRACE_ID`.
 """
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import typer
 from typer.core import TyperGroup
 
-from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database
+from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database, subcommands
 
 if TYPE_CHECKING:  # recent Typer ships its own click; the name is only needed for the annotation
     from typer._click.core import Context as ClickContext
@@ -28,15 +28,11 @@ class _TraceIdByDefault(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-judge_app = typer.Typer(
+judge_app, register = subcommands(
+    "judge",
+    "Re-judge a trace (bugtrail judge TRACE_ID) and calibrate the judge against human reviews.",
     cls=_TraceIdByDefault,
-    help="Re-judge a trace (bugtrail judge TRACE_ID) and calibrate the judge against human reviews.",
-    no_args_is_help=True,
 )
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(judge_app, name="judge")
 
 
 @judge_app.command("rejudge")

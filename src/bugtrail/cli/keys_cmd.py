@@ -6,13 +6,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bugtrail.cli.common import bugtrail_errors, err_console, load_settings, open_database
+from bugtrail.cli.common import bugtrail_errors, err_console, load_settings, open_database, subcommands
 
-keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(keys_app, name="keys")
+keys_app, register = subcommands("keys", "API keys: create, list, revoke.")
 
 
 @keys_app.command("create")

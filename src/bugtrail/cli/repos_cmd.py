@@ -9,19 +9,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database
+from bugtrail.cli.common import bugtrail_errors, err_console, fail, load_settings, open_database, subcommands
 
 if TYPE_CHECKING:
     from bugtrail.repos.schemas import RepoConfig
 
-repos_app = typer.Typer(
-    help="Per-repository QA configuration: install commands, Python version, test command, image.",
-    no_args_is_help=True,
+repos_app, register = subcommands(
+    "repos",
+    "Per-repository QA configuration: install commands, Python version, test command, image.",
 )
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(repos_app, name="repos")
 
 
 @repos_app.command("add")

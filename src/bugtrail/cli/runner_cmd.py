@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-runner_app = typer.Typer(help="The Docker test runner used by QA.", no_args_is_help=True)
+from bugtrail.cli.common import subcommands
+
+runner_app, register = subcommands("runner", "The Docker test runner used by QA.")
 
 
 @runner_app.command("build-image")
@@ -80,7 +82,3 @@ def cleanup() -> None:
 
     removed = remove_orphan_containers(get_settings())
     typer.echo(f"removed {removed} container(s)")
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(runner_app, name="runner")

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from bugtrail.cli.common import bugtrail_errors, load_settings, open_database
+from bugtrail.cli.common import bugtrail_errors, load_settings, open_database, subcommands
 
-webhooks_app = typer.Typer(
-    help="Webhooks for trace.finalized, qa.completed, qa.failed.", no_args_is_help=True
-)
-
-
-def register(app: typer.Typer) -> None:
-    app.add_typer(webhooks_app, name="webhooks")
+webhooks_app, register = subcommands("webhooks", "Webhooks for trace.finalized, qa.completed, qa.failed.")
 
 
 @webhooks_app.command("add")

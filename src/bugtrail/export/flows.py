@@ -148,6 +148,34 @@ def _row_groups(session: Session, bundles: list[TraceBundle], paged: bool) -> It
             yield [replace(bundle, events=page)]
 
 
+def _month_of(bundle: TraceBundle) -> str:
+    return month_of(bundle.trace.created_at)
+
+
+def _write_row_groups(
+    database: Database,
+    filters: ExportFilters,
+    layout: str,
+    batch_size: int,
+    on_batch: ProgressCallback | None,
+    write: Callable[[str, list[TraceBundle]], None],
+    by_month: bool = False,
+) -> int:
+    """Read the export in one snapshot and hand `write` its row groups, each with its month ("" unless
+    `by_month`: then a row group never spans two months); returns the number of traces."""
+    traces = 0
+    with read_snapshot(database) as session:
+        paged = layout == "event"
+        for batch in _parquet_batches(session, database, filters, batch_size, paged):
+            for month, group in groupby(batch, key=_month_of if by_month else lambda _bundle: ""):
+                for row_group in _row_groups(session, list(group), paged):
+                    write(month, row_group)
+            traces += len(batch)
+            if on_batch is not None:
+                on_batch(len(batch))
+    return traces
+
+
 def write_parquet(
     database: Database,
     filters: ExportFilters,
@@ -158,17 +186,11 @@ def write_parquet(
     batch_size: int = BATCH_SIZE,
     blinding: Blinding | None = None,
 ) -> ExportResult:
-    traces = 0
     writer = IncrementalParquetWriter(out, layout, blinding)
     try:
-        with read_snapshot(database) as session:
-            paged = layout == "event"
-            for batch in _parquet_batches(session, database, filters, batch_size, paged):
-                for row_group in _row_groups(session, batch, paged):
-                    writer.write_batch(row_group)
-                traces += len(batch)
-                if on_batch is not None:
-                    on_batch(len(batch))
+        traces = _write_row_groups(
+            database, filters, layout, batch_size, on_batch, lambda _month, rows: writer.write_batch(rows)
+        )
     finally:
         writer.close()
     sha256, size = file_digest(out)
@@ -190,17 +212,16 @@ def write_parquet_shards(
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise FileExistsError(f"{out} is not an empty directory; a sharded export writes a new one")
     writer = MonthShardWriter(out, schema_for(layout), max_rows)
-    traces = 0
     try:
-        with read_snapshot(database) as session:
-            paged = layout == "event"
-            for batch in _parquet_batches(session, database, filters, batch_size, paged):
-                for month, group in groupby(batch, key=lambda bundle: month_of(bundle.trace.created_at)):
-                    for row_group in _row_groups(session, list(group), paged):
-                        writer.write(month, batch_table(row_group, layout))
-                traces += len(batch)
-                if on_batch is not None:
-                    on_batch(len(batch))
+        traces = _write_row_groups(
+            database,
+            filters,
+            layout,
+            batch_size,
+            on_batch,
+            lambda month, rows: writer.write(month, batch_table(rows, layout)),
+            by_month=True,
+        )
     finally:
         writer.close()
     sha256, size = write_checksums(out)

@@ -35,6 +35,18 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # The id is the shortest text (brackets may hold spaces and " - ") after which " - msg" or the end follows.
 _SUMMARY = re.compile(r"^(PASSED|FAILED|ERROR|XFAIL|XPASS)\s+(\S+?(?:\[.*?\])?)(?: - .*)?$")
 _SUMMARY_OUTCOME = {"PASSED": PASSED, "FAILED": FAILED, "ERROR": ERROR, "XFAIL": SKIPPED, "XPASS": PASSED}
+# unittest's verbose line: `test_x (pkg.mod.Class.test_x) ... ok` (3.11+; `(pkg.mod.Class)` before), its
+# docstring's first line, when there is one, on the next line before the ` ... `.
+_UNITTEST_LINE = re.compile(
+    r"^(\w+) \(([\w.]+)\)(?:\n[^\n]*?)? \.\.\. "
+    r"(ok|FAIL|ERROR|skipped\b.*|expected failure|unexpected success)$",
+    re.M,
+)
+_UNITTEST_OUTCOME = {"ok": PASSED, "FAIL": FAILED, "ERROR": ERROR, "expected failure": SKIPPED}
+_UNITTEST_RAN = re.compile(r"^Ran \d+ tests? in ", re.M)
+_UNITTEST_IMPORT = re.compile(r"^ImportError: Failed to import test module: ([\w.]+)$", re.M)
+_UNITTEST_FAILED_LOAD = "unittest.loader._FailedTest"
+_MISSING_MODULE = re.compile(r"^(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'", re.M)
 
 
 @dataclass
@@ -126,6 +138,36 @@ def parse_short_summary(output: str) -> JunitReport | None:
     return JunitReport(tests, collection_errors) if tests or collection_errors else None
 
 
+def parse_unittest_output(output: str) -> JunitReport | None:
+    """Outcomes from unittest's verbose (`-v`) lines and failed test-module imports; None for other output.
+
+    Test ids are unittest's dotted `module.Class.test`; a module that failed to import is a collection error
+    under its file path (as pytest's are), with the traceback's last line.
+    """
+    text = strip_ansi(output)
+    if not _UNITTEST_RAN.search(text):
+        return None
+    tests: dict[str, str] = {}
+    for match in _UNITTEST_LINE.finditer(text):
+        name, where, word = match.groups()
+        if where.startswith(_UNITTEST_FAILED_LOAD):
+            continue
+        test_id = where if where.endswith(f".{name}") else f"{where}.{name}"
+        outcome = SKIPPED if word.startswith("skipped") else _UNITTEST_OUTCOME.get(word, PASSED)
+        tests[test_id] = _worse(tests.get(test_id, PASSED), outcome)
+    collection_errors: dict[str, str] = {}
+    for match in _UNITTEST_IMPORT.finditer(text):
+        block = re.split(r"^(?:={20,}|-{20,})$", text[match.end() :], maxsplit=1, flags=re.M)[0]
+        errors = [line.strip() for line in block.splitlines() if re.match(r"^\w*(Error|Exception)\b", line)]
+        collection_errors[_module_path(match.group(1))] = errors[-1] if errors else match.group(0)
+    return JunitReport(tests, collection_errors) if tests or collection_errors else None
+
+
+def missing_modules(output: str) -> set[str]:
+    """Modules an output says could not be imported (`No module named 'x'`)."""
+    return set(_MISSING_MODULE.findall(strip_ansi(output)))
+
+
 def _last_error_line(text: str) -> str:
     lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
     if lines:
@@ -214,10 +256,21 @@ def environment_problem(
         and _looks_like_pytest(after)
     ):
         return ENVIRONMENT, "no tests were collected in the after run (pytest exit 5)"
+    missing = _missing_in_both(before, after)
+    if missing:
+        return ENVIRONMENT, f"the test command failed in both runs on missing modules: {', '.join(missing)}"
     before_ran_nothing = not before.tests and not before.collection_errors and not before.timed_out
     if after.tests is not None and before_ran_nothing and not before_broken_by_edit:
         return ENVIRONMENT, f"the before run produced no test outcomes (exit code {before.exit_code})"
     return None
+
+
+def _missing_in_both(before: PhaseLog, after: PhaseLog) -> list[str]:
+    """A command without per-test outcomes (a script, unittest without -v) that failed in both runs on the
+    same missing module could not run: that is the environment, not the fix."""
+    if after.tests or before.timed_out or after.timed_out or before.exit_code == 0 or after.exit_code == 0:
+        return []
+    return sorted(missing_modules(before.output) & missing_modules(after.output))
 
 
 def _names_any(output: str, paths: frozenset[str]) -> bool:
@@ -323,7 +376,7 @@ def load_phase(
         except ET.ParseError:
             report = None  # a half-written file (killed mid-write) is no evidence
     if report is None:
-        report = parse_short_summary(output)
+        report = parse_short_summary(output) or parse_unittest_output(output)
     return PhaseLog(
         exit_code=run.get("exit_code"),
         timed_out=bool(run.get("timed_out")),

@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from bugtrail.sdk.config import ClientConfig, load_config, state_home
 from bugtrail.sdk.events import make_event, to_json
@@ -39,6 +39,24 @@ def default_spool_path(config: ClientConfig) -> Path:
 
     identity = hashlib.sha256(f"{config.base_url}\n{config.api_key or ''}".encode()).hexdigest()[:16]
     return state_home() / f"spool-{identity}.sqlite3"
+
+
+class NewTrace(TypedDict, total=False):
+    """The fields of a new trace (Client.create_trace_op's keywords)."""
+
+    repo_url: Required[str]
+    bug_description: Required[str]
+    base_commit: str | None
+    test_command: str | None
+    trace_id: str | None
+    environment: dict[str, Any] | None
+
+
+class GivenIds(TypedDict, total=False):
+    """An event's own id and timestamp when the caller has them (Client.event_op's keywords)."""
+
+    event_id: str | None
+    timestamp: str | None
 
 
 class AuthError(Exception):
@@ -103,26 +121,10 @@ class Client:
             raise
 
     # --- writes (spooled first) -----------------------------------------------------------------------------
-    def create_trace(
-        self,
-        *,
-        repo_url: str,
-        bug_description: str,
-        base_commit: str | None = None,
-        test_command: str | None = None,
-        trace_id: str | None = None,
-        environment: dict[str, Any] | None = None,
-        flush: bool = True,
-    ) -> str:
-        """Spool (and by default send) a new trace. environment: see `capture_environment()`."""
-        op = self.create_trace_op(
-            repo_url=repo_url,
-            bug_description=bug_description,
-            base_commit=base_commit,
-            test_command=test_command,
-            trace_id=trace_id,
-            environment=environment,
-        )
+    def create_trace(self, *, flush: bool = True, **trace: Unpack[NewTrace]) -> str:
+        """Spool (and by default send) a new trace: create_trace_op's fields (repo_url and bug_description
+        required). environment: see `capture_environment()`."""
+        op = self.create_trace_op(**trace)
         self.spool.append([op])
         if flush:
             self.flush(deadline=self.transport.timeout)
@@ -165,16 +167,10 @@ class Client:
         return Op("event", str(uuid.UUID(trace_id)), to_json(event), event_id=event["event_id"])
 
     def append_event(
-        self,
-        trace_id: str,
-        event_type: str,
-        details: dict[str, Any],
-        *,
-        event_id: str | None = None,
-        timestamp: str | None = None,
+        self, trace_id: str, event_type: str, details: dict[str, Any], **given: Unpack[GivenIds]
     ) -> str:
         """Spool one event (durable on return) and return its event_id; `flush()` sends it."""
-        op = self.event_op(trace_id, event_type, details, event_id=event_id, timestamp=timestamp)
+        op = self.event_op(trace_id, event_type, details, **given)
         self.spool.append([op])
         return str(op.event_id)
 

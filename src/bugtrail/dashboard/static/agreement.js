@@ -1,28 +1,18 @@
-// Draws the agreement page's charts from the JSON embedded in the page (no inline scripts: strict CSP).
+// Draws the agreement page's charts from the JSON embedded in the page (setup: charts.js).
 (function () {
   "use strict";
-  var node = document.getElementById("agreement-data");
-  if (!node || typeof Chart === "undefined") { return; }
-  var data = JSON.parse(node.textContent);
-  var palette = ["#3b82f6", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#14b8a6", "#ec4899", "#64748b"];
-  Chart.defaults.animation = false;  // draw at once: screenshots and slow machines see the final chart
-  Chart.defaults.maintainAspectRatio = false;
+  var data = BugtrailCharts.pageData("agreement-data");
+  if (!data) { return; }
+  var palette = BugtrailCharts.palette;
 
   function draw(id, type, labels, datasets, options) {
-    var canvas = document.getElementById(id);
-    if (!canvas) { return; }
     datasets.forEach(function (set, i) {
       set.backgroundColor = set.backgroundColor || palette[i % palette.length];
       set.borderColor = set.borderColor || palette[i % palette.length];
       set.spanGaps = true;
       set.fill = false;
     });
-    new Chart(canvas, {
-      type: type,
-      data: { labels: labels, datasets: datasets },
-      options: Object.assign({ plugins: { legend: { display: datasets.length > 1 } } }, options || {})
-    });
-    canvas.dataset.rendered = "1";
+    BugtrailCharts.draw(id, type, labels, datasets, datasets.length > 1, options);
   }
 
   var unit = { y: { min: -1, max: 1 } };

@@ -1,26 +1,14 @@
-// Draws the overview charts from the JSON embedded in the page (no inline scripts: strict CSP).
+// Draws the overview charts from the JSON embedded in the page (setup: charts.js).
 (function () {
   "use strict";
-  var node = document.getElementById("dashboard-data");
-  if (!node || typeof Chart === "undefined") { return; }
-  var data = JSON.parse(node.textContent);
-  var palette = ["#3b82f6", "#10b981", "#f59e0b", "#ef4444", "#8b5cf6", "#14b8a6", "#ec4899", "#64748b"];
-  Chart.defaults.animation = false;  // draw at once: screenshots and slow machines see the final chart
-  Chart.defaults.maintainAspectRatio = false;
+  var data = BugtrailCharts.pageData("dashboard-data");
+  if (!data) { return; }
+  var palette = BugtrailCharts.palette;
 
   function draw(id, type, series, options) {
-    var canvas = document.getElementById(id);
-    if (!canvas) { return; }
     var colors = type === "doughnut" ? palette : palette[0];
-    new Chart(canvas, {
-      type: type,
-      data: {
-        labels: series.labels,
-        datasets: [{ data: series.values, backgroundColor: colors, borderColor: type === "line" ? palette[0] : undefined, fill: false }]
-      },
-      options: Object.assign({ plugins: { legend: { display: type === "doughnut" } } }, options || {})
-    });
-    canvas.dataset.rendered = "1";
+    var dataset = { data: series.values, backgroundColor: colors, borderColor: type === "line" ? palette[0] : undefined, fill: false };
+    BugtrailCharts.draw(id, type, series.labels, [dataset], type === "doughnut", options);
   }
 
   var integerAxis = { y: { beginAtZero: true, ticks: { precision: 0 } } };

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from bugtrail.config import Settings
@@ -32,6 +33,14 @@ GIT_ARCHIVE_TIMEOUT_S = 600.0
 TAIL_LINES = 60
 TAIL_CHARS = 8000
 PYTHON_MARKER = "BUGTRAIL_PYTHON_VERSION="
+NOTE_MARKER = "BUGTRAIL_BUILD_NOTE="  # a fallback the install took: kept with the image, shown in the result
+MAX_NOTES, MAX_NOTE_CHARS = 20, 300
+# A test file outside the checkout: does the installed pytest run at all on this Python (an old pin may not)?
+PYTEST_SMOKE = (
+    "pytest_runs() { mkdir -p /tmp/bugtrail-smoke "
+    "&& printf 'def test_ok():\\n    assert True\\n' > /tmp/bugtrail-smoke/test_smoke.py "
+    "&& (cd /tmp/bugtrail-smoke && python -m pytest -q -p no:cacheprovider test_smoke.py >/dev/null 2>&1); }"
+)
 # Files a build leaves in the checkout that tests do not need back (bytecode, build dirs).
 GENERATED_EXCLUDE = r"(/__pycache__/|\.pyc$|^\./build/|^\./\.eggs/|^\./dist/)"
 
@@ -48,6 +57,33 @@ class BuildOutcome:
     image_id: str
     seconds: float
     python_version: str | None
+    notes: list[str]
+
+
+def relaxed_requirements(packages: list[str]) -> list[str]:
+    """The plan's requirement lines without version specifiers (names, extras, markers and URLs kept).
+
+    Old pins are the usual reason a declared set does not install on today's Python; retrying without them
+    keeps every package (a name that does not exist still fails the build) and the result says so.
+    """
+    relaxed = []
+    for line in packages:
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            relaxed.append(line)
+            continue
+        if requirement.url or not requirement.specifier:
+            relaxed.append(line)
+            continue
+        extras = f"[{','.join(sorted(requirement.extras))}]" if requirement.extras else ""
+        marker = f"; {requirement.marker}" if requirement.marker else ""
+        relaxed.append(f"{requirement.name}{extras}{marker}")
+    return relaxed
+
+
+def _note(text: str) -> str:
+    return f"echo {shlex.quote(NOTE_MARKER + text)}"
 
 
 def install_script(plan: EnvironmentPlan) -> str:
@@ -65,10 +101,28 @@ def install_script(plan: EnvironmentPlan) -> str:
         lines.append(f"sh -c {shlex.quote(command)}")
     if plan.packages:
         lines.append("echo '== bugtrail: pip install -r requirements.txt'")
-        lines.append("pip install -r /opt/bugtrail/env/requirements.txt")
+        if relaxed_requirements(plan.packages) != plan.packages:
+            lines += [
+                "if ! pip install -r /opt/bugtrail/env/requirements.txt; then",
+                "    echo '== bugtrail: the pinned versions did not install; retrying without version pins'",
+                "    pip install -r /opt/bugtrail/env/requirements-relaxed.txt",
+                "    " + _note("version pins relaxed: the declared versions did not install on this Python"),
+                "fi",
+            ]
+        else:
+            lines.append("pip install -r /opt/bugtrail/env/requirements.txt")
     if plan.install_project:
         lines.append("echo '== bugtrail: pip install -e /workspace/repo'")
         lines.append("pip install -e /workspace/repo")
+    lines += [
+        PYTEST_SMOKE,
+        "if ! pytest_runs; then",
+        "    echo '== bugtrail: the installed pytest does not run on this Python; upgrading it'",
+        "    pip install -U pytest",
+        "    " + _note("pytest upgraded: the installed version did not run on this Python"),
+        "fi",
+        "rm -rf /tmp/bugtrail-smoke",
+    ]
     lines += [
         "listing > /opt/bugtrail/env/files-after.txt",
         "LC_ALL=C comm -13 /opt/bugtrail/env/files-before.txt /opt/bugtrail/env/files-after.txt \\",
@@ -117,6 +171,8 @@ def make_context(
     with tarfile.open(fileobj=target, mode="a") as tar:
         add_bytes(tar, "Dockerfile", dockerfile_text("env.Dockerfile").encode())
         add_bytes(tar, "bugtrail/requirements.txt", ("\n".join(plan.packages) + "\n").encode())
+        relaxed = "\n".join(relaxed_requirements(plan.packages)) + "\n"
+        add_bytes(tar, "bugtrail/requirements-relaxed.txt", relaxed.encode())
         add_bytes(tar, "bugtrail/install.sh", install_script(plan).encode(), 0o755)
         add_bytes(tar, "bugtrail/entry.sh", (DOCKERFILES / "entry.sh").read_bytes(), 0o755)
         add_bytes(tar, "bugtrail/extra-ca.crt", ca_bundle.read_bytes() if ca_bundle else b"")
@@ -134,12 +190,17 @@ class BuildLog:
         self.written = 0
         self.lines: deque[str] = deque(maxlen=TAIL_LINES)
         self.python_version: str | None = None
+        self.notes: list[str] = []
 
     def write(self, text: str) -> None:
         for line in text.splitlines():
             self.lines.append(line)
             if line.startswith(PYTHON_MARKER):
                 self.python_version = line[len(PYTHON_MARKER) :].strip()
+            elif line.startswith(NOTE_MARKER) and len(self.notes) < MAX_NOTES:
+                note = line[len(NOTE_MARKER) :].strip()[:MAX_NOTE_CHARS]
+                if note and note not in self.notes:
+                    self.notes.append(note)
         if self.written < MAX_LOG_BYTES:
             self.handle.write(text)
             self.written += len(text)
@@ -172,7 +233,7 @@ def build_image(
         with tempfile.TemporaryFile(dir=work_dir) as context:
             make_context(settings, plan, mirror, commit, context)
             image_id = _stream_build(settings, plan, context, labels, log, deadline)
-        return BuildOutcome(image_id, round(time.monotonic() - started, 3), log.python_version)
+        return BuildOutcome(image_id, round(time.monotonic() - started, 3), log.python_version, log.notes)
     except OSError as exc:
         log.write(f"\n[bugtrail] {exc}\n")
         raise EnvBuildError(f"environment build failed: {exc}", log.tail()) from exc

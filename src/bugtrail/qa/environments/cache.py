@@ -22,7 +22,7 @@ from bugtrail.config import Settings
 from bugtrail.qa.docker_api import LABEL_ROLE
 from bugtrail.qa.environments.schemas import EnvironmentPlan
 
-TEMPLATE_VERSION = "2"  # bump when env.Dockerfile, install.sh or entry.sh change what an image contains
+TEMPLATE_VERSION = "3"  # bump when env.Dockerfile, install.sh or entry.sh change what an image contains
 ENV_REPOSITORY = "bugtrail-env"
 ROLE_ENV = "qa-env"
 LABEL_KEY = "bugtrail.env.key"
@@ -71,6 +71,7 @@ class CacheEntry:
     built_at: float
     last_used: float
     build_s: float | None = None
+    notes: list[str] | None = None  # the build's fallbacks (BuildOutcome.notes); None in older index entries
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CacheEntry:

@@ -173,6 +173,7 @@ def _cached_or_built(
             info.cache_hit = True
             info.image_digest = str(found.id)
             info.build_s = entry.build_s if entry else None
+            info.build_notes = list(entry.notes or []) if entry else []
             _set_python(info, entry.python_version if entry else None)
             return PreparedEnvironment(info, tag, None)
 
@@ -197,6 +198,7 @@ def _cached_or_built(
             return PreparedEnvironment(info, tag, exc.message)
         info.cache_hit = False
         info.build_s = outcome.seconds
+        info.build_notes = list(outcome.notes)
         info.image_digest = outcome.image_id
         _set_python(info, outcome.python_version)
         image = client.images.get(outcome.image_id)
@@ -214,6 +216,7 @@ def _cached_or_built(
                 outcome.seconds,
                 strict=True,
                 base_image=plan.base_image,
+                notes=outcome.notes,
             )
             image.tag(tag.split(":")[0], tag.split(":")[1])
         except (EnvCacheError, OSError, docker.errors.APIError) as exc:
@@ -239,6 +242,7 @@ def _entry_for(
     build_s: float | None = None,
     strict: bool = False,
     base_image: str | None = None,
+    notes: list[str] | None = None,
 ) -> CacheEntry | None:
     base_size = 0
     with contextlib.suppress(Exception):
@@ -256,6 +260,7 @@ def _entry_for(
         built_at=now,
         last_used=now,
         build_s=build_s,
+        notes=notes,
     )
     try:
         cache.record(entry)

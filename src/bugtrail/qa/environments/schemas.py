@@ -34,5 +34,9 @@ class EnvironmentInfo(BaseModel):
     )
     plan: EnvironmentPlan | None = None
     build_s: float | None = None
+    build_notes: list[str] = Field(
+        default_factory=list,
+        description="fallbacks the install took (version pins relaxed, pytest upgraded); empty when none",
+    )
     cache_hit: bool | None = None
     build_log_tail: str | None = None
