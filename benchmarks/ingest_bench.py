@@ -62,6 +62,7 @@ import ingest_raw
 
 from tests.support.loadtools import (
     POSTGRES_ADMIN_URL,
+    add_server_env_option,
     busy_processes,
     check_exactly_once,
     cpu_by_process,
@@ -801,13 +802,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--grace", type=float, help="s after an open-loop schedule until unanswered = unserved (5, --quick 1)"
     )
-    parser.add_argument(
-        "--server-env",
-        action="append",
-        default=[],
-        type=lambda text: tuple(text.split("=", 1)) if "=" in text else parser.error(f"{text!r}: KEY=VALUE"),
-        help="KEY=VALUE for the server's environment (repeatable), e.g. BUGTRAIL_AUTH_CACHE_TTL_S=300",
-    )
+    add_server_env_option(parser)
     parser.add_argument("--require-targets", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--profile", type=Path, help="DIR: py-spy the server during the single-event and batch phases"

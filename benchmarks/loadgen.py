@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from tests.support.loadtools import (
     ExactlyOnce,
+    add_server_env_option,
     busy_processes,
     check_exactly_once,
     scratch_postgres,
@@ -500,13 +501,7 @@ def main() -> int:
         "creates a trace, the heaviest request, so a short ramp of many developers is a herd of creates",
     )
     parser.add_argument("--workers", type=int, help="API processes (`bugtrail serve --workers N`)")
-    parser.add_argument(
-        "--server-env",
-        action="append",
-        default=[],
-        type=lambda text: tuple(text.split("=", 1)) if "=" in text else parser.error(f"{text!r}: KEY=VALUE"),
-        help="KEY=VALUE for the server's environment (repeatable), e.g. PYTHONPATH=OTHER/src: a baseline",
-    )
+    add_server_env_option(parser)
     parser.add_argument(
         "--client",
         choices=["sdk", "raw"],

@@ -113,17 +113,23 @@ def test_e2e_example_script(tmp_path: Path) -> None:
         server.stop()
 
 
+def _api_processes(server: BugtrailServer) -> list[int]:
+    """The API processes of `serve --workers N` (spawned by uvicorn's supervisor)."""
+    assert server.process is not None
+    return [
+        pid
+        for pid in child_pids(server.process.pid)
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
 def test_serve_workers_runs_api_processes_against_one_database(tmp_path: Path, database_url: str) -> None:
     """`serve --workers 2`: two API processes under one parent that migrated, printed the one admin key
     and runs the one embedded worker; concurrent appends through both are all stored once."""
     server = BugtrailServer(tmp_path / "data", database_url=database_url, env={"BUGTRAIL_SERVE_WORKERS": "2"})
     server.start()
     try:
-        api_processes = [
-            pid
-            for pid in child_pids(server.process.pid)  # type: ignore[union-attr]
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        api_processes = _api_processes(server)
         assert len(api_processes) == 2, api_processes
         server.read_first_start_key()
         status, listed = http_json("GET", f"{server.url}/api/keys", key=server.admin_key)
@@ -179,11 +185,7 @@ def test_serve_workers_spreads_connections_over_the_api_processes(tmp_path: Path
     server.start()
     clients = [httpx.Client(base_url=server.url) for _ in range(32)]
     try:
-        api_processes = [
-            pid
-            for pid in child_pids(server.process.pid)  # type: ignore[union-attr]
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        api_processes = _api_processes(server)
         assert len(api_processes) == 2, api_processes
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:  # both processes listening (the first may answer alone)
