@@ -3,15 +3,18 @@
     python benchmarks/ingest_bench.py                 # SQLite and PostgreSQL: 2.5-4 min on the 2-core machine
     python benchmarks/ingest_bench.py --quick         # shorter phases: < 1 min quiet, ~2 min under load
     python benchmarks/ingest_bench.py --databases sqlite --loads 100,400 --seconds 5
+    python benchmarks/ingest_bench.py --server-env PYTHONPATH=../main/src   # another checkout's server
 
 For each database (SQLite; PostgreSQL on 127.0.0.1:5432 in a scratch database), against a real
 `bugtrail serve` subprocess on 127.0.0.1 (no QA worker; `--workers N` on PostgreSQL when the server has
 that option, detected from `bugtrail serve --help`), in this order:
 1. Raw ceilings on the same disk and settings (benchmarks/ingest_raw.py): single-row commits/s (one row
    per transaction) and executemany rows/s (100 rows per transaction), into bugtrail's own event table.
-2. Sequential: one client, one request at a time: `/healthz` and single-event appends; latency and the
-   server's CPU per request.
-3. Single-event appends from --clients (200) keep-alive clients, each its own developer key and trace, at
+2. Sequential: one client, one request at a time: `/healthz`, trace creates (as `bugtrail start` sends
+   them) and single-event appends; latency and the server's CPU per request.
+3. A herd of --creates (2000) trace creates from the --clients keep-alive clients in a closed loop (every
+   developer's first request is a create): creates/s and the server's CPU per create.
+   Then single-event appends from --clients (200) keep-alive clients, each its own developer key and trace, at
    each fixed offered load (--loads, default 100, 400, 1000 events/s) for --seconds each. Open loop: the
    arrival times are drawn (Poisson) before the phase starts, and a request's latency is counted from its
    scheduled arrival, so a slow server shows as latency, not as a lower offered rate (no coordinated
