@@ -120,6 +120,32 @@ def event_hashes_of(session: Session, wanted: dict[str, set[str]]) -> dict[tuple
     return found
 
 
+# Built once (with expanding IN parameters): building a statement per group cost more CPU than running it.
+_APPEND_STATE = (
+    select(
+        _TRACE_TABLE.c.trace_id,
+        _TRACE_TABLE.c.developer_id,
+        _TRACE_TABLE.c.status,
+        _TRACE_TABLE.c.event_count,
+        _TRACE_TABLE.c.content_hash,
+        _EVENT_TABLE.c.event_id,
+        _EVENT_TABLE.c.content_hash,
+    )
+    .select_from(
+        _TRACE_TABLE.outerjoin(
+            _EVENT_TABLE,
+            and_(
+                _EVENT_TABLE.c.trace_id == _TRACE_TABLE.c.trace_id,
+                _EVENT_TABLE.c.event_id.in_(bindparam("event_ids", expanding=True)),
+            ),
+        )
+    )
+    .where(_TRACE_TABLE.c.trace_id.in_(bindparam("trace_ids", expanding=True)))
+    .order_by(_TRACE_TABLE.c.trace_id)
+    .with_for_update(of=_TRACE_TABLE)
+)
+
+
 def append_state(
     session: Session, wanted: dict[str, set[str]]
 ) -> tuple[dict[str, AppendTarget], dict[tuple[str, str], str]]:
@@ -129,50 +155,33 @@ def append_state(
     event_ids = {event_id for ids in wanted.values() for event_id in ids}
     if len(wanted) + len(event_ids) > _IN_CHUNK:
         return append_targets(session, list(wanted)), event_hashes_of(session, wanted)
-    t, e = _TRACE_TABLE.c, _EVENT_TABLE.c
-    query = (
-        select(
-            t.trace_id, t.developer_id, t.status, t.event_count, t.content_hash, e.event_id, e.content_hash
-        )
-        .select_from(
-            _TRACE_TABLE.outerjoin(_EVENT_TABLE, and_(e.trace_id == t.trace_id, e.event_id.in_(event_ids)))
-        )
-        .where(t.trace_id.in_(sorted(wanted)))
-        .order_by(t.trace_id)
-        .with_for_update(of=_TRACE_TABLE)
+    rows = session.connection().execute(
+        _APPEND_STATE, {"trace_ids": sorted(wanted), "event_ids": sorted(event_ids)}
     )
     targets: dict[str, AppendTarget] = {}
     hashes: dict[tuple[str, str], str] = {}
-    for (
-        trace_id,
-        developer_id,
-        status,
-        event_count,
-        header_hash,
-        event_id,
-        event_hash,
-    ) in session.connection().execute(query):
+    for trace_id, developer_id, status, count, header_hash, event_id, event_hash in rows:
         if trace_id not in targets:
-            targets[trace_id] = AppendTarget(trace_id, developer_id, status, event_count, header_hash)
+            targets[trace_id] = AppendTarget(trace_id, developer_id, status, count, header_hash)
         if event_id is not None:
             hashes[(trace_id, event_id)] = event_hash
     return targets, hashes
+
+
+_SET_EVENT_COUNT = (
+    update(_TRACE_TABLE)
+    .where(_TRACE_TABLE.c.trace_id == bindparam("target"))
+    .values(event_count=bindparam("count"), updated_at=bindparam("now"))
+)
 
 
 def set_event_counts(session: Session, counts: dict[str, int]) -> None:
     """One executemany for the traces a group appended to."""
     if not counts:
         return
-    t = _TRACE_TABLE.c
-    statement = (
-        update(_TRACE_TABLE)
-        .where(t.trace_id == bindparam("target"))
-        .values(event_count=bindparam("count"), updated_at=bindparam("now"))
-    )
     now = utcnow()
-    session.connection().execute(
-        statement, [{"target": trace_id, "count": count, "now": now} for trace_id, count in counts.items()]
-    )
+    rows = [{"target": trace_id, "count": count, "now": now} for trace_id, count in counts.items()]
+    session.connection().execute(_SET_EVENT_COUNT, rows)
 
 
 _EVENT_COLUMNS = (
