@@ -87,20 +87,29 @@ _INSERT_TRACES_IF_ABSENT = {
 }
 
 
+_APPEND_TARGETS = (
+    select(
+        _TRACE_TABLE.c.trace_id,
+        _TRACE_TABLE.c.developer_id,
+        _TRACE_TABLE.c.status,
+        _TRACE_TABLE.c.event_count,
+        _TRACE_TABLE.c.content_hash,
+    )
+    .where(_TRACE_TABLE.c.trace_id.in_(bindparam("trace_ids", expanding=True)))
+    .order_by(_TRACE_TABLE.c.trace_id)
+    .with_for_update()
+)
+
+
 def append_targets(session: Session, trace_ids: Sequence[str]) -> dict[str, AppendTarget]:
     """The traces among `trace_ids`, row-locked in trace_id order on PostgreSQL (every group locks in the
     same order, so two groups in flight never deadlock); SQLite already holds the write lock."""
-    t = _TRACE_TABLE.c
     found: dict[str, AppendTarget] = {}
     ordered = sorted(set(trace_ids))
     for start in range(0, len(ordered), _IN_CHUNK):
-        query = (
-            select(t.trace_id, t.developer_id, t.status, t.event_count, t.content_hash)
-            .where(t.trace_id.in_(ordered[start : start + _IN_CHUNK]))
-            .order_by(t.trace_id)
-            .with_for_update()
-        )
-        found.update({row.trace_id: AppendTarget(*row) for row in session.connection().execute(query)})
+        chunk = ordered[start : start + _IN_CHUNK]
+        rows = session.connection().execute(_APPEND_TARGETS, {"trace_ids": chunk})
+        found.update({row.trace_id: AppendTarget(*row) for row in rows})
     return found
 
 
@@ -196,6 +205,7 @@ _EVENT_COLUMNS = (
     "redactions",
     "received_at",
 )
+_INSERT_EVENTS = _EVENT_TABLE.insert()
 _SQLITE_INSERT_EVENT = (
     f"INSERT INTO event ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
 )
@@ -218,7 +228,7 @@ def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         # Core executemany: one round trip per batch, about half the CPU of the ORM bulk-insert path.
-        connection.execute(_EVENT_TABLE.insert(), rows)
+        connection.execute(_INSERT_EVENTS, rows)
         return
     # SQLite is one writer, so the CPU spent here holds every other writer back: bind plain values straight
     # to the driver instead of through SQLAlchemy's per-parameter processing (a third of the insert cost).
