@@ -87,14 +87,16 @@ _INSERT_TRACES_IF_ABSENT = {
 }
 
 
+# What an append (or a re-create) needs of its trace, in AppendTarget's order.
+_TARGET_COLUMNS = (
+    _TRACE_TABLE.c.trace_id,
+    _TRACE_TABLE.c.developer_id,
+    _TRACE_TABLE.c.status,
+    _TRACE_TABLE.c.event_count,
+    _TRACE_TABLE.c.content_hash,
+)
 _APPEND_TARGETS = (
-    select(
-        _TRACE_TABLE.c.trace_id,
-        _TRACE_TABLE.c.developer_id,
-        _TRACE_TABLE.c.status,
-        _TRACE_TABLE.c.event_count,
-        _TRACE_TABLE.c.content_hash,
-    )
+    select(*_TARGET_COLUMNS)
     .where(_TRACE_TABLE.c.trace_id.in_(bindparam("trace_ids", expanding=True)))
     .order_by(_TRACE_TABLE.c.trace_id)
     .with_for_update()
@@ -131,15 +133,7 @@ def event_hashes_of(session: Session, wanted: dict[str, set[str]]) -> dict[tuple
 
 # Built once (with expanding IN parameters): building a statement per group cost more CPU than running it.
 _APPEND_STATE = (
-    select(
-        _TRACE_TABLE.c.trace_id,
-        _TRACE_TABLE.c.developer_id,
-        _TRACE_TABLE.c.status,
-        _TRACE_TABLE.c.event_count,
-        _TRACE_TABLE.c.content_hash,
-        _EVENT_TABLE.c.event_id,
-        _EVENT_TABLE.c.content_hash,
-    )
+    select(*_TARGET_COLUMNS, _EVENT_TABLE.c.event_id, _EVENT_TABLE.c.content_hash)
     .select_from(
         _TRACE_TABLE.outerjoin(
             _EVENT_TABLE,
