@@ -340,6 +340,8 @@ def grade(before: PhaseLog, after: PhaseLog, edited_test_files: frozenset[str] =
     if method == "junit" and _stopped_early(before):
         # `-x`/`--maxfail` ended the before run early: a test it never reached is unknown, not failing.
         passed_after &= set(before_tests) | edited_new_tests(after_tests, edited_test_files)
+    if method == "junit" and _stopped_early(after):
+        passed_before &= set(after_tests)  # likewise, never reached after: unknown, not pass-to-fail
     fail_to_pass = sorted(passed_after - passed_before)
     pass_to_pass = sorted(passed_after & passed_before)
     pass_to_fail = sorted(passed_before - passed_after)
