@@ -76,6 +76,8 @@ def _lower(value: object) -> object:
 # Settings read from the environment as comma-separated text (JSON accepted too), validated once here.
 CsvList = Annotated[list[str], NoDecode, BeforeValidator(parse_csv_list)]
 CsvMap = Annotated[dict[str, str], NoDecode, BeforeValidator(parse_csv_map)]
+InferSource = Literal["detected", "default", "configured"]
+InferSources = Annotated[list[InferSource], NoDecode, BeforeValidator(parse_csv_list)]
 JudgeChoice = Annotated[Literal["openai", "heuristic", "auto"], BeforeValidator(_lower)]
 
 
@@ -201,6 +203,10 @@ class Settings(BaseSettings):
     env_build_memory: str = "4g"
     env_build_suites: bool = Field(
         default=True, description="debootstrap a runner base for another Debian suite when a Python needs it"
+    )
+    env_infer_sources: InferSources = Field(
+        default_factory=lambda: list[InferSource](["detected", "default"]),
+        description="plan sources whose image also gets what the tests import but nobody declared",
     )
     image_registry: str | None = Field(
         default=None, description="host:port of a registry shared by workers (pull before build, push after)"

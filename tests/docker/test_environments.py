@@ -17,10 +17,9 @@ from bugtrail.config import Settings
 from bugtrail.qa.docker_api import docker_client
 from bugtrail.qa.environments import PreparedEnvironment, prepare_environment
 from bugtrail.qa.environments.cache import EnvCache, env_images, listing, prune
-from bugtrail.qa.runner import run_phase
 from bugtrail.repos.schemas import RepoConfig
 from bugtrail.wire import RecordedEnvironment
-from tests.support.env_repos import checkout_tree, cli_uses, plain_repo, scm_repo, trace_for
+from tests.support.env_repos import checkout_tree, cli_uses, plain_repo, run_tests, scm_repo, trace_for
 
 
 @pytest.fixture
@@ -44,25 +43,6 @@ def prepare(settings: Settings, repo: Path, commit: str, work: Path, **kwargs: o
     mirror, tree = checkout_tree(settings, trace, work / "tree")
     config = kwargs.pop("config", None)
     return prepare_environment(settings, trace, config, tree, mirror, work / "logs")  # type: ignore[arg-type]
-
-
-def run_tests(settings: Settings, client: object, repo: Path, commit: str, image: str, scratch: Path) -> str:
-    trace = trace_for(repo, commit)
-    mirror, _ = checkout_tree(settings, trace, scratch / "repo")
-    result = run_phase(
-        settings,
-        client,
-        phase="after",
-        scratch=scratch,
-        command="python -m pytest -q",
-        image=image,
-        log_dir=scratch.parent / f"{scratch.name}-logs",
-        readonly_mounts=[mirror],
-    )
-    output = (scratch.parent / f"{scratch.name}-logs" / "test_output.txt").read_text()
-    assert result.exit_code == 0, output
-    assert result.junit
-    return output
 
 
 def test_detected_environment_is_built_cached_and_runs_offline(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support.seed import add_error_trace, add_job, add_trace
+from tests.support.seed import add_error_trace, add_job, add_trace, qa_document
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -240,3 +240,19 @@ def test_trace_page_shows_upstream_match_duplicate_and_checkpoints(client, keys,
     assert "<td>#7</td><td>2</td><td>1</td><td>0</td><td>yes</td>" in page
     plain = client.get(f"/dashboard/traces/{original}").text
     assert 'id="qa-upstream-match">—<' in plain and 'id="qa-checkpoints"' not in plain
+
+
+def test_trace_page_names_the_inferred_packages(client, keys, database):
+    environment = {
+        "source": "default",
+        "image": "bugtrail-env:0123456789abcdef",
+        "inferred_installed": ["pytest-mock", "six"],
+        "inferred_failed": ["no-such-<dist>"],
+    }
+    with database.scope() as s:
+        document = {**qa_document(True, True, 4.0), "environment": environment}
+        trace_id = add_trace(s, index=0, qa=document)
+    _login(client, keys.raw["admin"])
+    page = client.get(f"/dashboard/traces/{trace_id}").text
+    assert "inferred and installed: pytest-mock, six" in page
+    assert "inferred, not installable: no-such-&lt;dist&gt;" in page

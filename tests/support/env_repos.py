@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bugtrail.config import Settings
+from bugtrail.qa.runner import run_phase
 from bugtrail.qa.workspace import checkout, ensure_mirror
 from bugtrail.wire import RecordedEnvironment, TraceRead
 from tests.support.repos import head, make_repo
@@ -113,6 +114,34 @@ def checkout_tree(settings: Settings, trace: TraceRead, target: Path) -> tuple[P
     mirror = ensure_mirror(settings, trace.repo_url, trace.base_commit or "")
     checkout(mirror, trace.base_commit or "", target)
     return mirror, target
+
+
+def run_tests(
+    settings: Settings,
+    client: object,
+    repo: Path,
+    commit: str,
+    image: str,
+    scratch: Path,
+    command: str = "python -m pytest -q",
+) -> str:
+    """Run `command` in `image` like QA does (a fresh checkout mounted, no network); its output, exit 0."""
+    trace = trace_for(repo, commit)
+    mirror, _ = checkout_tree(settings, trace, scratch / "repo")
+    result = run_phase(
+        settings,
+        client,
+        phase="after",
+        scratch=scratch,
+        command=command,
+        image=image,
+        log_dir=scratch.parent / f"{scratch.name}-logs",
+        readonly_mounts=[mirror],
+    )
+    output = (scratch.parent / f"{scratch.name}-logs" / "test_output.txt").read_text()
+    assert result.exit_code == 0, output
+    assert result.junit
+    return output
 
 
 def cli_uses(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

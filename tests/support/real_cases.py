@@ -146,4 +146,81 @@ CASES: tuple[RealCase, ...] = (
     ),
 )
 
-CASES_BY_NAME = {case.name: case for case in CASES}
+# Repositories that declare their test dependencies only in Poetry, PDM, nox or Hatch terms: checked on the
+# detected path (no environment submitted) only, which is where those declarations are read.
+DECLARED_CASES: tuple[RealCase, ...] = (
+    RealCase(
+        name="cleo",
+        repo="python-poetry/cleo",
+        fix_commit="2891bb067f319d0c0c3f5f7934789b12f7d0787f",
+        base_commit="1f7e94a55881e03c3d9ebf563134885c468f0988",
+        test_files=(
+            "tests/fixtures/foo3_command.py",
+            "tests/fixtures/foo_sub_namespaced3_command.py",
+            "tests/test_application.py",
+        ),
+        source_files=("cleo/application.py",),
+        test_command="python -m pytest -q tests/test_application.py",
+        fail_to_pass=("tests/test_application.py::test_run_with_input_and_non_interactive[cmd1]",),
+        developer_install=("-e", ".", "pytest>=7.1.2,<8", "pytest-mock>=3.8.2,<4"),
+        bug="running a namespaced command clears the input's `interactive` state",
+        needs="Poetry project (poetry-core backend, no [project] table, no setup.py): only installing the "
+        "checkout brings its runtime dependencies rapidfuzz and crashtest (`^2.2.0`, `^0.4.0`); "
+        '[tool.poetry.dev-dependencies] `pytest = "^7.1.2"` (pytest 7), pytest-mock, tox 3',
+    ),
+    RealCase(
+        name="packaging",
+        repo="pypa/packaging",
+        fix_commit="67c4a2820c549070bbfc4bfbf5e2a250075048da",
+        base_commit="8b86d85797b9f26d98ecfbe0271ce4dc9495d98c",
+        test_files=("tests/test_tags.py",),
+        source_files=("packaging/tags.py",),
+        test_command="python -m pytest -q tests/test_tags.py",
+        fail_to_pass=("tests/test_tags.py::TestMacOSPlatforms::test_version_detection_compatibility",),
+        developer_install=("-e", ".", "pretend", "pytest>=6.2.0"),
+        bug="macOS platform tags are wrong when Python was built with an old SDK that reports 10.16",
+        needs="pretend, only in noxfile.py's `session.install(...)` of session `tests`; runtime dependency "
+        "pyparsing (setup.py); coverage<5 there has no wheel for today's Python",
+    ),
+    RealCase(
+        name="cattrs",
+        repo="python-attrs/cattrs",
+        fix_commit="992b137223faf3890e9e0d4307f49045b1cf57b7",
+        base_commit="d1b106abd1ed8b71f315835c7f3ece291b4682fe",
+        test_files=("tests/test_validation.py",),
+        source_files=("HISTORY.md", "src/cattrs/errors.py"),
+        test_command="python -m pytest -q tests/test_validation.py",
+        fail_to_pass=("tests/test_validation.py::test_notes_pickling",),
+        developer_install=("-e", ".", "hypothesis", "pytest", "pytest-benchmark", "immutables"),
+        bug="exceptions carrying validation notes cannot be unpickled (the notes override __new__)",
+        needs="PDM `[tool.pdm.dev-dependencies] test` (hypothesis, imported by the conftest; "
+        "pytest-benchmark, which the addopts `--benchmark-*` need); runtime dependency attrs; src/ layout",
+    ),
+    RealCase(
+        name="pook",
+        repo="h2non/pook",
+        fix_commit="a15f6fba9f94d0ae627ffd1589db5688b0574ace",
+        base_commit="c9f80a83f531904e70fa4669888d1bcb9eedfa96",
+        test_files=("tests/unit/interceptors/urllib_test.py",),
+        source_files=("src/pook/interceptors/http.py",),
+        test_command="python -m pytest -q tests/unit/interceptors/urllib_test.py",
+        fail_to_pass=(
+            "tests/unit/interceptors/urllib_test.py::test_urllib_clear",
+            "tests/unit/interceptors/urllib_test.py::test_urllib_ssl",
+        ),
+        developer_install=(
+            "-e",
+            ".",
+            "pytest~=8.3",
+            "pytest-asyncio~=1.3.0",
+            "pytest-pook==0.1.0b0",
+            "falcon~=4.0",
+        ),
+        bug="a mocked http.client response reports its HTTP version as a tuple instead of the int 11",
+        needs="Hatch `[tool.hatch.envs.default] dependencies` only: falcon (the conftest's local responder), "
+        "pytest-pook (the `pook` marker), pytest-asyncio (asyncio_mode), requests, urllib3, httpx, aiohttp; "
+        "src/ layout, hatchling",
+    ),
+)
+
+CASES_BY_NAME = {case.name: case for case in (*CASES, *DECLARED_CASES)}

@@ -16,7 +16,7 @@ def git(repo: Path, *args: str, input: bytes | None = None) -> str:
     return done.stdout.decode().strip()
 
 
-def write_files(root: Path, files: dict[str, str | bytes]) -> None:
+def write_files(root: Path, files: dict[str, str] | dict[str, str | bytes]) -> Path:
     for name, content in files.items():
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -24,6 +24,7 @@ def write_files(root: Path, files: dict[str, str | bytes]) -> None:
             target.write_bytes(content)
         else:
             target.write_text(content)
+    return root
 
 
 def make_repo(path: Path, files: dict[str, str | bytes], message: str = "initial") -> Path:

@@ -9,14 +9,7 @@ import pytest
 from bugtrail.qa.environments.detect import detect, is_test_extra
 from bugtrail.qa.environments.plugins import implied_plugins, plugin_for_option
 from bugtrail.qa.environments.requirements import ParsedRequirements, judge_line, parse_requirements_file
-
-
-def write(tree: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = tree / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    return tree
+from tests.support.repos import write_files as write
 
 
 def test_pyproject_test_extras_with_self_reference_and_build_requires(tmp_path: Path):

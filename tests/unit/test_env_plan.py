@@ -130,6 +130,33 @@ def test_recorded_packages_keeps_safe_vcs_pins():
 
 
 @pytest.mark.parametrize(
+    "line",
+    [
+        "evil @ https://127.0.0.1:8443/evil-1.0.tar.gz",
+        "evil @ https://[::1]/evil-1.0.tar.gz",
+        "evil @ https://localhost/evil-1.0.tar.gz",
+        "evil @ https://build-cache.internal/evil-1.0.tar.gz",
+        "evil @ https://intranet/evil-1.0.tar.gz",
+        f"evil @ git+https://10.0.0.5/o/evil.git@{'a' * 40}",
+        f"evil @ git+https://db.local/o/evil.git@{'a' * 40}",
+    ],
+)
+def test_recorded_urls_to_addresses_or_local_names_are_not_installed(line: str):
+    # The build has the worker host's network: a developer must not point it at loopback or the LAN.
+    kept, notes = recorded_packages([line, "six==1.16.0"], set())
+    assert kept == ["six==1.16.0"]
+    assert len(notes) == 1 and "evil: not installed" in notes[0]
+
+
+def test_recorded_urls_to_public_hosts_are_kept():
+    lines = [
+        "a @ https://files.example.org/a-1.0-py3-none-any.whl",
+        f"b @ git+https://github.com/o/b.git@{'b' * 40}",
+    ]
+    assert recorded_packages(lines, set()) == (lines, [])
+
+
+@pytest.mark.parametrize(
     ("requested", "suite", "noted"),
     [
         ("3.11.7", "bookworm", False),

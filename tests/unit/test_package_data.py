@@ -26,7 +26,7 @@ def test_wheel_contains_the_dockerfiles(tmp_path: Path):
     done = subprocess.run([*command, "-w", str(tmp_path), "."], cwd=source, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     wheel = zipfile.ZipFile(next(tmp_path.glob("bugtrail-*.whl")))
-    for name in ("runner.Dockerfile", "env.Dockerfile", "entry.sh"):
+    for name in ("runner.Dockerfile", "env.Dockerfile", "entry.sh", "install_inferred.py"):
         assert f"bugtrail/qa/dockerfiles/{name}" in wheel.namelist()
     runner = wheel.read("bugtrail/qa/dockerfiles/runner.Dockerfile").decode()
     assert "/opt/bugtrail/venv" in runner and "python3-pytest" not in runner

@@ -55,6 +55,7 @@ def build(
     commit: Annotated[str | None, typer.Option(help="base commit (40-hex) when TARGET is a URL")] = None,
 ) -> None:
     """Prepare (build or reuse) the environment a trace, or a repository at a commit, would get."""
+    from bugtrail.qa.environment_adapter import test_command_for
     from bugtrail.qa.environments import prepare_environment
     from bugtrail.qa.workspace import checkout, ensure_mirror
 
@@ -65,7 +66,8 @@ def build(
     with tempfile.TemporaryDirectory(prefix="bugtrail-env-") as scratch:
         tree = Path(scratch) / "repo"
         checkout(mirror, trace.base_commit or "", tree, depth=1)  # the plan reads files only
-        prepared = prepare_environment(settings, trace, config, tree, mirror, log_dir)
+        command = test_command_for(settings, trace, config)
+        prepared = prepare_environment(settings, trace, config, tree, mirror, log_dir, command)
     info = prepared.info
     typer.echo(f"source: {info.source}; python {info.python_version}; image {prepared.image}")
     if info.python_version_note:
@@ -75,6 +77,8 @@ def build(
     if prepared.error:
         typer.echo(info.build_log_tail or "", err=True)
         raise fail(prepared.error, f"full log: {log_dir / 'env' / 'build.log'}")
+    if info.inferred_installed or info.inferred_failed:
+        typer.echo(f"inferred: installed {info.inferred_installed}, failed {info.inferred_failed}")
     reused = "reused from the cache" if info.cache_hit else f"built in {info.build_s or 0:.1f}s"
     typer.echo(f"ready: {prepared.image} ({reused})")
 

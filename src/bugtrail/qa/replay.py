@@ -176,7 +176,13 @@ def _replay(
             list(pool.map(check_out, PHASES))
         # The environment is chosen from the tree at base_commit, before any edit touches it.
         prepared = environments.prepare_environment(
-            settings, trace, repo_config, scratch / "before" / "repo", mirror, log_dir / "environment"
+            settings,
+            trace,
+            repo_config,
+            scratch / "before" / "repo",
+            mirror,
+            log_dir / "environment",
+            result.test_command,
         )
         result.environment, result.image = prepared.info, prepared.image
         if prepared.error is not None:

@@ -7,6 +7,7 @@ The repository's own install code runs here, so it runs inside the build contain
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shlex
 import subprocess
@@ -33,6 +34,7 @@ GIT_ARCHIVE_TIMEOUT_S = 600.0
 TAIL_LINES = 60
 TAIL_CHARS = 8000
 PYTHON_MARKER = "BUGTRAIL_PYTHON_VERSION="
+INFERRED_MARKER = "BUGTRAIL_INFERRED="  # the last line of install_inferred.py: what it installed
 NOTE_MARKER = "BUGTRAIL_BUILD_NOTE="  # a fallback the install took: kept with the image, shown in the result
 MAX_NOTES, MAX_NOTE_CHARS = 20, 300
 # A test file outside the checkout: does the installed pytest run at all on this Python (an old pin may not)?
@@ -58,6 +60,7 @@ class BuildOutcome:
     seconds: float
     python_version: str | None
     notes: list[str]
+    inferred: dict[str, list[str]] | None = None  # installed / present / failed, from the build log
 
 
 def relaxed_requirements(packages: list[str]) -> list[str]:
@@ -114,6 +117,9 @@ def install_script(plan: EnvironmentPlan) -> str:
     if plan.install_project:
         lines.append("echo '== bugtrail: pip install -e /workspace/repo'")
         lines.append("pip install -e /workspace/repo")
+    if plan.inferred:
+        lines.append("echo '== bugtrail: inferred packages (installed only where still missing)'")
+        lines.append("python /opt/bugtrail/env/install_inferred.py /opt/bugtrail/env/inferred.json")
     lines += [
         PYTEST_SMOKE,
         "if ! pytest_runs; then",
@@ -175,6 +181,10 @@ def make_context(
         add_bytes(tar, "bugtrail/requirements-relaxed.txt", relaxed.encode())
         add_bytes(tar, "bugtrail/install.sh", install_script(plan).encode(), 0o755)
         add_bytes(tar, "bugtrail/entry.sh", (DOCKERFILES / "entry.sh").read_bytes(), 0o755)
+        if plan.inferred:
+            inferred = [p.model_dump(include={"module", "distribution"}) for p in plan.inferred]
+            add_bytes(tar, "bugtrail/inferred.json", json.dumps(inferred).encode())
+            add_bytes(tar, "bugtrail/install_inferred.py", (DOCKERFILES / "install_inferred.py").read_bytes())
         add_bytes(tar, "bugtrail/extra-ca.crt", ca_bundle.read_bytes() if ca_bundle else b"")
         add_bytes(tar, "bugtrail/pretend-version", pretend_version(mirror, commit).encode())
     target.seek(0)
@@ -190,6 +200,7 @@ class BuildLog:
         self.written = 0
         self.lines: deque[str] = deque(maxlen=TAIL_LINES)
         self.python_version: str | None = None
+        self.inferred: dict[str, list[str]] | None = None
         self.notes: list[str] = []
 
     def write(self, text: str) -> None:
@@ -197,6 +208,8 @@ class BuildLog:
             self.lines.append(line)
             if line.startswith(PYTHON_MARKER):
                 self.python_version = line[len(PYTHON_MARKER) :].strip()
+            elif line.startswith(INFERRED_MARKER):
+                self.inferred = inferred_report(line[len(INFERRED_MARKER) :])
             elif line.startswith(NOTE_MARKER) and len(self.notes) < MAX_NOTES:
                 note = line[len(NOTE_MARKER) :].strip()[:MAX_NOTE_CHARS]
                 if note and note not in self.notes:
@@ -212,6 +225,21 @@ class BuildLog:
 
     def close(self) -> None:
         self.handle.close()
+
+
+def inferred_report(text: str) -> dict[str, list[str]] | None:
+    """The marker's JSON, checked: the build log is written by the repository's code, so it is not trusted."""
+    try:
+        data = json.loads(text[:20_000])
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {
+        key: [str(item)[:100] for item in data.get(key, [])[:50] if isinstance(item, str)]
+        for key in ("installed", "present", "failed")
+        if isinstance(data.get(key, []), list)
+    }
 
 
 def build_image(
@@ -233,7 +261,8 @@ def build_image(
         with tempfile.TemporaryFile(dir=work_dir) as context:
             make_context(settings, plan, mirror, commit, context)
             image_id = _stream_build(settings, plan, context, labels, log, deadline)
-        return BuildOutcome(image_id, round(time.monotonic() - started, 3), log.python_version, log.notes)
+        seconds = round(time.monotonic() - started, 3)
+        return BuildOutcome(image_id, seconds, log.python_version, log.notes, log.inferred)
     except OSError as exc:
         log.write(f"\n[bugtrail] {exc}\n")
         raise EnvBuildError(f"environment build failed: {exc}", log.tail()) from exc

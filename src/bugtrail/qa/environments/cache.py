@@ -39,11 +39,10 @@ class EnvCacheError(Exception):
 def cache_key(plan: EnvironmentPlan, base_image_id: str, tree: Path, dependency_files: list[str]) -> str:
     """sha256 over everything that shapes the image: template, base image, plan, dependency files' content."""
     digest = hashlib.sha256()
-    document = {
-        "template": TEMPLATE_VERSION,
-        "base_image_id": base_image_id,
-        "plan": plan.model_dump(mode="json", exclude={"notes"}),
-    }
+    shape = plan.model_dump(mode="json", exclude={"notes": True, "inferred": {"__all__": {"why"}}})
+    if not shape["inferred"]:
+        del shape["inferred"]  # plans without inferred packages keep the keys they had before
+    document = {"template": TEMPLATE_VERSION, "base_image_id": base_image_id, "plan": shape}
     digest.update(json.dumps(document, sort_keys=True).encode())
     for relative in sorted(set(dependency_files)):
         path = tree / relative
@@ -72,6 +71,7 @@ class CacheEntry:
     last_used: float
     build_s: float | None = None
     notes: list[str] | None = None  # the build's fallbacks (BuildOutcome.notes); None in older index entries
+    inferred: dict[str, list[str]] | None = None  # what the build's inferred step installed
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CacheEntry:

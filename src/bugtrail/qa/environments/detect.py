@@ -1,8 +1,9 @@
 """Detect what a repository's tests need from the files at base_commit. Pure: reads files, runs nothing.
 
 Sources, all added up: test-like extras (pyproject, setup.cfg, setup.py parsed with `ast`), PEP 735 dependency
-groups, test/dev requirements files, tox.ini `[testenv] deps`, the runtime requirements.txt, pytest plugins
-implied by the repository's pytest configuration, and the build-system requires.
+groups, setuptools' tests_require, test/dev/CI requirements files and pip-tools inputs, tox.ini `[testenv]
+deps`, the runtime requirements.txt, what Poetry, Hatch, PDM, Pipenv and nox declare (declared.py), pytest
+plugins implied by the repository's pytest configuration, and the build-system requires.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from bugtrail.qa.environments.declared import Declared, is_test_name, read_declared
 from bugtrail.qa.environments.plugins import implied_plugins
+from bugtrail.qa.environments.pyast import (
+    MAX_SOURCE_BYTES,
+    call_name,
+    literal,
+    module_assignments,
+    parse_source,
+)
 from bugtrail.qa.environments.requirements import (
     ParsedRequirements,
     judge_line,
@@ -28,22 +37,26 @@ from bugtrail.qa.environments.requirements import (
     requirement_name,
 )
 
-MAX_SETUP_PY_BYTES = 512 * 1024
-TEST_NAME = re.compile(r"test|^(dev|devel|develop|development|ci|check|checks)$")
-REQUIREMENT_GLOBS = (
-    "requirements-test*.txt",
-    "requirements_test*.txt",
-    "requirements-dev*.txt",
-    "requirements_dev*.txt",
-    "test-requirements*.txt",
-    "test_requirements*.txt",
-    "dev-requirements*.txt",
-    "dev_requirements*.txt",
-    "requirements/*test*.txt",
-    "requirements/dev*.txt",
-    "requirements/*-dev*.txt",
-    "tests/requirements*.txt",
+_REQUIREMENT_STEMS = (
+    "requirements-test*",
+    "requirements_test*",
+    "requirements-dev*",
+    "requirements_dev*",
+    "requirements-ci*",
+    "requirements_ci*",
+    "test-requirements*",
+    "test_requirements*",
+    "dev-requirements*",
+    "dev_requirements*",
+    "requirements/*test*",
+    "requirements/dev*",
+    "requirements/*-dev*",
+    "requirements/ci*",
+    "tests/requirements*",
+    "ci/requirements*",
 )
+# Requirements files and pip-tools inputs (`.in`) of tests, development and CI.
+REQUIREMENT_GLOBS = tuple(f"{stem}.{ext}" for stem in _REQUIREMENT_STEMS for ext in ("txt", "in"))
 SETUPTOOLS_DEFAULT = ["setuptools>=40.8.0", "wheel"]
 
 
@@ -69,7 +82,7 @@ class Detection:
 
 
 def is_test_extra(name: str) -> bool:
-    return bool(TEST_NAME.search(canonicalize_name(name)))
+    return is_test_name(name)
 
 
 def read_pyproject(tree: Path, notes: list[str]) -> dict[str, Any]:
@@ -100,75 +113,44 @@ def cfg_list(value: str) -> list[str]:
     return items
 
 
-def setup_py_metadata(tree: Path, notes: list[str]) -> tuple[str | None, dict[str, list[str]]]:
-    """(name, extras_require) from literal arguments of setup(...) in setup.py, parsed with ast, never run."""
+def setup_py_metadata(tree: Path, notes: list[str]) -> tuple[str | None, dict[str, list[str]], list[str]]:
+    """(name, extras_require, tests_require) from literal arguments of setup(...) in setup.py, parsed with
+    ast, never run."""
     path = tree / "setup.py"
-    if not path.is_file() or path.stat().st_size > MAX_SETUP_PY_BYTES:
-        return None, {}
-    try:
-        module = ast.parse(path.read_text(errors="replace"))
-    except (SyntaxError, ValueError):
+    if not path.is_file() or path.stat().st_size > MAX_SOURCE_BYTES:
+        return None, {}, []
+    module = parse_source(path.read_text(errors="replace"))
+    if module is None:
         notes.append("setup.py does not parse; its extras are unknown")
-        return None, {}
-    assigned: dict[str, ast.expr] = {}
-    for node in ast.walk(module):
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            assigned[node.targets[0].id] = node.value
+        return None, {}, []
+    assigned = module_assignments(module)
     name: str | None = None
     extras: dict[str, list[str]] = {}
+    tests_require: list[str] = []
     for node in ast.walk(module):
-        if not (isinstance(node, ast.Call) and _call_name(node.func) == "setup"):
+        if not (isinstance(node, ast.Call) and call_name(node.func) == "setup"):
             continue
         for keyword in node.keywords:
-            literal = _literal(keyword.value, assigned)
-            if keyword.arg == "name" and isinstance(literal, str):
-                name = literal
+            value = literal(keyword.value, assigned)
+            if keyword.arg == "name" and isinstance(value, str):
+                name = value
             elif keyword.arg == "extras_require":
-                if isinstance(literal, dict):
+                if isinstance(value, dict):
                     extras.update(
                         {
                             str(k): [str(v) for v in vs]
-                            for k, vs in literal.items()
+                            for k, vs in value.items()
                             if isinstance(vs, list | tuple)
                         }
                     )
                 else:
                     notes.append("setup.py extras_require is not a literal; not read")
-    return name, extras
-
-
-def _call_name(func: ast.expr) -> str | None:
-    if isinstance(func, ast.Name):
-        return func.id
-    if isinstance(func, ast.Attribute):
-        return func.attr
-    return None
-
-
-def _literal(node: ast.expr, assigned: dict[str, ast.expr] | None = None, depth: int = 0) -> Any:
-    """A literal value, following module-level names and `list + list` (what setup.py files usually do)."""
-    names = assigned or {}
-    if depth > 20:
-        return None
-    if isinstance(node, ast.Name) and node.id in names:
-        return _literal(names[node.id], names, depth + 1)
-    if isinstance(node, ast.Dict):
-        out = {}
-        for key, value in zip(node.keys, node.values, strict=True):
-            if key is None:
-                return None
-            out[_literal(key, names, depth + 1)] = _literal(value, names, depth + 1)
-        return out
-    if isinstance(node, ast.List | ast.Tuple):
-        items = [_literal(item, names, depth + 1) for item in node.elts]
-        return None if any(item is None for item in items) else items
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = _literal(node.left, names, depth + 1), _literal(node.right, names, depth + 1)
-        return left + right if isinstance(left, list) and isinstance(right, list) else None
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return None
+            elif keyword.arg == "tests_require":
+                if isinstance(value, list):
+                    tests_require.extend(str(v) for v in value)
+                else:
+                    notes.append("setup.py tests_require is not a literal list; not read")
+    return name, extras, tests_require
 
 
 def dependency_group(
@@ -229,23 +211,32 @@ def detect(tree: Path) -> Detection:
     pyproject = read_pyproject(tree, notes)
     project = pyproject.get("project") if isinstance(pyproject.get("project"), dict) else {}
     setup_cfg = read_setup_cfg(tree)
-    setup_name, setup_py_extras = setup_py_metadata(tree, notes)
+    setup_name, setup_py_extras, tests_require = setup_py_metadata(tree, notes)
+    declared = read_declared(tree, pyproject)
 
     for name in ("pyproject.toml", "setup.cfg", "setup.py"):
         if (tree / name).is_file():
             detection.files.append(name)
     detection.has_project = (
-        bool(project) or (tree / "setup.py").is_file() or setup_cfg.has_section("metadata")
+        bool(project)
+        or (tree / "setup.py").is_file()
+        or setup_cfg.has_section("metadata")
+        or declared.installable
     )
     detection.project_name = (
         (project or {}).get("name")
         or (setup_cfg.get("metadata", "name") if setup_cfg.has_option("metadata", "name") else None)
         or setup_name
+        or declared.project_name
     )
-    detection.requires_python = (project or {}).get("requires-python") or (
-        setup_cfg.get("options", "python_requires")
-        if setup_cfg.has_option("options", "python_requires")
-        else None
+    detection.requires_python = (
+        (project or {}).get("requires-python")
+        or (
+            setup_cfg.get("options", "python_requires")
+            if setup_cfg.has_option("options", "python_requires")
+            else None
+        )
+        or declared.requires_python
     )
 
     extras: dict[str, list[str]] = {}
@@ -255,7 +246,7 @@ def detect(tree: Path) -> Detection:
     if setup_cfg.has_section("options.extras_require"):
         for key, value in setup_cfg.items("options.extras_require"):
             extras.setdefault(key, cfg_list(value))
-    for key, values in setup_py_extras.items():
+    for key, values in [*setup_py_extras.items(), *declared.extras.items()]:
         extras.setdefault(key, values)
 
     parsed = ParsedRequirements()
@@ -266,6 +257,7 @@ def detect(tree: Path) -> Detection:
             if is_test_extra(group):
                 for line in dependency_group(groups, group, notes):
                     _add_line(detection, line, f"dependency group {group!r}", parsed)
+    add_declared(detection, declared, setup_cfg, tests_require, parsed)
     requirement_files = sorted(
         {p.relative_to(tree).as_posix() for g in REQUIREMENT_GLOBS for p in tree.glob(g)}
     )
@@ -282,7 +274,7 @@ def detect(tree: Path) -> Detection:
         detection.add(line)
     detection.files.extend(f for f in parsed.files if f not in detection.files)
     notes.extend(parsed.notes)
-    wanted_extras |= {e for e in parsed.project_extras if e in extras}
+    wanted_extras |= {e for e in parsed.project_extras | declared.project_extras if e in extras}
 
     for extra in sorted(wanted_extras):
         for line in expand_extra(extras, extra, detection.project_name):
@@ -304,6 +296,25 @@ def detect(tree: Path) -> Detection:
     elif detection.has_project:
         detection.build_requires = list(SETUPTOOLS_DEFAULT)
     return detection
+
+
+def add_declared(
+    detection: Detection,
+    declared: Declared,
+    setup_cfg: configparser.ConfigParser,
+    tests_require: list[str],
+    parsed: ParsedRequirements,
+) -> None:
+    """setuptools' `tests_require` and what Poetry, Hatch, PDM, Pipenv and nox declare (declared.py)."""
+    for line in tests_require:
+        _add_line(detection, line, "setup.py tests_require", parsed)
+    if setup_cfg.has_option("options", "tests_require"):
+        for line in cfg_list(setup_cfg.get("options", "tests_require")):
+            _add_line(detection, line, "setup.cfg [options] tests_require", parsed)
+    for line, where in declared.requirements:
+        _add_line(detection, line, where, parsed)
+    detection.files.extend(f for f in declared.files if f not in detection.files)
+    detection.notes.extend(declared.notes)
 
 
 def expand_extra(extras: dict[str, list[str]], extra: str, project: str | None, depth: int = 0) -> list[str]:

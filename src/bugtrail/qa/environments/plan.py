@@ -6,26 +6,36 @@
   `python_version` shape a build).
 - detected: what detect.py reads from the checkout.
 - default: nothing to install; the runner image (pytest from PyPI) is used as is.
+
+Then, for the sources in BUGTRAIL_ENV_INFER_SOURCES (detected and default unless set otherwise; never
+recorded: the developer's environment is the truth), what the tests import but nothing declares
+(inferred.py) goes into `inferred`, installed after the rest only where the image still lacks it.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from bugtrail.config import Settings
 from bugtrail.qa.environments.detect import Detection, detect
-from bugtrail.qa.environments.requirements import judge_line, requirement_name
-from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource
+from bugtrail.qa.environments.inferred import infer_needs
+from bugtrail.qa.environments.inferred_edits import edit_findings
+from bugtrail.qa.environments.requirements import judge_line, requirement_name, url_host_refusal
+from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource, InferredPackage
+from bugtrail.qa.environments.session_installs import session_installs
 from bugtrail.qa.image import SUITE_PYTHONS, choose_suite, runner_image_for_suite
 from bugtrail.repos.schemas import RepoConfig
 
 if TYPE_CHECKING:
     from bugtrail.wire import TraceRead
 
+log = logging.getLogger(__name__)
 # Never pinned from a recorded environment: the image's own installer, Debian/Ubuntu artefacts, and the
 # recorder (a developer tool; a local or unreleased build of it cannot be installed from the registry).
 RECORDED_SKIP = {"pip", "pkg-resources", "pkg_resources", "distribute", "bugtrail"}
@@ -53,6 +63,10 @@ def recorded_packages(lines: list[str], project_names: set[str]) -> tuple[list[s
             if why:
                 notes.append(f"recorded {why}")
             continue
+        refusal = url_host_refusal(url) if (url := Requirement(requirement).url) else None
+        if refusal:
+            notes.append(f"recorded {requirement_name(requirement)}: not installed, {refusal}")
+            continue
         name = requirement_name(requirement)
         if name in project_names:
             dropped_project.append(requirement)
@@ -74,7 +88,45 @@ def with_pytest(packages: list[str], notes: list[str]) -> list[str]:
     return ["pytest", *packages]
 
 
-def make_plan(settings: Settings, trace: TraceRead, repo_config: RepoConfig | None, tree: Path) -> PlanChoice:
+def inferred_packages(
+    trace: TraceRead,
+    tree: Path,
+    test_command: str | None,
+    declared: list[str],
+    project_name: str | None,
+    notes: list[str],
+) -> list[InferredPackage]:
+    """What the tests (and the trace's edits of them) need beyond the declared packages and the project."""
+    try:
+        edited, edited_names = edit_findings(e.details for e in trace.events if e.type == "edit")
+        inference = infer_needs(tree, test_command, edited=edited, edited_names=edited_names)
+    except Exception as exc:  # an extra: a bug in it must cost the inferred tier, never the QA run
+        log.exception("inferring test needs failed")
+        notes.append(f"inference failed ({type(exc).__name__}); nothing inferred")
+        return []
+    have = {name for name in map(requirement_name, declared) if name}
+    if project_name:
+        have.add(str(canonicalize_name(project_name)))
+    kept = [
+        InferredPackage(module=need.module, distribution=need.distribution, why=need.why)
+        for need in inference.needs
+        if str(canonicalize_name(need.distribution)) not in have
+    ]
+    notes.extend(inference.notes)
+    notes.extend(f"inferred {p.distribution} ({p.module}): {p.why}" for p in kept)
+    notes.extend(
+        f"optional import {n.module} ({n.why}, guarded): not installed" for n in inference.optional[:20]
+    )
+    return kept
+
+
+def make_plan(
+    settings: Settings,
+    trace: TraceRead,
+    repo_config: RepoConfig | None,
+    tree: Path,
+    test_command: str | None = None,
+) -> PlanChoice:
     detection = detect(tree)
     recorded = trace.environment
     config = repo_config
@@ -133,6 +185,12 @@ def make_plan(settings: Settings, trace: TraceRead, repo_config: RepoConfig | No
         packages, install_project = [], False
         notes.append("nothing to install was found; the runner image is used as is")
     packages = with_pytest(packages, notes) if source != "default" else ["pytest"]
+    own_names = [*(recorded.project if recorded else []), detection.project_name]
+    own = {str(canonicalize_name(n)) for n in own_names if n}
+    packages, added = with_session_installs(trace, packages, own, notes)
+    inferred: list[InferredPackage] = []
+    if source in settings.env_infer_sources:
+        inferred = inferred_packages(trace, tree, test_command, packages, detection.project_name, notes)
     if install_project:
         notes.append(
             "the checkout is installed editable at /workspace/repo (the mounted work tree is imported)"
@@ -144,10 +202,35 @@ def make_plan(settings: Settings, trace: TraceRead, repo_config: RepoConfig | No
         packages=packages,
         commands=commands,
         install_project=install_project,
+        inferred=inferred,
         notes=notes,
     )
-    needs_build = source != "default"
+    needs_build = source != "default" or bool(inferred) or added
     return PlanChoice(plan, suite, needs_build, None, python_requested, python_note, list(detection.files))
+
+
+def with_session_installs(
+    trace: TraceRead, packages: list[str], own: set[str], notes: list[str]
+) -> tuple[list[str], bool]:
+    """The plan's packages plus what the developer pip-installed during the session (a pin the session
+    changed replaces the recorded one); (packages, whether anything was added or changed)."""
+    installed, session_notes = session_installs(e.details for e in trace.events if e.type == "command")
+    notes.extend(session_notes[:20])
+    by_name = {requirement_name(line): index for index, line in enumerate(packages)}
+    merged, changed = list(packages), False
+    for line in installed:
+        name = requirement_name(line)
+        if name in own:
+            continue
+        if name not in by_name:
+            merged.append(line)
+            notes.append(f"{line}: installed during the session")
+            changed = True
+        elif Requirement(line).specifier and merged[by_name[name]] != line:
+            notes.append(f"{line}: installed during the session (instead of {merged[by_name[name]]})")
+            merged[by_name[name]] = line
+            changed = True
+    return merged, changed
 
 
 def configured_packages(detection: Detection, has_commands: bool, notes: list[str]) -> tuple[list[str], bool]:

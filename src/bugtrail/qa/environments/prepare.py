@@ -60,10 +60,12 @@ def prepare_environment(
     tree: Path,
     mirror: Path,
     log_dir: Path,
+    test_command: str | None = None,
 ) -> PreparedEnvironment:
+    """`test_command` names the tests whose imports are inferred (none: the tests under the whole tree)."""
     env_dir = log_dir / "env"
     env_dir.mkdir(parents=True, exist_ok=True)
-    choice = make_plan(settings, trace, repo_config, tree)
+    choice = make_plan(settings, trace, repo_config, tree, test_command)
     info = EnvironmentInfo(
         source=choice.plan.source,
         image=choice.ready_image or choice.plan.base_image,
@@ -175,6 +177,7 @@ def _cached_or_built(
             info.build_s = entry.build_s if entry else None
             info.build_notes = list(entry.notes or []) if entry else []
             _set_python(info, entry.python_version if entry else None)
+            _set_inferred(info, entry.inferred if entry else None)
             return PreparedEnvironment(info, tag, None)
 
         labels = {
@@ -201,6 +204,7 @@ def _cached_or_built(
         info.build_notes = list(outcome.notes)
         info.image_digest = outcome.image_id
         _set_python(info, outcome.python_version)
+        _set_inferred(info, outcome.inferred)
         image = client.images.get(outcome.image_id)
         try:
             # The index entry first, then the tag: a tag never names an image the cache did not record.
@@ -217,6 +221,7 @@ def _cached_or_built(
                 strict=True,
                 base_image=plan.base_image,
                 notes=outcome.notes,
+                inferred=outcome.inferred,
             )
             image.tag(tag.split(":")[0], tag.split(":")[1])
         except (EnvCacheError, OSError, docker.errors.APIError) as exc:
@@ -243,6 +248,7 @@ def _entry_for(
     strict: bool = False,
     base_image: str | None = None,
     notes: list[str] | None = None,
+    inferred: dict[str, list[str]] | None = None,
 ) -> CacheEntry | None:
     base_size = 0
     with contextlib.suppress(Exception):
@@ -261,6 +267,7 @@ def _entry_for(
         last_used=now,
         build_s=build_s,
         notes=notes,
+        inferred=inferred,
     )
     try:
         cache.record(entry)
@@ -269,6 +276,15 @@ def _entry_for(
             raise
         return None
     return entry
+
+
+def _set_inferred(info: EnvironmentInfo, report: dict[str, list[str]] | None) -> None:
+    """What the build's inferred step did (kept in the cache index, so a reused image reports it too)."""
+    if not report:
+        return
+    info.inferred_installed = list(report.get("installed", []))
+    info.inferred_present = list(report.get("present", []))
+    info.inferred_failed = list(report.get("failed", []))
 
 
 def _set_python(info: EnvironmentInfo, actual: str | None) -> None:

@@ -7,9 +7,11 @@ only when pinned to a full commit over https.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -61,6 +63,31 @@ def judge_line(line: str) -> tuple[str | None, str | None]:
         if not url.startswith(("https://", "git+https://")):
             return None, f"{requirement.name}: URL {url[:80]!r} is not https, not installed"
     return text, None
+
+
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".lan", ".home.arpa", ".localdomain", ".intranet")
+
+
+def url_host_refusal(url: str) -> str | None:
+    """Why a developer-supplied requirement URL is not fetched, or None when its host is a public name.
+
+    An environment build has the worker host's network, so a URL a developer chose must not point it at an
+    address (any IP literal) or at a name that is local by convention; package-index pins are unaffected.
+    """
+    try:
+        host = (urlsplit(url.split("+", 1)[1] if re.match(r"^[a-z]+\+", url) else url).hostname or "").lower()
+    except ValueError:
+        return "its URL does not parse"
+    if not host:
+        return "its URL has no host"
+    try:
+        ipaddress.ip_address(host)
+        return f"its URL names an address ({host}), not a host name"
+    except ValueError:
+        pass
+    if "." not in host.strip(".") or host.endswith(_PRIVATE_SUFFIXES) or host in ("localhost",):
+        return f"its URL's host {host!r} is not a public name"
+    return None
 
 
 def logical_lines(text: str) -> list[str]:

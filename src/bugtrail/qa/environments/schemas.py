@@ -9,6 +9,14 @@ from pydantic import BaseModel, Field
 EnvironmentSource = Literal["recorded", "configured", "detected", "default"]
 
 
+class InferredPackage(BaseModel):
+    """A distribution the tests need but no declaration names (qa.environments.inferred)."""
+
+    module: str = Field(description="the import name; installed only when the image cannot import it")
+    distribution: str
+    why: str = Field(default="", description="where it was seen, e.g. 'imported by tests/test_x.py'")
+
+
 class EnvironmentPlan(BaseModel):
     """Everything that shapes an environment image; its content hash is the image cache key."""
 
@@ -18,6 +26,10 @@ class EnvironmentPlan(BaseModel):
     packages: list[str] = Field(default_factory=list, description="requirement lines to install")
     commands: list[str] = Field(default_factory=list, description="install commands run in the checkout")
     install_project: bool = Field(default=True, description="pip install the checkout itself")
+    inferred: list[InferredPackage] = Field(
+        default_factory=list,
+        description="installed after the declared packages and the project, one at a time, if still missing",
+    )
     notes: list[str] = Field(default_factory=list, description="why this plan: files read, plugins implied")
 
 
@@ -40,3 +52,12 @@ class EnvironmentInfo(BaseModel):
     )
     cache_hit: bool | None = None
     build_log_tail: str | None = None
+    inferred_installed: list[str] = Field(
+        default_factory=list, description="inferred distributions the build installed"
+    )
+    inferred_present: list[str] = Field(
+        default_factory=list, description="inferred distributions whose module the image already had"
+    )
+    inferred_failed: list[str] = Field(
+        default_factory=list, description="inferred distributions that could not be installed (noted only)"
+    )
