@@ -3,15 +3,18 @@
     python benchmarks/ingest_bench.py                 # SQLite and PostgreSQL: 2.5-4 min on the 2-core machine
     python benchmarks/ingest_bench.py --quick         # shorter phases: < 1 min quiet, ~2 min under load
     python benchmarks/ingest_bench.py --databases sqlite --loads 100,400 --seconds 5
+    python benchmarks/ingest_bench.py --server-env PYTHONPATH=../main/src   # another checkout's server
 
 For each database (SQLite; PostgreSQL on 127.0.0.1:5432 in a scratch database), against a real
 `bugtrail serve` subprocess on 127.0.0.1 (no QA worker; `--workers N` on PostgreSQL when the server has
 that option, detected from `bugtrail serve --help`), in this order:
 1. Raw ceilings on the same disk and settings (benchmarks/ingest_raw.py): single-row commits/s (one row
    per transaction) and executemany rows/s (100 rows per transaction), into bugtrail's own event table.
-2. Sequential: one client, one request at a time: `/healthz` and single-event appends; latency and the
-   server's CPU per request.
-3. Single-event appends from --clients (200) keep-alive clients, each its own developer key and trace, at
+2. Sequential: one client, one request at a time: `/healthz`, trace creates (as `bugtrail start` sends
+   them) and single-event appends; latency and the server's CPU per request.
+3. A herd of --creates (2000) trace creates from the --clients keep-alive clients in a closed loop (every
+   developer's first request is a create): creates/s and the server's CPU per create.
+   Then single-event appends from --clients (200) keep-alive clients, each its own developer key and trace, at
    each fixed offered load (--loads, default 100, 400, 1000 events/s) for --seconds each. Open loop: the
    arrival times are drawn (Poisson) before the phase starts, and a request's latency is counted from its
    scheduled arrival, so a slow server shows as latency, not as a lower offered rate (no coordinated
@@ -46,7 +49,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -62,6 +65,7 @@ import ingest_raw
 
 from tests.support.loadtools import (
     POSTGRES_ADMIN_URL,
+    add_server_env_option,
     busy_processes,
     check_exactly_once,
     cpu_by_process,
@@ -211,6 +215,28 @@ def batch_bodies(count: int) -> Bodies:
     return out
 
 
+def create_bodies(count: int) -> Bodies:
+    """Pre-serialized trace creates as `bugtrail start` sends them: a fresh trace_id, the header and a
+    recorded environment (no events)."""
+    out = []
+    for i in range(count):
+        body = {
+            "trace_id": str(uuid.uuid4()),
+            "repo_url": "https://github.com/example/project",
+            "bug_description": f"cache misses on the second locale lookup (session {i})",
+            "base_commit": "0123456789abcdef0123456789abcdef01234567",
+            "test_command": "python -m pytest -q tests/test_cache.py",
+            "environment": {
+                "python_version": "3.11.9",
+                "implementation": "CPython",
+                "platform": "Linux-6.8.0-x86_64-with-glibc2.39",
+                "packages": ["pytest==8.3.3", "requests==2.32.3", "numpy==2.1.1"],
+            },
+        }
+        out.append((orjson.dumps(body), []))
+    return out
+
+
 def poisson_schedule(rate: float, seconds: float, seed: int) -> list[float]:
     """Arrival offsets (s) of a Poisson process at `rate`/s over `seconds`: fixed before the phase."""
     rng = random.Random(seed)
@@ -253,6 +279,25 @@ async def post(client: Client, body: bytes, event_ids: list[str], phase: Phase, 
     else:
         phase.events += len(event_ids)
         phase.acked.extend(event_ids)
+
+
+async def post_create(client: Client, body: bytes, _ids: list[str], phase: Phase, since: float) -> None:
+    """Send one pre-serialized trace create (201 expected); its latency counts from `since`."""
+    phase.in_flight += 1
+    try:
+        status, raw = await client.conn.send(client.conn.encode("POST", "/api/traces", body))
+    except (OSError, TimeoutError, asyncio.IncompleteReadError) as exc:
+        phase.errors.append(f"{type(exc).__name__}: {exc}")
+        return
+    finally:
+        phase.in_flight -= 1
+    phase.latencies.append(time.perf_counter() - since)
+    phase.requests += 1
+    if status != 201:
+        phase.errors.append(f"create: HTTP {status}: {raw[:160]!r}")
+
+
+Sender = Callable[[Client, bytes, list[str], Phase, float], Coroutine[Any, Any, None]]
 
 
 async def open_loop(
@@ -300,9 +345,12 @@ async def _drain(phase: Phase, workers: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*workers, return_exceptions=True)
 
 
-async def closed_loop(clients: list[Client], bodies: Bodies, name: str, seconds: float = 3600) -> Phase:
+async def closed_loop(
+    clients: list[Client], bodies: Bodies, name: str, seconds: float = 3600, send: Sender = post
+) -> Phase:
     """Every client sends its share of `bodies` one after the other, as fast as the server answers, until
-    the bodies run out or `seconds` have passed (then requests in flight are awaited, none sent)."""
+    the bodies run out or `seconds` have passed (then requests in flight are awaited, none sent). `send`:
+    appends (post) or trace creates (post_create)."""
     phase = Phase(name)
     shares = [bodies[i :: len(clients)] for i in range(len(clients))]
     deadline = time.perf_counter() + seconds
@@ -311,7 +359,7 @@ async def closed_loop(clients: list[Client], bodies: Bodies, name: str, seconds:
         for body, ids in share:
             if time.perf_counter() >= deadline:
                 return
-            await post(client, body, ids, phase, since=time.perf_counter())
+            await send(client, body, ids, phase, time.perf_counter())
 
     workers = [asyncio.create_task(run(c, s)) for c, s in zip(clients, shares, strict=True)]
     with contextlib.suppress(TimeoutError):
@@ -434,6 +482,7 @@ class Outcome:
     loads: dict[float, Phase] = field(default_factory=dict)
     saturation: Phase | None = None
     batches: Phase | None = None
+    creates: Phase | None = None
     exact: bool = False
     errors: int = 0
 
@@ -531,6 +580,9 @@ async def measure_sequential(
     measured = [await meter.run(sequential_get(client, "/healthz", args.sequential))]
     if (await client.conn.send(client.conn.encode("GET", "/readyz")))[0] != 404:
         measured.append(await meter.run(sequential_get(client, "/readyz", args.sequential)))
+    measured.append(
+        await meter.run(closed_loop([client], create_bodies(args.sequential), "creates", send=post_create))
+    )
     appends = await meter.run(closed_loop([client], single_bodies(args.sequential), "appends"))
     appends.acked += warm.acked
     appends.errors += warm.errors
@@ -544,8 +596,21 @@ async def measure_singles(
     server: BugtrailServer, meter: Meter, keys: list[str], args: argparse.Namespace, outcome: Outcome
 ) -> list[Phase]:
     clients = await connect(server, keys)
+    phases: list[Phase] = []
+    if args.creates:
+        # A herd of session starts (every developer's first request is a create): creates/s and their CPU.
+        phase = await meter.run(
+            closed_loop(clients, create_bodies(args.creates), "creates", args.grace + 30, post_create)
+        )
+        outcome.creates = phase
+        phases.append(phase)
+        _say(
+            outcome.database,
+            f"trace creates, {len(clients)} clients in a closed loop: {phase.requests / phase.wall:.0f} "
+            f"creates/s, {phase.latency_text()}; {phase.cpu_text()}",
+        )
     # Each trace's first append, unmeasured (bounded: on an overloaded server not every trace gets one).
-    phases = [await closed_loop(clients, single_bodies(len(clients)), "warm-up", args.grace + 1)]
+    phases.append(await closed_loop(clients, single_bodies(len(clients)), "warm-up", args.grace + 1))
     for rate in args.loads:
         offsets = poisson_schedule(rate, args.seconds, seed=int(rate))
         bodies = single_bodies(len(offsets))
@@ -617,6 +682,12 @@ def report(outcomes: list[Outcome], clients: int) -> bool:
                 f"ratio: {label} at {rate:g}/s offered: achieved / offered = "
                 f"{phase.events_per_s:.0f} / {rate:g} = {phase.events_per_s / rate:.3f}; "
                 f"p50 {phase.p(50):.1f} ms, p99 {phase.p(99):.1f} ms"
+            )
+        if o.creates is not None and o.creates.requests:
+            per_create = o.creates.server_cpu / o.creates.requests * 1000
+            print(
+                f"ratio: {label} trace creates ({clients} clients) = "
+                f"{o.creates.requests / o.creates.wall:.0f}/s at {per_create:.2f} ms of server CPU each"
             )
         if o.batches is not None:
             ratio = o.batches.events_per_s / o.raw_many
@@ -706,6 +777,7 @@ PROFILES = {
     "saturation_seconds": (5.0, 1.5),
     "batches": (400, 40),
     "batch_seconds": (8.0, 1.5),
+    "creates": (2000, 400),
     "grace": (5.0, 1.0),
 }
 
@@ -728,17 +800,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--saturation-seconds", type=float, help="closed-loop phase (5, --quick 1.5; 0: skip)"
     )
     parser.add_argument("--batches", type=int, help="at most this many batches of 100 (400, --quick 40)")
+    parser.add_argument("--creates", type=int, help="trace creates (2000, --quick 400; 0: skip)")
     parser.add_argument("--batch-seconds", type=float, help="at most this long for batches (8, --quick 1.5)")
     parser.add_argument(
         "--grace", type=float, help="s after an open-loop schedule until unanswered = unserved (5, --quick 1)"
     )
-    parser.add_argument(
-        "--server-env",
-        action="append",
-        default=[],
-        type=lambda text: tuple(text.split("=", 1)) if "=" in text else parser.error(f"{text!r}: KEY=VALUE"),
-        help="KEY=VALUE for the server's environment (repeatable), e.g. BUGTRAIL_AUTH_CACHE_TTL_S=300",
-    )
+    add_server_env_option(parser)
     parser.add_argument("--require-targets", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument(
         "--profile", type=Path, help="DIR: py-spy the server during the single-event and batch phases"

@@ -58,6 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from tests.support.loadtools import (
     ExactlyOnce,
+    add_server_env_option,
     busy_processes,
     check_exactly_once,
     scratch_postgres,
@@ -367,7 +368,11 @@ def one_run(args: argparse.Namespace, developers_count: int) -> dict[str, Any]:
             Developer(i, key, root / "spools" / f"dev{i:05d}" / "spool.sqlite3") for i, key in enumerate(keys)
         ]
         server = BugtrailServer(
-            root / "data", database_url=database_url, log_path=root / "server.log", workers=args.workers
+            root / "data",
+            database_url=database_url,
+            log_path=root / "server.log",
+            workers=args.workers,
+            env=dict(args.server_env),
         )
         server.start()
         try:
@@ -496,6 +501,7 @@ def main() -> int:
         "creates a trace, the heaviest request, so a short ramp of many developers is a herd of creates",
     )
     parser.add_argument("--workers", type=int, help="API processes (`bugtrail serve --workers N`)")
+    add_server_env_option(parser)
     parser.add_argument(
         "--client",
         choices=["sdk", "raw"],

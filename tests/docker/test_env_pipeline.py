@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bugtrail.cli.app import app
 from bugtrail.config import Settings
 from tests.support.buggy_repo import submit_and_run, trace_body
-from tests.support.env_repos import SCM_INIT, SCM_TEST, cli_uses, scm_repo
+from tests.support.env_repos import SCM_INIT, SCM_TEST, cli_uses, plain_repo, scm_repo
 from tests.support.repos import git
 
 BUGGY_INIT = SCM_INIT.replace('== "yes"', '== "no"')
@@ -66,5 +66,45 @@ def test_fix_graded_in_a_detected_environment_and_the_image_reused(
         assert f"ready: {environment['image']} (reused from the cache)" in built.output
         missing = CliRunner().invoke(app, ["env", "build", "00000000-0000-0000-0000-000000000000"])
         assert missing.exit_code == 1 and "not found" in missing.output
+    finally:
+        subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)
+
+
+DYNAMIC_TEST_OLD = "def test_placeholder():\n    pass\n"
+# The dependency is loaded by name at run time (as plugins and entry points are): nothing declares it and no
+# import statement names it, so only the session's `pip install` says the tests need it.
+DYNAMIC_TEST_NEW = (
+    "import importlib\n\n\n"
+    "def test_six_is_there_at_run_time():\n"
+    "    assert importlib.import_module('si' + 'x').PY3\n"
+)
+
+
+def test_a_package_pip_installed_during_the_session_is_in_the_environment(
+    client, keys, worker, repos_dir: Path
+):
+    repo = repos_dir / "session-install"
+    commit = plain_repo(repo, {"tests/test_dynamic.py": DYNAMIC_TEST_OLD})
+    install = {
+        "type": "command",
+        "timestamp": "2026-11-26T09:30:00+00:00",
+        "details": {"command": "python -m pip install six", "exit_code": 0, "output": "Successfully"},
+    }
+    body = trace_body(
+        f"file://{repo}",
+        commit,
+        [("tests/test_dynamic.py", DYNAMIC_TEST_OLD, DYNAMIC_TEST_NEW)],
+        test_command="python -m pytest -q tests/test_dynamic.py",
+        extra_events=[install],
+    )
+    qa = submit_and_run(client, keys, worker, body)["qa_results"]
+    environment = qa["environment"]
+    try:
+        assert qa["outcome"] == "completed", (qa.get("error"), environment.get("build_log_tail"))
+        assert "six" in environment["plan"]["packages"]
+        assert "six: installed during the session" in environment["plan"]["notes"]
+        assert qa["tests_passed"] is True
+        # The only edit is a test edit, so the before run has the test too: it passes in both runs.
+        assert qa["pass_to_pass"] == ["tests/test_dynamic.py::test_six_is_there_at_run_time"]
     finally:
         subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)

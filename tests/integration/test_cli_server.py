@@ -113,17 +113,23 @@ def test_e2e_example_script(tmp_path: Path) -> None:
         server.stop()
 
 
+def _api_processes(server: BugtrailServer) -> list[int]:
+    """The API processes of `serve --workers N` (spawned by uvicorn's supervisor)."""
+    assert server.process is not None
+    return [
+        pid
+        for pid in child_pids(server.process.pid)
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+
+
 def test_serve_workers_runs_api_processes_against_one_database(tmp_path: Path, database_url: str) -> None:
     """`serve --workers 2`: two API processes under one parent that migrated, printed the one admin key
     and runs the one embedded worker; concurrent appends through both are all stored once."""
     server = BugtrailServer(tmp_path / "data", database_url=database_url, env={"BUGTRAIL_SERVE_WORKERS": "2"})
     server.start()
     try:
-        api_processes = [
-            pid
-            for pid in child_pids(server.process.pid)  # type: ignore[union-attr]
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
-        ]
+        api_processes = _api_processes(server)
         assert len(api_processes) == 2, api_processes
         server.read_first_start_key()
         status, listed = http_json("GET", f"{server.url}/api/keys", key=server.admin_key)
@@ -151,3 +157,66 @@ def test_serve_workers_runs_api_processes_against_one_database(tmp_path: Path, d
     finally:
         server.stop()
     assert all(not Path(f"/proc/{pid}").exists() for pid in api_processes)
+
+
+def _sockets_on(pid: int, port: int, state: str) -> set[str]:
+    """The TCP sockets (inodes) on local `port` in `state` ("01" established, "0A" listening) that process
+    `pid` holds (from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = os.readlink(fd)
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local_port = int(fields[1].rsplit(":", 1)[1], 16)
+            if local_port == port and fields[3] == state and fields[9] in inodes:
+                found.add(fields[9])
+    return found
+
+
+def test_serve_workers_spreads_connections_over_the_api_processes(tmp_path: Path) -> None:
+    """Each API process listens on a socket of its own (SO_REUSEPORT; uvicorn's own mode shares one), and
+    the kernel spreads kept-alive connections over them (with a fair spread, one process holding fewer
+    than 4 of 32 has a probability of about 3e-6)."""
+    server = BugtrailServer(tmp_path / "data", env={"BUGTRAIL_SERVE_WORKERS": "2"})
+    server.start()
+    clients = [httpx.Client(base_url=server.url) for _ in range(32)]
+    try:
+        api_processes = _api_processes(server)
+        assert len(api_processes) == 2, api_processes
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # both processes listening (the first may answer alone)
+            listening = [_sockets_on(pid, server.port, "0A") for pid in api_processes]
+            if all(listening):
+                break
+            time.sleep(0.1)
+        assert len(listening[0] | listening[1]) == 2, f"one socket shared by both processes: {listening}"
+        assert [client.get("/healthz").status_code for client in clients] == [200] * 32
+        held = [len(_sockets_on(pid, server.port, "01")) for pid in api_processes]
+        assert sum(held) == 32 and min(held) >= 4, held
+        # A second server on the same port is refused, not silently given a share of the connections.
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bugtrail",
+                "serve",
+                "--port",
+                str(server.port),
+                "--workers",
+                "2",
+                "--no-worker",
+            ],
+            capture_output=True,
+            text=True,
+            env=cli_environment(BUGTRAIL_DATA_DIR=str(tmp_path / "other")),
+            timeout=60,
+        )
+        assert other.returncode == 1 and "cannot listen" in other.stderr, other.stderr
+    finally:
+        for client in clients:
+            client.close()
+        server.stop()

@@ -1,5 +1,6 @@
-"""api/fast_append.py answers `POST /api/traces/{id}/events` in front of FastAPI: every answer must be the
-one the declared FastAPI route gives (same status, same error body), on SQLite and PostgreSQL."""
+"""api/fast_append.py answers `POST /api/traces/{id}/events` and `POST /api/traces` in front of FastAPI:
+every answer must be the one the declared FastAPI route gives (same status, same error body), on SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -78,3 +79,46 @@ def test_fast_append_answers_exactly_as_the_route(client, route_only, keys) -> N
         422,
         404,
     ]
+
+
+def test_fast_create_answers_exactly_as_the_route(client, route_only, keys) -> None:  # type: ignore[no-untyped-def]
+    taken = seed(events=[], developer_id="alice", trace_id=str(uuid.uuid4()))
+    assert client.post("/api/traces", json=taken, headers=keys.alice).status_code == 201
+    cases: list[tuple[dict[str, str], dict[str, Any]]] = [
+        (keys.alice, {"json": taken}),  # an identical retry: 200
+        (keys.alice, {"json": {**taken, "bug_description": "other"}}),  # 409
+        (keys.bob, {"json": {**taken, "developer_id": "bob"}}),  # someone else's id: 404
+        (keys.bob, {"json": seed(events=[], developer_id="alice")}),  # 403: another developer's id
+        (keys.alice, {"json": {**taken, "repo_url": 7}}),  # 422
+        (keys.alice, {"json": {**taken, "environment": {"python": "3"}}}),  # 422: unknown field
+        (keys.alice, {"content": b"{not json", "headers": {"content-type": "application/json"}}),
+        (keys.alice, {"content": b"<xml/>", "headers": {"content-type": "text/xml"}}),
+        (keys.alice, {"content": b""}),
+        (
+            keys.alice,
+            {"json": seed(events=[reasoning("2026-11-26T10:00:00+00:00") for _ in range(4)])},
+        ),  # 413
+    ]
+    for key, request in cases:
+        headers = {**key, **request.pop("headers", {})}
+        fast = client.post("/api/traces", headers=headers, **request)
+        routed = route_only.post("/api/traces", headers=headers, **request)
+        assert fast.status_code == routed.status_code, (request, fast.text, routed.text)
+        assert fast.json() == routed.json(), (request, fast.text, routed.text)
+    assert [client.post("/api/traces", headers=keys.alice, **r).status_code for _, r in cases[:2]] == [
+        200,
+        409,
+    ]
+
+    # New traces: 201 from both, the same answer but for the id; ?finalize= is left to the FastAPI route.
+    def new() -> dict[str, Any]:
+        return seed(
+            developer_id="alice", events=[reasoning(f"2026-11-26T10:00:0{i}+00:00") for i in range(2)]
+        )
+
+    fast, routed = (c.post("/api/traces", json=new(), headers=keys.alice) for c in (client, route_only))
+    assert (fast.status_code, routed.status_code) == (201, 201)
+    assert {**fast.json(), "trace_id": None} == {**routed.json(), "trace_id": None}
+    assert fast.json()["event_count"] == 2
+    final = client.post("/api/traces?finalize=true", json=new(), headers=keys.alice)
+    assert (final.status_code, final.json()["status"]) == (201, "queued")

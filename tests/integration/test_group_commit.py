@@ -80,6 +80,22 @@ def _append(app, settings, principal: Principal, trace_id: uuid.UUID, prepared):
             "traces.append",
             lambda session, requests: service.store_appends(session, settings, requests),
             service.AppendRequest(principal, trace_id, prepared),
+            stage=1,
+        ),
+    )
+
+
+def _create(app, settings, principal: Principal, body: dict[str, Any]):  # type: ignore[no-untyped-def]
+    """Submit one bare create exactly as the route does (the same work and batch)."""
+    prepared = service.prepare_trace(settings, principal, TraceCreate.model_validate(body))
+    return group_committer(app).submit(
+        lambda session: service.store_trace(session, settings, principal, prepared),
+        order_key=prepared.trace_id,
+        batch=Batch(
+            "traces.create",
+            lambda session, requests: service.store_creates(session, requests),
+            service.CreateRequest(principal, prepared),
+            stage=0,
         ),
     )
 
@@ -123,6 +139,52 @@ def test_one_group_a_conflict_fails_alone_and_order_is_kept(app, database, setti
     assert _rows(database, bobs_trace) == []
     with database.scope(read_only=True) as session:
         assert session.get(Trace, str(trace)).event_count == 12  # type: ignore[union-attr]
+
+
+def test_creates_in_one_group_keep_their_semantics(app, database, settings) -> None:  # type: ignore[no-untyped-def]
+    alice, bob = _principal(database, "alice"), _principal(database, "bob")
+    earlier = _new_trace(database, settings, alice)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    environment = {"python_version": "3.11.9", "packages": ["pytest==8.3.3"]}
+    body = seed(events=[], developer_id="alice", trace_id=first, environment=environment)
+    plain = seed(events=[], developer_id="alice", trace_id=second)
+    step = reasoning("2026-11-26T10:00:00+00:00")
+
+    async def submit_all() -> list[Any]:
+        # An append to a trace created in the same group is written after the group's creates.
+        append = _append(app, settings, alice, uuid.UUID(second), _prepared(settings, step))
+        return await asyncio.gather(
+            append,
+            _create(app, settings, alice, body),  # new, with an environment
+            _create(app, settings, alice, plain),  # new, without one (SQL NULL)
+            _create(app, settings, alice, body),  # a retry of the first in the same group: a no-op
+            _create(app, settings, alice, {**body, "bug_description": "other"}),  # 409: other content
+            _create(app, settings, bob, {**body, "developer_id": "bob"}),  # 404: alice's trace id
+            _create(app, settings, alice, seed(events=[], developer_id="alice", trace_id=str(earlier))),
+            return_exceptions=True,
+        )
+
+    outcomes = run_in_own_loop(submit_all)
+    stats = group_committer(app).stats
+    assert (stats.groups, stats.largest) == (1, 7), "all were queued before the writer ran"
+    assert (outcomes[0].accepted, outcomes[0].event_count) == (1, 1)
+    assert [outcome.created for outcome in outcomes[1:4]] == [True, True, False]
+    assert isinstance(outcomes[4], Conflict) and "different content" in str(outcomes[4])
+    assert isinstance(outcomes[5], NotFound)
+    assert (outcomes[6].created, outcomes[6].trace_id) == (False, earlier)
+    with database.scope(read_only=True) as session:
+        stored = {
+            t.trace_id: t for t in session.scalars(select(Trace).where(Trace.trace_id.in_([first, second])))
+        }
+        no_environment = set(session.scalars(select(Trace.trace_id).where(Trace.environment.is_(None))))
+    assert stored[first].environment["packages"] == ["pytest==8.3.3"]
+    assert (stored[first].developer_id, stored[first].status, stored[first].event_count) == (
+        "alice",
+        "pending",
+        0,
+    )
+    assert stored[second].event_count == 1 and stored[second].created_at is not None
+    assert second in no_environment and first not in no_environment
 
 
 def test_a_batch_the_database_refuses_is_written_one_request_at_a_time(app, database, settings) -> None:  # type: ignore[no-untyped-def]

@@ -7,6 +7,7 @@ ingestion benchmark end to end).
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import time
@@ -17,6 +18,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.server import child_pids
+
+
+def add_server_env_option(parser: argparse.ArgumentParser) -> None:
+    """`--server-env KEY=VALUE` (repeatable) for a benchmark's server: an A/B of a setting, or a baseline
+    (PYTHONPATH=OTHER/src runs another checkout's server in the same run)."""
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        type=lambda text: tuple(text.split("=", 1)) if "=" in text else parser.error(f"{text!r}: KEY=VALUE"),
+        help="KEY=VALUE for the server's environment (repeatable), e.g. BUGTRAIL_AUTH_CACHE_TTL_S=300 or "
+        "PYTHONPATH=../main/src",
+    )
+
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "BUGTRAIL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -119,3 +119,38 @@ def test_half_written_junit_is_ignored(tmp_path: Path):
         (tmp_path / phase / "run.json").write_text(json.dumps({"exit_code": 1, "command": "pytest"}))
         (tmp_path / phase / "junit.xml").write_text("<testsuite><testcase")
     assert grade_logs(tmp_path).grading_method == "exit_code"
+
+
+def test_tests_a_stopped_before_run_never_reached_are_not_fail_to_pass():
+    bang = "!" * 26
+    stopped = f"F\n{bang} stopping after 1 failures {bang}\n1 failed in 0.1s\n"
+    before = PhaseLog(1, tests={"tests/test_a.py::test_new": FAILED}, output=stopped)
+    after = PhaseLog(
+        0,
+        tests={
+            "tests/test_a.py::test_new": PASSED,
+            "tests/test_a.py::test_other_new": PASSED,
+            "tests/test_b.py::test_never_reached": PASSED,
+        },
+    )
+    verdict = grade(before, after, edited_test_files=frozenset({"tests/test_a.py"}))
+    assert verdict.resolved is True
+    assert verdict.fail_to_pass == ["tests/test_a.py::test_new", "tests/test_a.py::test_other_new"]
+    assert verdict.pass_to_pass == []
+    # Without the stop, a test missing before still counts as failing before (a new test that did not import).
+    complete = PhaseLog(1, tests={"tests/test_a.py::test_new": FAILED}, output="1 failed in 0.1s\n")
+    assert "tests/test_b.py::test_never_reached" in grade(complete, after).fail_to_pass
+
+
+def test_tests_a_stopped_after_run_never_reached_are_not_pass_to_fail():
+    bang = "!" * 26
+    tests = {"t.py::test_old_failure": FAILED, "t.py::test_new": FAILED, "t.py::test_z": PASSED}
+    before = PhaseLog(1, tests=tests)
+    after = PhaseLog(
+        1,
+        tests={"t.py::test_old_failure": FAILED, "t.py::test_new": PASSED},
+        output=f"{bang} stopping after 1 failures {bang}\n",
+    )
+    verdict = grade(before, after)
+    assert verdict.pass_to_fail == [] and verdict.fail_to_pass == ["t.py::test_new"]
+    assert verdict.resolved is True

@@ -44,11 +44,13 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Batch:
     """Requests of one `kind` in a group are written together: write_all(session, payloads) returns one
-    result or exception per payload, in order, and raises only if the database refused the writes."""
+    result or exception per payload, in order, and raises only if the database refused the writes.
+    Kinds are written by `stage`, lowest first (creates before appends: an append finds its trace)."""
 
     kind: str
     write_all: Callable[[Session, list[Any]], list[Any]]
     payload: Any
+    stage: int = 0
 
 
 @dataclass
@@ -150,20 +152,33 @@ class GroupCommitter:
                 batches.setdefault(pending.batch.kind, []).append(i)
         with self.database.scope() as session:
             if len(group) == 1:  # alone: no savepoint; its error rolls back the transaction, which is its own
-                lone = group[0]
-                if lone.batch is None:
-                    outcomes[0] = (True, lone.work(session))
-                else:
-                    result = lone.batch.write_all(session, [lone.batch.payload])[0]
-                    outcomes[0] = (not isinstance(result, Exception), result)
+                outcomes[0] = self._write_alone(session, group[0])
                 return outcomes
             self._write_each(session, group, singles, outcomes)
             refused: list[int] = []
-            for indexes in batches.values():
+            for indexes in sorted(batches.values(), key=lambda indexes: self._stage(group, indexes)):
                 if not self._write_batch(session, group, indexes, outcomes):
                     refused.extend(indexes)
             self._write_each(session, group, refused, outcomes)
         return outcomes
+
+    @staticmethod
+    def _stage(group: list[_Pending], indexes: list[int]) -> int:
+        batch = group[indexes[0]].batch
+        return batch.stage if batch is not None else 0
+
+    @staticmethod
+    def _write_alone(session: Session, lone: _Pending) -> tuple[bool, Any]:
+        if lone.batch is not None:
+            try:
+                result = lone.batch.write_all(session, [lone.batch.payload])[0]
+                return (not isinstance(result, Exception), result)
+            except OperationalError:
+                raise
+            except Exception as exc:  # refused (a race with another process): its own work, from scratch
+                log.info("lone %r request refused (%s); written by its own work", lone.batch.kind, exc)
+                session.rollback()
+        return (True, lone.work(session))
 
     def _write_each(
         self, session: Session, group: list[_Pending], indexes: list[int], outcomes: list[tuple[bool, Any]]

@@ -9,6 +9,10 @@ from bugtrail.cli.common import err_console, load_settings, open_database
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 
 
+# The app of each API process of `serve --workers N` (built from the environment in that process).
+_WORKER_APP = "bugtrail.api.worker_process:create_worker_app"
+
+
 def register(app: typer.Typer) -> None:
     app.command()(serve)
     app.add_typer(db_app, name="db")
@@ -26,6 +30,7 @@ def serve(
     """Run the API (and, by default, an embedded QA worker). Migrates the database first."""
     import uvicorn
 
+    from bugtrail.api import reuseport
     from bugtrail.api.app import create_app
     from bugtrail.api.http_protocol import BoundedHttpToolsProtocol
     from bugtrail.auth import keys
@@ -58,10 +63,17 @@ def serve(
         with background.start_services(settings, database):
             if settings.serve_workers == 1:
                 uvicorn.run(create_app(settings, database), **server_options)  # type: ignore[arg-type]
+            elif reuseport.supported(settings.port):
+                # A socket per API process: the kernel spreads connections evenly (api/reuseport.py).
+                try:
+                    reuseport.run(_WORKER_APP, settings.serve_workers, server_options)
+                except OSError as exc:
+                    err_console.print(f"[red]cannot listen on {settings.host}:{settings.port}: {exc}[/]")
+                    raise typer.Exit(1) from exc
             else:
                 # Each API process builds its app from the environment (api/worker_process.py).
                 uvicorn.run(
-                    "bugtrail.api.worker_process:create_worker_app",
+                    _WORKER_APP,
                     factory=True,
                     workers=settings.serve_workers,
                     **server_options,  # type: ignore[arg-type]

@@ -395,6 +395,11 @@ def grade(before: PhaseLog, after: PhaseLog, edited_test_files: frozenset[str] =
     flaky = flaky_tests(before) | flaky_tests(after)
     passed_before = {t for t, o in before_tests.items() if o == PASSED} - flaky
     passed_after = {t for t, o in after_tests.items() if o == PASSED} - flaky
+    if method == "junit" and _stopped_early(before):
+        # `-x`/`--maxfail` ended the before run early: a test it never reached is unknown, not failing.
+        passed_after &= set(before_tests) | edited_new_tests(after_tests, edited_test_files)
+    if method == "junit" and _stopped_early(after):
+        passed_before &= set(after_tests)  # likewise, never reached after: unknown, not pass-to-fail
     fail_to_pass = sorted(passed_after - passed_before)
     pass_to_pass = sorted(passed_after & passed_before)
     pass_to_fail = sorted(passed_before - passed_after)
@@ -415,6 +420,19 @@ def grade(before: PhaseLog, after: PhaseLog, edited_test_files: frozenset[str] =
         flaky=sorted(flaky),
         exit_code_note=exit_code_note if tests_passed else None,
     )
+
+
+_STOPPED = re.compile(r"^!+ stopping after \d+ failures? !+$", re.M)
+
+
+def _stopped_early(phase: PhaseLog) -> bool:
+    """pytest's maxfail (`-x`, `--maxfail`) stopped the run before every test ran."""
+    return bool(_STOPPED.search(phase.output))
+
+
+def edited_new_tests(tests: dict[str, str], edited_test_files: frozenset[str]) -> set[str]:
+    """Tests in files the test edit touched: a new test there may rightly be missing before."""
+    return {t for t in tests if t.split("::", 1)[0] in edited_test_files}
 
 
 def load_phase(

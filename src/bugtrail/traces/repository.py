@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Text, and_, bindparam, cast, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bugtrail.consent import repository as consent_repo
@@ -34,15 +35,21 @@ def get_trace(session: Session, trace_id: str, for_update: bool = False) -> Trac
     return session.scalar(query)
 
 
-def add_trace_if_absent(session: Session, trace: Trace) -> bool:
-    """Insert unless a concurrent request inserted the same trace_id first (then False)."""
-    try:
-        with session.begin_nested():
-            session.add(trace)
-            session.flush()
-    except IntegrityError:
-        return False
-    return True
+def insert_traces_if_absent(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """INSERT ... ON CONFLICT (trace_id) DO NOTHING RETURNING trace_id: the ids inserted; the others were
+    taken (by an earlier create, or a concurrent one, which PostgreSQL waits for). No ORM object, no
+    savepoint, one statement (two when only some rows carry an environment: a row leaves the column out
+    to store SQL NULL, not JSON null)."""
+    connection = session.connection()
+    statement = _INSERT_TRACES_IF_ABSENT[connection.dialect.name]
+    inserted: set[str] = set()
+    for same_columns in (
+        [row for row in rows if "environment" in row],
+        [row for row in rows if "environment" not in row],
+    ):
+        if same_columns:
+            inserted.update(connection.execute(statement, same_columns).scalars())
+    return inserted
 
 
 def event_hashes(session: Session, trace_id: str, event_ids: Sequence[str]) -> dict[str, str]:
@@ -50,9 +57,9 @@ def event_hashes(session: Session, trace_id: str, event_ids: Sequence[str]) -> d
     found: dict[str, str] = {}
     for start in range(0, len(event_ids), _IN_CHUNK):
         chunk = event_ids[start : start + _IN_CHUNK]
-        rows = session.execute(
-            select(Event.event_id, Event.content_hash).where(
-                Event.trace_id == trace_id, Event.event_id.in_(chunk)
+        rows = session.connection().execute(
+            select(_EVENT_TABLE.c.event_id, _EVENT_TABLE.c.content_hash).where(
+                _EVENT_TABLE.c.trace_id == trace_id, _EVENT_TABLE.c.event_id.in_(chunk)
             )
         )
         found.update({row.event_id: row.content_hash for row in rows})
@@ -67,25 +74,44 @@ class AppendTarget:
     developer_id: str
     status: str
     event_count: int
+    content_hash: str = ""  # of the create payload (a re-create compares it)
 
 
 _TRACE_TABLE = Trace.metadata.tables["trace"]
+# RETURNING says which rows were inserted (psycopg reports no rowcount for it).
+_INSERT_TRACES_IF_ABSENT = {
+    name: insert(_TRACE_TABLE)
+    .on_conflict_do_nothing(index_elements=["trace_id"])
+    .returning(_TRACE_TABLE.c.trace_id)
+    for name, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+
+
+# What an append (or a re-create) needs of its trace, in AppendTarget's order.
+_TARGET_COLUMNS = (
+    _TRACE_TABLE.c.trace_id,
+    _TRACE_TABLE.c.developer_id,
+    _TRACE_TABLE.c.status,
+    _TRACE_TABLE.c.event_count,
+    _TRACE_TABLE.c.content_hash,
+)
+_APPEND_TARGETS = (
+    select(*_TARGET_COLUMNS)
+    .where(_TRACE_TABLE.c.trace_id.in_(bindparam("trace_ids", expanding=True)))
+    .order_by(_TRACE_TABLE.c.trace_id)
+    .with_for_update()
+)
 
 
 def append_targets(session: Session, trace_ids: Sequence[str]) -> dict[str, AppendTarget]:
     """The traces among `trace_ids`, row-locked in trace_id order on PostgreSQL (every group locks in the
     same order, so two groups in flight never deadlock); SQLite already holds the write lock."""
-    t = _TRACE_TABLE.c
     found: dict[str, AppendTarget] = {}
     ordered = sorted(set(trace_ids))
     for start in range(0, len(ordered), _IN_CHUNK):
-        query = (
-            select(t.trace_id, t.developer_id, t.status, t.event_count)
-            .where(t.trace_id.in_(ordered[start : start + _IN_CHUNK]))
-            .order_by(t.trace_id)
-            .with_for_update()
-        )
-        found.update({row.trace_id: AppendTarget(*row) for row in session.execute(query)})
+        chunk = ordered[start : start + _IN_CHUNK]
+        rows = session.connection().execute(_APPEND_TARGETS, {"trace_ids": chunk})
+        found.update({row.trace_id: AppendTarget(*row) for row in rows})
     return found
 
 
@@ -100,24 +126,65 @@ def event_hashes_of(session: Session, wanted: dict[str, set[str]]) -> dict[tuple
             e.trace_id.in_({trace_id for trace_id, _ in chunk}),
             e.event_id.in_({event_id for _, event_id in chunk}),
         )
-        found.update({(row.trace_id, row.event_id): row.content_hash for row in session.execute(query)})
+        rows = session.connection().execute(query)
+        found.update({(row.trace_id, row.event_id): row.content_hash for row in rows})
     return found
+
+
+# Built once (with expanding IN parameters): building a statement per group cost more CPU than running it.
+_APPEND_STATE = (
+    select(*_TARGET_COLUMNS, _EVENT_TABLE.c.event_id, _EVENT_TABLE.c.content_hash)
+    .select_from(
+        _TRACE_TABLE.outerjoin(
+            _EVENT_TABLE,
+            and_(
+                _EVENT_TABLE.c.trace_id == _TRACE_TABLE.c.trace_id,
+                _EVENT_TABLE.c.event_id.in_(bindparam("event_ids", expanding=True)),
+            ),
+        )
+    )
+    .where(_TRACE_TABLE.c.trace_id.in_(bindparam("trace_ids", expanding=True)))
+    .order_by(_TRACE_TABLE.c.trace_id)
+    .with_for_update(of=_TRACE_TABLE)
+)
+
+
+def append_state(
+    session: Session, wanted: dict[str, set[str]]
+) -> tuple[dict[str, AppendTarget], dict[tuple[str, str], str]]:
+    """append_targets and event_hashes_of for `wanted` (trace_id -> event ids): one statement for a small
+    group (the traces LEFT JOIN their wanted events, only the trace rows locked, in trace_id order), two
+    for a large one (the IN lists are chunked)."""
+    event_ids = {event_id for ids in wanted.values() for event_id in ids}
+    if len(wanted) + len(event_ids) > _IN_CHUNK:
+        return append_targets(session, list(wanted)), event_hashes_of(session, wanted)
+    rows = session.connection().execute(
+        _APPEND_STATE, {"trace_ids": sorted(wanted), "event_ids": sorted(event_ids)}
+    )
+    targets: dict[str, AppendTarget] = {}
+    hashes: dict[tuple[str, str], str] = {}
+    for trace_id, developer_id, status, count, header_hash, event_id, event_hash in rows:
+        if trace_id not in targets:
+            targets[trace_id] = AppendTarget(trace_id, developer_id, status, count, header_hash)
+        if event_id is not None:
+            hashes[(trace_id, event_id)] = event_hash
+    return targets, hashes
+
+
+_SET_EVENT_COUNT = (
+    update(_TRACE_TABLE)
+    .where(_TRACE_TABLE.c.trace_id == bindparam("target"))
+    .values(event_count=bindparam("count"), updated_at=bindparam("now"))
+)
 
 
 def set_event_counts(session: Session, counts: dict[str, int]) -> None:
     """One executemany for the traces a group appended to."""
     if not counts:
         return
-    t = _TRACE_TABLE.c
-    statement = (
-        update(_TRACE_TABLE)
-        .where(t.trace_id == bindparam("target"))
-        .values(event_count=bindparam("count"), updated_at=bindparam("now"))
-    )
     now = utcnow()
-    session.execute(
-        statement, [{"target": trace_id, "count": count, "now": now} for trace_id, count in counts.items()]
-    )
+    rows = [{"target": trace_id, "count": count, "now": now} for trace_id, count in counts.items()]
+    session.connection().execute(_SET_EVENT_COUNT, rows)
 
 
 _EVENT_COLUMNS = (
@@ -132,6 +199,7 @@ _EVENT_COLUMNS = (
     "redactions",
     "received_at",
 )
+_INSERT_EVENTS = _EVENT_TABLE.insert()
 _SQLITE_INSERT_EVENT = (
     f"INSERT INTO event ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
 )
@@ -154,7 +222,7 @@ def insert_events(session: Session, rows: list[dict[str, Any]]) -> None:
     connection = session.connection()
     if connection.dialect.name != "sqlite":
         # Core executemany: one round trip per batch, about half the CPU of the ORM bulk-insert path.
-        connection.execute(_EVENT_TABLE.insert(), rows)
+        connection.execute(_INSERT_EVENTS, rows)
         return
     # SQLite is one writer, so the CPU spent here holds every other writer back: bind plain values straight
     # to the driver instead of through SQLAlchemy's per-parameter processing (a third of the insert cost).

@@ -142,20 +142,36 @@ async def create_trace(
     finalize: bool = Query(False, description="also finalize it (submit a complete trace)"),
 ) -> Response:
     """Create a trace (optionally with events). A trace_id taken by another developer answers 404, as an
-    unknown trace does, so ids cannot be probed."""
+    unknown trace does, so ids cannot be probed. Usually answered in front of FastAPI by
+    api/fast_append.py (without a query string), which calls `create` below exactly as this does."""
+    result = await create(request, settings, principal, finalize)
+    return json_response(result, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
+
+
+async def create(request: Request, settings: Settings, principal: Principal, finalize: bool) -> TraceCreated:
     # Parsing, validation, hashing and redaction run before the database writer is taken (in a thread for
     # a big body): the key was checked before the body was read (api/auth_gate.py).
     raw = await request.body()
     prepared = await run_prepare(
         len(raw), _prepare_create, raw, request.headers.get("content-type"), settings, principal
     )
-    result = await run_write(
+    # A bare create (what `bugtrail start` sends) joins the group's other creates: a few statements for
+    # all of them (service.store_creates). With events or finalize it is written on its own.
+    batch = None
+    if not prepared.events and not finalize:
+        batch = Batch(
+            "traces.create",
+            lambda session, requests: service.store_creates(session, requests),
+            service.CreateRequest(principal, prepared),
+            stage=0,
+        )
+    return await run_write(
         request,
         lambda session: service.store_trace(session, settings, principal, prepared, finalize),
         order_key=prepared.trace_id,
         events=len(prepared.events),
+        batch=batch,
     )
-    return json_response(result, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)
 
 
 def json_response(model: BaseModel, status_code: int = status.HTTP_200_OK) -> Response:
@@ -264,6 +280,7 @@ async def append(
             "traces.append",
             lambda session, requests: service.store_appends(session, settings, requests),
             service.AppendRequest(principal, trace_id, prepared),
+            stage=1,  # after the group's creates: an append finds a trace created earlier in its group
         ),
     )
 

@@ -128,46 +128,111 @@ def store_trace(
     prepared: PreparedTrace,
     finalize: bool = False,
 ) -> TraceCreated:
-    """The database half of a create: short, so it holds the writer only briefly."""
+    """The database half of a create: short, so it holds the writer only briefly. Core statements, no ORM
+    object: one INSERT ... ON CONFLICT DO NOTHING for a new trace; a taken trace_id is read and judged."""
     trace_id = prepared.trace_id
-    environment = prepared.environment
-    existing = repo.get_trace(session, trace_id, for_update=True)
-    if existing is None:
-        trace = Trace(
-            trace_id=trace_id,
-            status="pending",
-            content_hash=prepared.header_hash,
-            event_count=0,
-            **prepared.header,
-        )
-        if environment is not None:
-            trace.environment = environment  # left unset otherwise: SQL NULL, not JSON null
-        if not repo.add_trace_if_absent(session, trace):
-            # Lost a race with an identical retry: continue as the idempotent path on the winner's row.
-            existing = repo.get_trace(session, trace_id, for_update=True)
-    created = existing is None
-    if existing is not None:
-        if existing.developer_id != principal.developer_id and not principal.is_admin:
-            if principal.can_read_all:  # a reviewer may see it anyway: say what is wrong
-                raise Conflict(f"trace_id {trace_id} is already taken")
-            # Someone else's trace id: answered exactly as an unknown trace is (no existence oracle).
-            raise NotFound(f"trace {trace_id} not found")
-        if existing.content_hash != prepared.header_hash:
-            raise Conflict(
-                f"trace {trace_id} already exists with different content",
-                detail={"hint": "use a new trace_id, or resend exactly the original trace"},
-            )
-        trace = existing
+    created = bool(repo.insert_traces_if_absent(session, [trace_row(prepared)]))
+    if created:
+        target = repo.AppendTarget(trace_id, prepared.developer_id, "pending", 0, prepared.header_hash)
+    else:  # an earlier (or a concurrent, now committed) create of this trace_id: judge it
+        found = repo.append_targets(session, [trace_id]).get(trace_id)
+        if found is None:  # unreachable: the row that refused our insert cannot vanish while we hold the lock
+            raise Conflict(f"trace_id {trace_id} is being created; retry")
+        target = found
+        check_recreate(principal, target, prepared.header_hash)
     if prepared.events:
-        _append(session, settings, trace, prepared.events)
-    if finalize:
+        stored = repo.event_hashes(session, trace_id, [str(event.event_id) for event in prepared.events])
+        rows, _duplicates = _plan_append(settings, target, prepared.events, stored)
+        repo.insert_events(session, rows)
+        if rows:
+            target.event_count += len(rows)
+            repo.set_event_counts(session, {trace_id: target.event_count})
+    status = target.status
+    if finalize:  # rare (a complete trace in one request): the ORM row, as finalize_trace uses it
+        trace = repo.get_trace(session, trace_id, for_update=True)
+        assert trace is not None  # inserted or locked above, in this transaction
         _finalize(session, settings, trace)
+        status = trace.status
     return TraceCreated(
-        trace_id=uuid.UUID(trace.trace_id),
-        status=trace.status,
-        event_count=trace.event_count,
-        created=created,
+        trace_id=uuid.UUID(trace_id), status=status, event_count=target.event_count, created=created
     )
+
+
+def trace_row(prepared: PreparedTrace) -> dict[str, Any]:
+    """The trace table row of a new trace (Core insert: the model's defaults are spelled out)."""
+    now = utcnow()
+    row = {
+        "trace_id": prepared.trace_id,
+        "status": "pending",
+        "content_hash": prepared.header_hash,
+        "event_count": 0,
+        "created_at": now,
+        "updated_at": now,
+        **prepared.header,
+    }
+    if prepared.environment is not None:  # left out otherwise: SQL NULL, not JSON null
+        row["environment"] = prepared.environment
+    return row
+
+
+def check_recreate(principal: Principal, existing: repo.AppendTarget, header_hash: str) -> None:
+    """A create of a trace_id already stored: an identical retry by its developer (or an admin) is a
+    no-op; anything else is refused without saying more than it must."""
+    trace_id = existing.trace_id
+    if existing.developer_id != principal.developer_id and not principal.is_admin:
+        if principal.can_read_all:  # a reviewer may see it anyway: say what is wrong
+            raise Conflict(f"trace_id {trace_id} is already taken")
+        # Someone else's trace id: answered exactly as an unknown trace is (no existence oracle).
+        raise NotFound(f"trace {trace_id} not found")
+    if existing.content_hash != header_hash:
+        raise Conflict(
+            f"trace {trace_id} already exists with different content",
+            detail={"hint": "use a new trace_id, or resend exactly the original trace"},
+        )
+
+
+@dataclass(frozen=True)
+class CreateRequest:
+    """One create request of a group commit (api/group_commit.py): no events, no finalize."""
+
+    principal: Principal
+    prepared: PreparedTrace
+
+
+def store_creates(session: Session, requests: Sequence[CreateRequest]) -> list[TraceCreated | Exception]:
+    """Many creates in one statement (INSERT ... ON CONFLICT DO NOTHING RETURNING), plus one read of the
+    trace_ids that were taken, each judged as store_trace judges it. A trace_id repeated in the group is
+    inserted by its first request; the later ones are retries of it, judged against it."""
+    firsts: dict[str, PreparedTrace] = {}
+    for request in requests:
+        firsts.setdefault(request.prepared.trace_id, request.prepared)
+    inserted = repo.insert_traces_if_absent(session, [trace_row(prepared) for prepared in firsts.values()])
+    targets = repo.append_targets(session, [trace_id for trace_id in firsts if trace_id not in inserted])
+    for trace_id in inserted:
+        first = firsts[trace_id]
+        targets[trace_id] = repo.AppendTarget(trace_id, first.developer_id, "pending", 0, first.header_hash)
+    outcomes: list[TraceCreated | Exception] = []
+    for request in requests:
+        prepared = request.prepared
+        target = targets.get(prepared.trace_id)
+        created = prepared.trace_id in inserted and firsts[prepared.trace_id] is prepared
+        try:
+            if target is None:  # taken, yet gone by the time it was read: a retry will settle it
+                raise Conflict(f"trace_id {prepared.trace_id} is being created; retry")
+            if not created:
+                check_recreate(request.principal, target, prepared.header_hash)
+        except BugtrailError as exc:
+            outcomes.append(exc)
+            continue
+        outcomes.append(
+            TraceCreated(
+                trace_id=uuid.UUID(prepared.trace_id),
+                status=target.status,
+                event_count=target.event_count,
+                created=created,
+            )
+        )
+    return outcomes
 
 
 def prepare_append(settings: Settings, events: Sequence[EventIn]) -> list[event_rows.PreparedEvent]:
@@ -296,11 +361,10 @@ def store_appends(
     same rules as store_events to each request in order (a request sees the events of the requests
     before it), then insert every accepted row and update every trace's count at once. A request that
     breaks a rule gets its error and writes nothing; the others are unaffected."""
-    targets = repo.append_targets(session, [str(request.trace_id) for request in requests])
     wanted: dict[str, set[str]] = {}
     for request in requests:
         wanted.setdefault(str(request.trace_id), set()).update(str(e.event_id) for e in request.events)
-    stored = repo.event_hashes_of(session, wanted)
+    targets, stored = repo.append_state(session, wanted)
     added: dict[str, dict[str, str]] = {}  # event hashes written by earlier requests of this group
     rows: list[dict[str, Any]] = []
     outcomes: list[AppendResult | Exception] = []

@@ -28,6 +28,7 @@ from bugtrail.qa.environments.inferred import infer_needs
 from bugtrail.qa.environments.inferred_edits import edit_findings
 from bugtrail.qa.environments.requirements import judge_line, requirement_name, url_host_refusal
 from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource, InferredPackage
+from bugtrail.qa.environments.session_installs import session_installs
 from bugtrail.qa.image import SUITE_PYTHONS, choose_suite, runner_image_for_suite
 from bugtrail.repos.schemas import RepoConfig
 
@@ -184,6 +185,9 @@ def make_plan(
         packages, install_project = [], False
         notes.append("nothing to install was found; the runner image is used as is")
     packages = with_pytest(packages, notes) if source != "default" else ["pytest"]
+    own_names = [*(recorded.project if recorded else []), detection.project_name]
+    own = {str(canonicalize_name(n)) for n in own_names if n}
+    packages, added = with_session_installs(trace, packages, own, notes)
     inferred: list[InferredPackage] = []
     if source in settings.env_infer_sources:
         inferred = inferred_packages(trace, tree, test_command, packages, detection.project_name, notes)
@@ -201,8 +205,32 @@ def make_plan(
         inferred=inferred,
         notes=notes,
     )
-    needs_build = source != "default" or bool(inferred)
+    needs_build = source != "default" or bool(inferred) or added
     return PlanChoice(plan, suite, needs_build, None, python_requested, python_note, list(detection.files))
+
+
+def with_session_installs(
+    trace: TraceRead, packages: list[str], own: set[str], notes: list[str]
+) -> tuple[list[str], bool]:
+    """The plan's packages plus what the developer pip-installed during the session (a pin the session
+    changed replaces the recorded one); (packages, whether anything was added or changed)."""
+    installed, session_notes = session_installs(e.details for e in trace.events if e.type == "command")
+    notes.extend(session_notes[:20])
+    by_name = {requirement_name(line): index for index, line in enumerate(packages)}
+    merged, changed = list(packages), False
+    for line in installed:
+        name = requirement_name(line)
+        if name in own:
+            continue
+        if name not in by_name:
+            merged.append(line)
+            notes.append(f"{line}: installed during the session")
+            changed = True
+        elif Requirement(line).specifier and merged[by_name[name]] != line:
+            notes.append(f"{line}: installed during the session (instead of {merged[by_name[name]]})")
+            merged[by_name[name]] = line
+            changed = True
+    return merged, changed
 
 
 def configured_packages(detection: Detection, has_commands: bool, notes: list[str]) -> tuple[list[str], bool]:
