@@ -128,6 +128,17 @@ def test_quiet_unittest_names_what_a_fix_breaks(tmp_path: Path) -> None:
     assert verdict.pass_to_fail == ["test_other.TestOther.test_adding_zero"]
 
 
+def test_quiet_failfast_unittest_that_still_fails_is_graded_by_exit_code(tmp_path: Path) -> None:
+    # -f stops the before run at test_add, so test_known_bug never ran there: it is no pass-to-fail.
+    command = [sys.executable, "-m", "unittest", "-f", "test_calc", "test_other"]
+    extra = {"test_other.py": OTHER_TESTS}
+    run(project(tmp_path / "before", BUGGY, extra), command, tmp_path / "run" / "before")
+    run(project(tmp_path / "after", FIXED, extra), command, tmp_path / "run" / "after")
+    verdict = grade_logs(tmp_path / "run")
+    assert verdict.grading_method == "exit_code" and verdict.resolved is False
+    assert verdict.pass_to_fail == []
+
+
 def test_quiet_unittest_failures_are_read_from_the_report() -> None:
     report = (
         "F.E\n"

@@ -50,6 +50,7 @@ _UNITTEST_OUTCOME = {"ok": PASSED, "FAIL": FAILED, "ERROR": ERROR, "expected fai
 _UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in ", re.M)
 # A failure's header in unittest's report (with or without -v): `FAIL: test_x (pkg.mod.Class.test_x)`; a
 # subtest's adds ` (i=1)` or ` [msg]` after it.
+_UNITTEST_FAILFAST = re.compile(r"(?:^|\s)(?:--failfast|-[a-z]*f[a-z]*)(?=\s|$)")
 _UNITTEST_FAILURE = re.compile(r"^(FAIL|ERROR): (\w+) \(([\w.]+)\)", re.M)
 _UNITTEST_IMPORT = re.compile(r"^ImportError: Failed to import test module: ([\w.]+)$", re.M)
 _UNITTEST_FAILED_LOAD = "unittest.loader._FailedTest"
@@ -210,6 +211,8 @@ def _failures_only_outcomes(
         return None
     if before.collection_errors or after.collection_errors:
         return None
+    if failed_after and _UNITTEST_FAILFAST.search(after.command):
+        return None  # stopped at its first failure: the tests it never reached are unknown, not passed
     named = set(failed_before) | set(failed_after)
     return (
         {test: failed_before.get(test, PASSED) for test in named},
