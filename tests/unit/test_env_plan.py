@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,25 +12,8 @@ from bugtrail.qa.environments.cache import CacheEntry, EnvCache, EnvCacheError, 
 from bugtrail.qa.environments.plan import make_plan, recorded_packages
 from bugtrail.qa.image import choose_suite, runner_image_for_suite
 from bugtrail.repos.schemas import RepoConfig
-from bugtrail.wire import RecordedEnvironment, TraceRead
-
-NOW = datetime(2026, 11, 30, tzinfo=UTC)
-
-
-def trace(environment: RecordedEnvironment | None = None) -> TraceRead:
-    return TraceRead(
-        trace_id=uuid.uuid4(),
-        developer_id="dev",
-        repo_url="https://github.com/example/pkg",
-        bug_description="bug",
-        base_commit="a" * 40,
-        status="completed",
-        event_count=0,
-        created_at=NOW,
-        updated_at=NOW,
-        events=[],
-        environment=environment,
-    )
+from bugtrail.wire import RecordedEnvironment
+from tests.support.env_repos import plan_trace
 
 
 @pytest.fixture
@@ -65,7 +46,7 @@ def test_recorded_environment_wins_and_is_filtered(settings: Settings, project: 
         ],
         project=["pkg"],
     )
-    choice = make_plan(settings, trace(environment), None, project)
+    choice = make_plan(settings, plan_trace(environment), None, project)
     plan = choice.plan
     assert plan.source == "recorded"
     assert plan.packages == ["attrs==23.1.0", "pytest==8.3.2"]  # pytest pinned: not added again
@@ -77,7 +58,7 @@ def test_recorded_environment_wins_and_is_filtered(settings: Settings, project: 
 
 def test_configured_image_means_no_build(settings: Settings, project: Path):
     config = RepoConfig(url_prefix="https://github.com/example/", image="my-ready:1")
-    choice = make_plan(settings, trace(), config, project)
+    choice = make_plan(settings, plan_trace(), config, project)
     assert choice.ready_image == "my-ready:1" and not choice.needs_build
     assert choice.plan.source == "configured"
 
@@ -88,7 +69,7 @@ def test_configured_commands_and_python_choose_suite(settings: Settings, project
         install_commands=["pip install -e .[test]"],
         python_version="3.13",
     )
-    choice = make_plan(settings, trace(), config, project)
+    choice = make_plan(settings, plan_trace(), config, project)
     plan = choice.plan
     assert plan.source == "configured" and plan.commands == ["pip install -e .[test]"]
     assert not plan.install_project  # the admin's commands install it
@@ -98,7 +79,7 @@ def test_configured_commands_and_python_choose_suite(settings: Settings, project
 
 
 def test_detected_plan_adds_pytest_plugins_and_build_requires(settings: Settings, project: Path):
-    choice = make_plan(settings, trace(), None, project)
+    choice = make_plan(settings, plan_trace(), None, project)
     plan = choice.plan
     assert plan.source == "detected" and plan.install_project
     assert plan.packages[0] == "pytest"
@@ -111,13 +92,13 @@ def test_default_plan_uses_the_runner_image(settings: Settings, tmp_path: Path):
     tree = tmp_path / "plain"
     tree.mkdir()
     (tree / "test_x.py").write_text("def test_x():\n    assert True\n")
-    choice = make_plan(settings, trace(), None, tree)
+    choice = make_plan(settings, plan_trace(), None, tree)
     assert choice.plan.source == "default" and not choice.needs_build
     assert choice.plan.base_image == "bugtrail-runner:latest"
 
 
 def test_recorded_python_without_packages_still_picks_the_suite(settings: Settings, tmp_path: Path):
-    choice = make_plan(settings, trace(RecordedEnvironment(python_version="3.9.18")), None, tmp_path)
+    choice = make_plan(settings, plan_trace(RecordedEnvironment(python_version="3.9.18")), None, tmp_path)
     assert choice.suite == "bullseye" and choice.plan.source == "default"
 
 
@@ -188,7 +169,7 @@ def test_runner_image_names_per_suite(settings: Settings):
 
 
 def test_cache_key_follows_plan_base_and_dependency_files(settings: Settings, project: Path):
-    plan = make_plan(settings, trace(), None, project).plan
+    plan = make_plan(settings, plan_trace(), None, project).plan
     key = cache_key(plan, "sha256:base", project, ["pyproject.toml"])
     assert key == cache_key(plan, "sha256:base", project, ["pyproject.toml"])
     assert key != cache_key(plan, "sha256:other", project, ["pyproject.toml"])
@@ -202,7 +183,7 @@ def test_cache_key_follows_plan_base_and_dependency_files(settings: Settings, pr
 
 
 def test_install_script_quotes_commands_and_installs_editable(settings: Settings, project: Path):
-    plan = make_plan(settings, trace(), None, project).plan
+    plan = make_plan(settings, plan_trace(), None, project).plan
     plan = plan.model_copy(update={"commands": ["echo 'it''s'; touch x"]})
     script = install_script(plan)
     assert "pip install -e /workspace/repo" in script

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -11,9 +9,8 @@ import pytest
 from bugtrail.config import Settings
 from bugtrail.qa.environments.plan import make_plan
 from bugtrail.qa.environments.session_installs import session_installs
-from bugtrail.wire import EventRead, RecordedEnvironment, TraceRead
-
-NOW = datetime(2026, 11, 30, tzinfo=UTC)
+from bugtrail.wire import RecordedEnvironment
+from tests.support.env_repos import plan_trace
 
 
 def command(text: str, exit_code: int | None = 0) -> dict[str, object]:
@@ -64,25 +61,6 @@ def test_urls_to_addresses_and_local_paths_are_refused_with_a_note() -> None:
     assert len(notes) == 1 and "127.0.0.1" in notes[0]
 
 
-def trace(events: list[dict[str, object]], environment: RecordedEnvironment | None = None) -> TraceRead:
-    return TraceRead(
-        trace_id=uuid.uuid4(),
-        developer_id="dev",
-        repo_url="https://github.com/example/pkg",
-        bug_description="bug",
-        base_commit="a" * 40,
-        status="completed",
-        event_count=len(events),
-        created_at=NOW,
-        updated_at=NOW,
-        events=[
-            EventRead(event_id=uuid.uuid4(), seq=i + 1, type="command", timestamp=NOW, details=details)
-            for i, details in enumerate(events)
-        ],
-        environment=environment,
-    )
-
-
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path / "data", runner_image="bugtrail-runner:latest")
@@ -94,7 +72,7 @@ def test_recorded_plan_gains_what_the_session_installed(settings: Settings, tmp_
     recorded = RecordedEnvironment(python_version="3.11.7", packages=["pytest==8.3.2", "six==1.15.0"])
     events = [command("pip install freezegun==1.5.1 six==1.16.0"), command("pip install pkg")]
     (tree / "pyproject.toml").write_text('[project]\nname = "pkg"\n')
-    choice = make_plan(settings, trace(events, recorded), None, tree)
+    choice = make_plan(settings, plan_trace(recorded, tuple(events)), None, tree)
     assert choice.plan.source == "recorded"
     assert choice.plan.packages == ["pytest==8.3.2", "six==1.16.0", "freezegun==1.5.1"]  # not the project
     assert any("freezegun==1.5.1: installed during the session" in note for note in choice.plan.notes)
@@ -106,7 +84,7 @@ def test_a_plan_that_found_nothing_still_builds_what_the_session_installed(
     tree = tmp_path / "tree"
     tree.mkdir()
     (tree / "test_x.py").write_text("def test_x():\n    pass\n")
-    plain = make_plan(settings, trace([]), None, tree)
+    plain = make_plan(settings, plan_trace(), None, tree)
     assert plain.plan.source == "default" and not plain.needs_build
-    choice = make_plan(settings, trace([command("pip install freezegun")]), None, tree)
+    choice = make_plan(settings, plan_trace(None, (command("pip install freezegun"),)), None, tree)
     assert choice.needs_build and "freezegun" in choice.plan.packages
