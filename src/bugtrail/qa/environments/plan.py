@@ -26,7 +26,7 @@ from bugtrail.config import Settings
 from bugtrail.qa.environments.detect import Detection, detect
 from bugtrail.qa.environments.inferred import infer_needs
 from bugtrail.qa.environments.inferred_edits import edit_findings
-from bugtrail.qa.environments.requirements import judge_line, requirement_name, url_host_refusal
+from bugtrail.qa.environments.requirements import judge_developer_line, requirement_name
 from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource, InferredPackage
 from bugtrail.qa.environments.session_installs import session_installs
 from bugtrail.qa.image import SUITE_PYTHONS, choose_suite, runner_image_for_suite
@@ -58,14 +58,10 @@ def recorded_packages(lines: list[str], project_names: set[str]) -> tuple[list[s
     notes: list[str] = []
     dropped_project = []
     for line in lines:
-        requirement, why = judge_line(line)
+        requirement, why = judge_developer_line(line)
         if requirement is None:
             if why:
                 notes.append(f"recorded {why}")
-            continue
-        refusal = url_host_refusal(url) if (url := Requirement(requirement).url) else None
-        if refusal:
-            notes.append(f"recorded {requirement_name(requirement)}: not installed, {refusal}")
             continue
         name = requirement_name(requirement)
         if name in project_names:
@@ -154,13 +150,13 @@ def make_plan(
     commands = list(config.install_commands) if config else []
     if commands:
         notes.append(f"install commands from repository config {config.url_prefix if config else ''}")
+    # The project itself is installed from the checkout, never from a recorded pin or a session install.
+    own_names = [*(recorded.project if recorded else []), detection.project_name]
+    own = {str(canonicalize_name(n)) for n in own_names if n}
     source: EnvironmentSource
     if recorded and recorded.packages:
         source = "recorded"
-        project_names = {
-            str(canonicalize_name(n)) for n in [*recorded.project, detection.project_name or ""] if n
-        }
-        packages, dropped = recorded_packages(recorded.packages, project_names)
+        packages, dropped = recorded_packages(recorded.packages, own)
         notes.append(
             f"{len(packages)} pins from the developer's environment ({recorded.captured_by or 'recorder'})"
         )
@@ -185,8 +181,6 @@ def make_plan(
         packages, install_project = [], False
         notes.append("nothing to install was found; the runner image is used as is")
     packages = with_pytest(packages, notes) if source != "default" else ["pytest"]
-    own_names = [*(recorded.project if recorded else []), detection.project_name]
-    own = {str(canonicalize_name(n)) for n in own_names if n}
     packages, added = with_session_installs(trace, packages, own, notes)
     inferred: list[InferredPackage] = []
     if source in settings.env_infer_sources:

@@ -85,9 +85,22 @@ def url_host_refusal(url: str) -> str | None:
         return f"its URL names an address ({host}), not a host name"
     except ValueError:
         pass
-    if "." not in host.strip(".") or host.endswith(_PRIVATE_SUFFIXES) or host in ("localhost",):
+    if "." not in host.strip(".") or host.endswith(_PRIVATE_SUFFIXES):  # `localhost` has no dot
         return f"its URL's host {host!r} is not a public name"
     return None
+
+
+def judge_developer_line(line: str) -> tuple[str | None, str | None]:
+    """judge_line for a line a developer chose (a recorded pin, a session's `pip install`): a URL must also
+    name a public host, since the environment build that fetches it has the worker host's network."""
+    kept, why = judge_line(line)
+    if kept is None:
+        return None, why
+    url = Requirement(kept).url
+    refusal = url_host_refusal(url) if url else None
+    if refusal:
+        return None, f"{requirement_name(kept)}: not installed, {refusal}"
+    return kept, None
 
 
 def logical_lines(text: str) -> list[str]:

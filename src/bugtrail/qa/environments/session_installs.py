@@ -16,7 +16,7 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
-from bugtrail.qa.environments.requirements import judge_line, requirement_name, url_host_refusal
+from bugtrail.qa.environments.requirements import judge_developer_line, requirement_name
 
 MAX_COMMANDS = 5000
 MAX_COMMAND_CHARS = 4000
@@ -87,10 +87,9 @@ def session_installs(events: Iterable[Mapping[str, Any]]) -> tuple[list[str], li
                 if verb == "uninstall":
                     installed.pop(name, None)
                     continue
-                kept, why = judge_line(spec)
-                refusal = url_host_refusal(url) if kept and (url := Requirement(kept).url) else None
-                if kept is None or refusal:
-                    notes.append(f"session install {spec[:80]!r} not used: {refusal or why}")
+                kept, why = judge_developer_line(spec)
+                if kept is None:
+                    notes.append(f"session install {spec[:80]!r} not used: {why}")
                     continue
                 if len(installed) < MAX_PACKAGES or name in installed:
                     installed[name] = kept
