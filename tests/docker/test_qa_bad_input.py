@@ -188,11 +188,13 @@ def test_fork_bomb_is_contained(client, keys, worker, buggy_repo: BuggyRepo) -> 
     assert "tests/test_bomb.py::test_fork_is_limited" in qa["pass_to_pass"], qa["test_output"][-2000:]
 
     # A real, unbounded shell fork bomb: it is stopped at the timeout and the host is unharmed.
+    # `exec` because a `sleep` that needs a fork may find the pids limit reached, and then sh exits
+    # at once (a race, not a timeout); the bomb itself is forked while pids are still free.
     body = trace_body(
         buggy_repo.url,
         buggy_repo.base_commit,
         [("calc.py", CALC, FIXED)],
-        test_command="bomb() { bomb | bomb & }; bomb; sleep 60",
+        test_command="bomb() { bomb | bomb & }; bomb; exec sleep 60",
     )
     started = time.monotonic()
     qa = submit_and_run(client, keys, with_settings(worker, test_timeout_s=4), body)["qa_results"]
