@@ -108,3 +108,53 @@ def test_a_package_pip_installed_during_the_session_is_in_the_environment(
         assert qa["pass_to_pass"] == ["tests/test_dynamic.py::test_six_is_there_at_run_time"]
     finally:
         subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)
+
+
+NOSE_CALC_BUGGY = "def add(a, b):\n    return a - b\n"
+NOSE_CALC_FIXED = "def add(a, b):\n    return a + b\n"
+# Written in 2023 against pytest 7: a nose-style `setup` method, which pytest 8 stopped calling.
+NOSE_TEST = """import pytest
+
+from calc import add
+
+
+class TestAdd:
+    def setup(self):
+        self.numbers = (2, 3)
+
+    def test_add(self):
+        assert add(*self.numbers) == 5
+
+    def test_add_zero(self):
+        assert add(self.numbers[0], 0) == 2
+
+
+def test_runs_under_the_pytest_of_its_time():
+    assert pytest.__version__.startswith("7."), pytest.__version__
+"""
+
+
+def test_a_suite_from_2023_runs_under_the_pytest_of_its_time(
+    client, keys, worker, repos_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    repo = repos_dir / "nose-style"
+    with monkeypatch.context() as dated:
+        for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+            dated.setenv(name, "2023-03-01T12:00:00+00:00")
+        commit = plain_repo(repo, {"calc.py": NOSE_CALC_BUGGY, "tests/test_calc.py": NOSE_TEST})
+    body = trace_body(f"file://{repo}", commit, [("calc.py", NOSE_CALC_BUGGY, NOSE_CALC_FIXED)])
+    qa = submit_and_run(client, keys, worker, body)["qa_results"]
+    environment = qa["environment"]
+    try:
+        assert qa["outcome"] == "completed", (qa.get("error"), environment.get("build_log_tail"))
+        assert environment["plan"]["packages"] == ["pytest<8"]
+        assert any("predates pytest 8.0" in note for note in environment["plan"]["notes"])
+        assert qa["resolved"] is True, qa["test_output"][-3000:]
+        assert qa["fail_to_pass"] == ["tests/test_calc.py::TestAdd::test_add"]
+        assert qa["pass_to_pass"] == [
+            "test_plain.py::test_plain",
+            "tests/test_calc.py::TestAdd::test_add_zero",
+            "tests/test_calc.py::test_runs_under_the_pytest_of_its_time",
+        ]
+    finally:
+        subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)

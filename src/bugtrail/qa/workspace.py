@@ -12,6 +12,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -106,6 +107,15 @@ def ensure_mirror(settings: Settings, repo_url: str, commit: str) -> Path:
         if not has_commit(mirror, commit):
             raise QaInputError("base_commit does not exist in the repository", f"{commit} not in {repo_url}")
     return mirror
+
+
+def commit_date(mirror: Path, commit: str) -> datetime | None:
+    """The commit's committer date (None when git cannot tell)."""
+    result = git(["--git-dir", str(mirror), "show", "-s", "--format=%cI", commit])
+    try:
+        return datetime.fromisoformat(result.stdout.strip()) if result.returncode == 0 else None
+    except ValueError:
+        return None
 
 
 def checkout(mirror: Path, commit: str, dest: Path, depth: int = 0) -> None:

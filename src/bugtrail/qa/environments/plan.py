@@ -7,6 +7,9 @@
 - detected: what detect.py reads from the checkout.
 - default: nothing to install; the runner image (pytest from PyPI) is used as is.
 
+Whatever the source, a plan that leaves pytest's upper bound open is kept to the base commit's pytest major
+(pytest_era.py): a suite written before pytest 8 may rely on what pytest 8 removed.
+
 Then, for the sources in BUGTRAIL_ENV_INFER_SOURCES (detected and default unless set otherwise; never
 recorded: the developer's environment is the truth), what the tests import but nothing declares
 (inferred.py) goes into `inferred`, installed after the rest only where the image still lacks it.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +30,7 @@ from bugtrail.config import Settings
 from bugtrail.qa.environments.detect import Detection, detect
 from bugtrail.qa.environments.inferred import infer_needs
 from bugtrail.qa.environments.inferred_edits import edit_findings
+from bugtrail.qa.environments.pytest_era import bounded_pytest, era_bound
 from bugtrail.qa.environments.requirements import judge_developer_line, requirement_name
 from bugtrail.qa.environments.schemas import EnvironmentPlan, EnvironmentSource, InferredPackage
 from bugtrail.qa.environments.session_installs import session_installs
@@ -122,7 +127,9 @@ def make_plan(
     repo_config: RepoConfig | None,
     tree: Path,
     test_command: str | None = None,
+    commit_date: datetime | None = None,
 ) -> PlanChoice:
+    """`commit_date` (the base commit's committer date) bounds pytest to the commit's era (pytest_era.py)."""
     detection = detect(tree)
     recorded = trace.environment
     config = repo_config
@@ -181,6 +188,12 @@ def make_plan(
         packages, install_project = [], False
         notes.append("nothing to install was found; the runner image is used as is")
     packages = with_pytest(packages, notes) if source != "default" else ["pytest"]
+    below, why = era_bound(commit_date, SUITE_PYTHONS[suite])
+    bounded = False
+    if below is not None:
+        packages, bounded = bounded_pytest(packages, below)
+        if bounded and why:
+            notes.append(why)
     packages, added = with_session_installs(trace, packages, own, notes)
     inferred: list[InferredPackage] = []
     if source in settings.env_infer_sources:
@@ -199,7 +212,7 @@ def make_plan(
         inferred=inferred,
         notes=notes,
     )
-    needs_build = source != "default" or bool(inferred) or added
+    needs_build = source != "default" or bool(inferred) or added or bounded
     return PlanChoice(plan, suite, needs_build, None, python_requested, python_note, list(detection.files))
 
 

@@ -37,6 +37,7 @@ from bugtrail.qa.environments.plan import PlanChoice, make_plan
 from bugtrail.qa.environments.schemas import EnvironmentInfo
 from bugtrail.qa.errors import QaInfraError
 from bugtrail.qa.image import SUITE, SUITE_PYTHONS, build_runner_image, python_minor
+from bugtrail.qa.workspace import commit_date
 from bugtrail.repos.schemas import RepoConfig
 
 if TYPE_CHECKING:
@@ -65,7 +66,9 @@ def prepare_environment(
     """`test_command` names the tests whose imports are inferred (none: the tests under the whole tree)."""
     env_dir = log_dir / "env"
     env_dir.mkdir(parents=True, exist_ok=True)
-    choice = make_plan(settings, trace, repo_config, tree, test_command)
+    choice = make_plan(
+        settings, trace, repo_config, tree, test_command, commit_date(mirror, trace.base_commit or "")
+    )
     info = EnvironmentInfo(
         source=choice.plan.source,
         image=choice.ready_image or choice.plan.base_image,
