@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from bugtrail.qa.environments.build import NOTE_MARKER, BuildLog, install_script, relaxed_requirements
+from bugtrail.qa.environments.build import (
+    NOTE_MARKER,
+    BuildLog,
+    install_script,
+    relaxed_plan_requirements,
+    relaxed_requirements,
+)
 from bugtrail.qa.environments.schemas import EnvironmentPlan
 
 
@@ -30,6 +36,16 @@ def test_relaxing_drops_versions_and_keeps_names_extras_markers_and_urls():
         "pkg @ https://example.org/pkg-1.0-py3-none-any.whl",
         "not a requirement ===",
     ]
+
+
+def test_relaxing_keeps_pytest_to_the_commits_era():
+    # An old suite's pins are what fail on today's Python, and that suite is the one today's pytest breaks.
+    old = plan(["pytest==4.6.11", "numpy==1.16.0", "mock"]).model_copy(update={"pytest_below": 7})
+    assert relaxed_plan_requirements(old) == ["pytest<7", "numpy", "mock"]
+    bounded = plan(["pytest<8", "attrs"]).model_copy(update={"pytest_below": 8})
+    assert relaxed_plan_requirements(bounded) == ["pytest<8", "attrs"]
+    assert "requirements-relaxed.txt" not in install_script(bounded)  # nothing to relax: no retry
+    assert relaxed_plan_requirements(plan(["pytest==4.6.11"])) == ["pytest"]  # today's era: no bound
 
 
 def test_pinned_plan_retries_relaxed_and_says_so():

@@ -25,6 +25,7 @@ from packaging.version import InvalidVersion, Version
 from bugtrail.config import Settings
 from bugtrail.errors import Unavailable
 from bugtrail.qa.docker_api import docker_client
+from bugtrail.qa.environments.pytest_era import bounded_pytest
 from bugtrail.qa.environments.schemas import EnvironmentPlan
 from bugtrail.qa.image import DOCKERFILES, add_bytes, dockerfile_text, host_ca_bundle
 from bugtrail.qa.workspace import git
@@ -85,6 +86,14 @@ def relaxed_requirements(packages: list[str]) -> list[str]:
     return relaxed
 
 
+def relaxed_plan_requirements(plan: EnvironmentPlan) -> list[str]:
+    """The retry's lines: the plan's without version pins, but pytest still kept to the commit's era."""
+    relaxed = relaxed_requirements(plan.packages)
+    if plan.pytest_below is not None:
+        relaxed, _ = bounded_pytest(relaxed, plan.pytest_below)
+    return relaxed
+
+
 def _note(text: str) -> str:
     return f"echo {shlex.quote(NOTE_MARKER + text)}"
 
@@ -104,7 +113,7 @@ def install_script(plan: EnvironmentPlan) -> str:
         lines.append(f"sh -c {shlex.quote(command)}")
     if plan.packages:
         lines.append("echo '== bugtrail: pip install -r requirements.txt'")
-        if relaxed_requirements(plan.packages) != plan.packages:
+        if relaxed_plan_requirements(plan) != plan.packages:
             lines += [
                 "if ! pip install -r /opt/bugtrail/env/requirements.txt; then",
                 "    echo '== bugtrail: the pinned versions did not install; retrying without version pins'",
@@ -177,7 +186,7 @@ def make_context(
     with tarfile.open(fileobj=target, mode="a") as tar:
         add_bytes(tar, "Dockerfile", dockerfile_text("env.Dockerfile").encode())
         add_bytes(tar, "bugtrail/requirements.txt", ("\n".join(plan.packages) + "\n").encode())
-        relaxed = "\n".join(relaxed_requirements(plan.packages)) + "\n"
+        relaxed = "\n".join(relaxed_plan_requirements(plan)) + "\n"
         add_bytes(tar, "bugtrail/requirements-relaxed.txt", relaxed.encode())
         add_bytes(tar, "bugtrail/install.sh", install_script(plan).encode(), 0o755)
         add_bytes(tar, "bugtrail/entry.sh", (DOCKERFILES / "entry.sh").read_bytes(), 0o755)

@@ -42,6 +42,8 @@ def cache_key(plan: EnvironmentPlan, base_image_id: str, tree: Path, dependency_
     shape = plan.model_dump(mode="json", exclude={"notes": True, "inferred": {"__all__": {"why"}}})
     if not shape["inferred"]:
         del shape["inferred"]  # plans without inferred packages keep the keys they had before
+    if shape["pytest_below"] is None:
+        del shape["pytest_below"]  # likewise plans of today's pytest
     document = {"template": TEMPLATE_VERSION, "base_image_id": base_image_id, "plan": shape}
     digest.update(json.dumps(document, sort_keys=True).encode())
     for relative in sorted(set(dependency_files)):

@@ -210,6 +210,7 @@ def make_plan(
         commands=commands,
         install_project=install_project,
         inferred=inferred,
+        pytest_below=below,
         notes=notes,
     )
     needs_build = source != "default" or bool(inferred) or added or bounded

@@ -30,6 +30,10 @@ class EnvironmentPlan(BaseModel):
         default_factory=list,
         description="installed after the declared packages and the project, one at a time, if still missing",
     )
+    pytest_below: int | None = Field(
+        default=None,
+        description="the base commit's pytest era: pytest stays below this major, also when pins are relaxed",
+    )
     notes: list[str] = Field(default_factory=list, description="why this plan: files read, plugins implied")
 
 
