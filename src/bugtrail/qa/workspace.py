@@ -111,7 +111,7 @@ def ensure_mirror(settings: Settings, repo_url: str, commit: str) -> Path:
 
 def commit_date(mirror: Path, commit: str) -> datetime | None:
     """The commit's committer date (None when git cannot tell)."""
-    result = git(["--git-dir", str(mirror), "show", "-s", "--format=%cI", commit])
+    result = git(["--git-dir", str(mirror), "show", "-s", "--format=%cI", "--end-of-options", commit])
     try:
         return datetime.fromisoformat(result.stdout.strip()) if result.returncode == 0 else None
     except ValueError:
