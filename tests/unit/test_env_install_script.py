@@ -80,8 +80,25 @@ def test_the_pytest_check_upgrades_only_a_pytest_that_does_not_run(tmp_path: Pat
     run = subprocess.run(["sh", "-eu"], input=check, text=True, capture_output=True, env=env)
     assert run.returncode == 0, run.stderr
     assert ("pip install -U pytest py pytest-aiohttp pytest-asyncio" in run.stdout) is not pytest_works
+    assert "pip install -U pytest\n" not in run.stdout  # the upgrade with companions worked: no second try
     note = f"{NOTE_MARKER}pytest upgraded (with: py pytest-aiohttp pytest-asyncio)"
     assert (note in run.stdout) is not pytest_works
+
+
+def test_a_companion_that_will_not_upgrade_leaves_pytest_upgraded_alone(tmp_path: Path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python = '[ "$1" = -c ] && { echo "gone-plugin"; exit 0; }\nexit 1'
+    pip = 'echo "pip $*"; case "$*" in *gone-plugin*) exit 1;; esac'
+    for name, body in (("python", python), ("pip", pip)):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    check = _pytest_check(install_script(plan(["pytest==6.1.2"])))
+    run = subprocess.run(
+        ["sh", "-eu"], input=check, text=True, capture_output=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    )
+    assert run.returncode == 0, run.stderr
+    assert "pip install -U pytest gone-plugin\npip install -U pytest\n" in run.stdout
 
 
 def test_the_companions_are_index_installed_plugins_and_py(tmp_path: Path):

@@ -144,7 +144,7 @@ def install_script(plan: EnvironmentPlan) -> str:
         # pytest but whose code needs a newer one (pytest-aiohttp 1.x with pytest 6): upgraded as one set.
         f"    also=$(python -c {shlex.quote(PYTEST_COMPANIONS)} 2>/dev/null || true)",
         '    echo "== bugtrail: the installed pytest does not run here; upgrading it with: $also"',
-        "    pip install -U pytest $also",
+        "    pip install -U pytest $also || pip install -U pytest",  # a companion that will not upgrade
         '    echo "' + NOTE_MARKER + "pytest upgraded (with: ${also:-nothing else}): "
         'the installed version did not run here"',
         "fi",
