@@ -164,6 +164,21 @@ def test_a_pinned_pytest_too_old_for_the_python_is_upgraded(
     assert "1 passed" in output
 
 
+def test_an_old_py_pin_that_breaks_pytest_is_upgraded_with_it(
+    settings: Settings, repos_dir: Path, tmp_path: Path, client: object, built_images: list[str]
+):
+    # A 2017-style dev requirements file: py 1.4.12 installs, but today's pytest imports an installed py and
+    # this one fails on Python 3.11, so pytest cannot start until py moves with it.
+    repo = repos_dir / "old-py"
+    commit = plain_repo(repo, {"requirements-test.txt": "py==1.4.12\n"})
+    prepared = prepare(settings, repo, commit, tmp_path / "w")
+    built_images.append(prepared.image)
+    assert prepared.error is None, prepared.info.build_log_tail
+    assert any(note.startswith("pytest upgraded (with: py)") for note in prepared.info.build_notes)
+    output = run_tests(settings, client, repo, commit, prepared.image, tmp_path / "scratch")
+    assert "1 passed" in output
+
+
 def test_setup_py_writes_only_inside_the_build_container(
     settings: Settings, repos_dir: Path, tmp_path: Path, built_images: list[str]
 ):

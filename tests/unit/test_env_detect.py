@@ -165,6 +165,11 @@ deps =
     -r{toxinidir}/requirements/ci.txt
     freezegun
     py38: mock
+    !marshmallowdev: marshmallow>=3.0.0,<4.0.0
+    marshmallowdev: https://example.org/marshmallow/dev.tar.gz
+    !a-!b: attrs<23
+    !a,b: six
+    a,!b-c: idna
     pytest{env:PYTEST_VERSION}
 commands = pytest
 """,
@@ -175,6 +180,9 @@ commands = pytest
     assert "freezegun" in found.packages and "responses" in found.packages
     assert "mock" not in found.packages and not any("{" in p for p in found.packages)
     assert "tox.ini" in found.files
+    # A condition of negated factors only holds for the plain environment (no optional factors): kept.
+    assert {"marshmallow>=3.0.0,<4.0.0", "attrs<23", "six"} <= set(found.packages)
+    assert not any("example.org" in p or p == "idna" for p in found.packages)
 
 
 @pytest.mark.parametrize(

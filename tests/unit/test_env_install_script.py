@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import subprocess
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from bugtrail.qa.environments.build import (
     NOTE_MARKER,
+    PYTEST_COMPANIONS,
     BuildLog,
     install_script,
     relaxed_plan_requirements,
@@ -77,15 +80,53 @@ def _pytest_check(script: str) -> str:
 def test_the_pytest_check_upgrades_only_a_pytest_that_does_not_run(tmp_path: Path, pytest_works: bool):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name, body in (("python", f"exit {0 if pytest_works else 1}"), ("pip", 'echo "pip $*"')):
+    # python -c lists the installed plugins; python -m pytest is the smoke run.
+    listing = '[ "$1" = -c ] && { echo "py pytest-aiohttp pytest-asyncio"; exit 0; }'
+    python = f"{listing}\nexit {0 if pytest_works else 1}"
+    for name, body in (("python", python), ("pip", 'echo "pip $*"')):
         (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
         (bin_dir / name).chmod(0o755)
     check = _pytest_check(install_script(plan(["pytest==6.1.2"])))
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
     run = subprocess.run(["sh", "-eu"], input=check, text=True, capture_output=True, env=env)
     assert run.returncode == 0, run.stderr
-    assert ("pip install -U pytest" in run.stdout) is not pytest_works
-    assert (f"{NOTE_MARKER}pytest upgraded" in run.stdout) is not pytest_works
+    assert ("pip install -U pytest py pytest-aiohttp pytest-asyncio" in run.stdout) is not pytest_works
+    assert "pip install -U pytest\n" not in run.stdout  # the upgrade with companions worked: no second try
+    note = f"{NOTE_MARKER}pytest upgraded (with: py pytest-aiohttp pytest-asyncio)"
+    assert (note in run.stdout) is not pytest_works
+
+
+def test_a_companion_that_will_not_upgrade_leaves_pytest_upgraded_alone(tmp_path: Path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    python = '[ "$1" = -c ] && { echo "gone-plugin"; exit 0; }\nexit 1'
+    pip = 'echo "pip $*"; case "$*" in *gone-plugin*) exit 1;; esac'
+    for name, body in (("python", python), ("pip", pip)):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    check = _pytest_check(install_script(plan(["pytest==6.1.2"])))
+    run = subprocess.run(
+        ["sh", "-eu"], input=check, text=True, capture_output=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    )
+    assert run.returncode == 0, run.stderr
+    assert "pip install -U pytest gone-plugin\npip install -U pytest\n" in run.stdout
+
+
+def test_the_companions_are_index_installed_plugins_and_py(tmp_path: Path):
+    # Run by this interpreter: all it lists is py or a pytest11 plugin, never pytest, never a local install.
+    listed = subprocess.run(
+        [sys.executable, "-c", PYTEST_COMPANIONS], capture_output=True, text=True, check=True
+    )
+    names = listed.stdout.split()
+    assert "pytest" not in names and "bugtrail" not in names
+    for name in names:
+        if name == "py":
+            continue
+        dist = metadata.distribution(name)
+        assert any(e.group == "pytest11" for e in dist.entry_points) and not dist.read_text("direct_url.json")
+        assert any(r.split(";")[0].strip().startswith("pytest") for r in dist.requires or [])
+    # hypothesis registers a pytest11 entry point but does not require pytest: a library, left alone.
+    assert "hypothesis" not in names
 
 
 def test_build_log_collects_notes_once_and_bounded(tmp_path: Path):

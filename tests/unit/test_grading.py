@@ -29,6 +29,23 @@ def test_parse_junit_rebuilds_node_ids_and_worst_outcome():
     }
 
 
+def test_parse_junit_node_ids_of_tests_defined_in_another_file():
+    # A base class in tests/__init__.py generates the methods of tests/test_plugins.py's classes: pytest's
+    # junit file is where the function is defined, the classname comes from the node id.
+    xml = """<testsuite>
+<testcase classname="tests.test_plugins.TestPlugin_table" name="test_ast" file="tests/test_plugins.py"/>
+<testcase classname="tests.test_plugins.TestPlugin_lists" name="test_lists_005" file="tests/__init__.py"/>
+<testcase classname="tests.test_other.TestA.Inner" name="test_b" file="tests/base.py"/>
+<testcase classname="tests.test_helpers_used" name="test_shared" file="tests/helpers.py"/>
+</testsuite>"""
+    assert parse_junit(xml) == {
+        "tests/test_plugins.py::TestPlugin_table::test_ast": PASSED,
+        "tests/test_plugins.py::TestPlugin_lists::test_lists_005": PASSED,
+        "tests/test_other.py::TestA::Inner::test_b": PASSED,
+        "tests/test_helpers_used.py::test_shared": PASSED,
+    }
+
+
 def test_parse_junit_xunit2_without_file_attribute():
     xml = '<testsuite><testcase classname="tests.test_x" name="test_a"/></testsuite>'
     assert parse_junit(xml) == {"tests.test_x::test_a": PASSED}

@@ -113,13 +113,14 @@ def parse_junit_report(xml_text: str | bytes) -> JunitReport:
     root = ET.fromstring(xml_text)
     outcomes: dict[str, str] = {}
     collection_errors: dict[str, str] = {}
+    modules = _node_modules(root)
     for case in root.iter("testcase"):
         errors = [child for child in case if child.tag == "error"]
         if any(child.get("message") == COLLECTION_FAILURE for child in errors):
             where = case.get("file") or _module_path(case.get("name", ""))
             collection_errors[where] = _last_error_line(errors[0].text or "")
             continue
-        test_id = _node_id(case.get("classname", ""), case.get("name", ""), case.get("file"))
+        test_id = _node_id(case.get("classname", ""), case.get("name", ""), case.get("file"), modules)
         outcome = PASSED
         for child in case:
             if child.tag == "failure":
@@ -246,14 +247,47 @@ def _worse(a: str, b: str) -> str:
     return a if _RANK[a] >= _RANK[b] else b
 
 
-def _node_id(classname: str, name: str, file: str | None) -> str:
-    """Rebuild pytest's node id: file::Class::name when the file is known, else classname::name."""
+def _node_modules(root: ET.Element) -> dict[str, str]:
+    """{dotted module: file} of the cases whose `file` is the module their classname names.
+
+    pytest's junit `classname` comes from the node id, but `file` from where the test function is defined: a
+    unittest method a base class in tests/__init__.py generates for tests/test_plugins.py::TestX has
+    file="tests/__init__.py". The consistent cases tell which dotted prefixes are test modules."""
+    modules: dict[str, str] = {}
+    for case in root.iter("testcase"):
+        file, classname = case.get("file") or "", case.get("classname", "")
+        module = file[:-3].replace("/", ".") if file.endswith(".py") else ""
+        if module and (classname == module or classname.startswith(module + ".")):
+            modules[module] = file
+    return modules
+
+
+def _node_id(classname: str, name: str, file: str | None, modules: dict[str, str] | None = None) -> str:
+    """Rebuild pytest's node id: file::Class::name when the file is known, else classname::name.
+
+    When `file` is not the module the classname names (the test is defined elsewhere), the node's own module
+    is the longest prefix of the classname that other cases show to be a module, else the part before the
+    first capitalised name (a class)."""
     if file and file.endswith(".py"):
         module = file[:-3].replace("/", ".")
+        if classname and classname != module and not classname.startswith(module + "."):
+            file, module = _node_module(classname, modules or {})
         rest = classname[len(module) + 1 :] if classname.startswith(module + ".") else ""
         classes = rest.split(".") if rest else []
         return "::".join(part for part in (file, *classes, name) if part)
     return f"{classname}::{name}" if classname else name
+
+
+def _node_module(classname: str, modules: dict[str, str]) -> tuple[str, str]:
+    """(file, dotted module) of the node a junit classname names."""
+    known = [m for m in modules if classname == m or classname.startswith(m + ".")]
+    if known:
+        module = max(known, key=len)
+        return modules[module], module
+    parts = classname.split(".")
+    first_class = next((i for i, part in enumerate(parts) if i and part[:1].isupper()), len(parts))
+    module = ".".join(parts[:first_class])
+    return module.replace(".", "/") + ".py", module
 
 
 def _looks_like_pytest(phase: PhaseLog) -> bool:

@@ -44,6 +44,23 @@ PYTEST_SMOKE = (
     "&& printf 'def test_ok():\\n    assert True\\n' > /tmp/bugtrail-smoke/test_smoke.py "
     "&& (cd /tmp/bugtrail-smoke && python -m pytest -q -p no:cacheprovider test_smoke.py >/dev/null 2>&1); }"
 )
+# What moves with pytest when it has to be upgraded, printed on one line: the plugins installed from an
+# index (a `pytest11` entry point and a requirement on pytest outside any extra: anyio or hypothesis register
+# one too but are libraries first; no direct_url.json: not the checkout, not a URL), and `py` when installed
+# (pytest >= 7.2 no longer needs it but imports it when present; a py of the pytest 2-4 era fails on 3.11).
+PYTEST_COMPANIONS = (
+    "import importlib.metadata as m, re\n"
+    "names = set()\n"
+    "for d in m.distributions():\n"
+    "    name = d.metadata['Name'] or ''\n"
+    "    wants = [r for r in d.requires or [] if 'extra' not in r]\n"
+    "    needs = {re.split(r'[^A-Za-z0-9._-]', r, 1)[0].lower() for r in wants}\n"
+    "    plugin = any(e.group == 'pytest11' for e in d.entry_points) and 'pytest' in needs\n"
+    "    if (plugin or name.lower() == 'py') and not d.read_text('direct_url.json'):\n"
+    "        if re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9._-]*', name):\n"
+    "            names.add(name)\n"
+    "print(' '.join(sorted(names)))\n"
+)
 # Files a build leaves in the checkout that tests do not need back (bytecode, build dirs).
 GENERATED_EXCLUDE = r"(/__pycache__/|\.pyc$|^\./build/|^\./\.eggs/|^\./dist/)"
 
@@ -132,9 +149,13 @@ def install_script(plan: EnvironmentPlan) -> str:
     lines += [
         PYTEST_SMOKE,
         "if ! pytest_runs; then",
-        "    echo '== bugtrail: the installed pytest does not run on this Python; upgrading it'",
-        "    pip install -U pytest",
-        "    " + _note("pytest upgraded: the installed version did not run on this Python"),
+        # Too old for this Python, or held back by an old pin (py 1.4), or a plugin whose metadata allows this
+        # pytest but whose code needs a newer one (pytest-aiohttp 1.x with pytest 6): upgraded as one set.
+        f"    also=$(python -c {shlex.quote(PYTEST_COMPANIONS)} 2>/dev/null || true)",
+        '    echo "== bugtrail: the installed pytest does not run here; upgrading it with: $also"',
+        "    pip install -U pytest $also || pip install -U pytest",  # a companion that will not upgrade
+        '    echo "' + NOTE_MARKER + "pytest upgraded (with: ${also:-nothing else}): "
+        'the installed version did not run here"',
         "fi",
         "rm -rf /tmp/bugtrail-smoke",
     ]

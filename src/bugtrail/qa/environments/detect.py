@@ -170,6 +170,15 @@ def dependency_group(
     return out
 
 
+def holds_without_factors(condition: str) -> bool:
+    """Whether a tox factor condition (`a,b` any of, `a-b` all of, `!a` not a) holds for an environment
+    with no optional factors (`py311`): when one of its `,` alternatives negates every factor it names
+    (`!dev: pkg`, `!a-!b: pkg`, `!a,b: pkg`)."""
+    return any(
+        all(f.startswith("!") and len(f) > 1 for f in part.split("-")) for part in condition.split(",")
+    )
+
+
 def tox_deps(tree: Path, detection: Detection, parsed: ParsedRequirements) -> list[str]:
     """`[testenv] deps` lines: unconditional ones, `{toxinidir}` resolved, other substitutions skipped."""
     path = tree / "tox.ini"
@@ -187,9 +196,13 @@ def tox_deps(tree: Path, detection: Detection, parsed: ParsedRequirements) -> li
     out = []
     for line in logical_lines(parser.get("testenv", "deps")):
         line = line.replace("{toxinidir}/", "").replace("{toxinidir}", ".")
-        if re.match(r"^[\w,!.-]+:\s", line):
-            detection.notes.append(f"tox.ini: factor-conditional dep {line[:60]!r} skipped")
-            continue
+        condition = re.match(r"^([\w,!.-]+):\s+(.*)$", line)
+        if condition:
+            if not holds_without_factors(condition.group(1)):
+                detection.notes.append(f"tox.ini: factor-conditional dep {line[:60]!r} skipped")
+                continue
+            line = condition.group(2).strip()
+            detection.notes.append(f"tox.ini: {line[:60]!r} applies to an environment without those factors")
         if "{" in line:
             detection.notes.append(f"tox.ini: dep with a substitution {line[:60]!r} skipped")
             continue
