@@ -158,3 +158,38 @@ def test_a_suite_from_2023_runs_under_the_pytest_of_its_time(
         ]
     finally:
         subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)
+
+
+# Written in 2019 against MarkupSafe 1.1: `soft_unicode`, which MarkupSafe 2.1 (2022) removed. The project
+# declares `MarkupSafe>=0.23` only, so today's release breaks its import in both runs.
+ERA_SETUP = "from setuptools import setup\n\nsetup(name='eraproj', install_requires=['MarkupSafe>=0.23'])\n"
+ERA_BUGGY = "from markupsafe import soft_unicode\n\n\ndef add(a, b):\n    return soft_unicode(a - b)\n"
+ERA_FIXED = ERA_BUGGY.replace("a - b", "a + b")
+ERA_TEST = "from eraproj import add\n\n\ndef test_add():\n    assert add(2, 3) == '5'\n"
+
+
+def test_an_old_project_gets_the_runtime_dependencies_of_its_time(
+    client, keys, worker, repos_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    repo = repos_dir / "era-dependencies"
+    with monkeypatch.context() as dated:
+        for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+            dated.setenv(name, "2019-10-14T12:00:00+00:00")
+        files = {"setup.py": ERA_SETUP, "eraproj/__init__.py": ERA_BUGGY, "tests/test_eraproj.py": ERA_TEST}
+        commit = plain_repo(repo, files)
+    body = trace_body(f"file://{repo}", commit, [("eraproj/__init__.py", ERA_BUGGY, ERA_FIXED)])
+    qa = submit_and_run(client, keys, worker, body)["qa_results"]
+    environment = qa["environment"]
+    try:
+        assert qa["outcome"] == "completed", (qa.get("error"), environment.get("build_log_tail"))
+        plan = environment["plan"]
+        assert plan["project_imports"] == ["eraproj"]
+        assert plan["dependencies_as_of"] == "2019-11-01T00:00:00Z"
+        [note] = environment["build_notes"]
+        assert "as of 2019-11-01T00:00:00Z (MarkupSafe-1.1.1)" in note and "it imports now" in note, note
+        assert "soft_unicode" in note
+        assert qa["resolved"] is True, qa["test_output"][-3000:]
+        assert qa["fail_to_pass"] == ["tests/test_eraproj.py::test_add"]
+        assert qa["pass_to_pass"] == ["test_plain.py::test_plain"]
+    finally:
+        subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)

@@ -120,6 +120,15 @@ def install_script(plan: EnvironmentPlan) -> str:
     if plan.inferred:
         lines.append("echo '== bugtrail: inferred packages (installed only where still missing)'")
         lines.append("python /opt/bugtrail/env/install_inferred.py /opt/bugtrail/env/inferred.json")
+    if plan.install_project and plan.dependencies_as_of and plan.project_imports:
+        lines.append("echo " + shlex.quote("== bugtrail: does the project import with today's dependencies?"))
+        check = [
+            "python",
+            "/opt/bugtrail/env/era_dependencies.py",
+            plan.dependencies_as_of,
+            *plan.project_imports,
+        ]
+        lines.append(" ".join(shlex.quote(part) for part in check))
     lines += [
         PYTEST_SMOKE,
         "if ! pytest_runs; then",
@@ -185,6 +194,8 @@ def make_context(
             inferred = [p.model_dump(include={"module", "distribution"}) for p in plan.inferred]
             add_bytes(tar, "bugtrail/inferred.json", json.dumps(inferred).encode())
             add_bytes(tar, "bugtrail/install_inferred.py", (DOCKERFILES / "install_inferred.py").read_bytes())
+        if plan.install_project and plan.dependencies_as_of and plan.project_imports:
+            add_bytes(tar, "bugtrail/era_dependencies.py", (DOCKERFILES / "era_dependencies.py").read_bytes())
         add_bytes(tar, "bugtrail/extra-ca.crt", ca_bundle.read_bytes() if ca_bundle else b"")
         add_bytes(tar, "bugtrail/pretend-version", pretend_version(mirror, commit).encode())
     target.seek(0)
