@@ -12,12 +12,14 @@ distributions that provide them are read from the installed metadata, and their 
 (markers evaluated, extras left out) are reinstalled with `pip install --force-reinstall
 --uploaded-prior-to CUTOFF`, then the check runs again. Test dependencies and pytest are not touched (pytest
 has its own era bound). Every outcome is a build note (a line with the marker the host parses); a failed
-reinstall leaves the environment as it was (pip builds everything before it installs) and never fails the
-build: this script always exits 0.
+reinstall leaves the environment as it was (pip builds everything before it installs), and one after which
+the project still does not import is undone (the versions it changed are put back, without dependencies), so
+the check never leaves an environment worse; it never fails the build: this script always exits 0.
 """
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
 import re
 import subprocess
@@ -95,12 +97,32 @@ def providers(modules: list[str]) -> list[str]:
     return found
 
 
-def reinstall(requirements: list[str], cutoff: str) -> tuple[bool, str]:
+def installed() -> dict[str, str]:
+    """Every installed distribution's version, by normalized name."""
+    importlib.invalidate_caches()
+    return {
+        normalize(dist.metadata["Name"] or ""): dist.version
+        for dist in importlib.metadata.distributions()
+        if dist.metadata["Name"]
+    }
+
+
+def restore(before: dict[str, str]) -> list[str]:
+    """Put back the versions the reinstall changed (no dependencies moved); the `name==version` lines."""
+    now = installed()
+    lines = [f"{name}=={version}" for name, version in sorted(before.items()) if now.get(name) != version]
+    if lines:
+        pip_install(["--no-deps", *lines])
+    return lines
+
+
+def pip_install(arguments: list[str]) -> tuple[bool, str]:
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
-        listing.write("\n".join(requirements) + "\n")
+        listing.write("\n".join(a for a in arguments if not a.startswith("-")) + "\n")
         listing.flush()
+        options = [a for a in arguments if a.startswith("-")]
         command = [sys.executable, "-m", "pip", "install", "--no-input", "--disable-pip-version-check"]
-        command += ["--force-reinstall", f"--uploaded-prior-to={cutoff}", "-r", listing.name]
+        command += [*options, "-r", listing.name]
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S, check=False
@@ -111,8 +133,12 @@ def reinstall(requirements: list[str], cutoff: str) -> tuple[bool, str]:
     if done.returncode != 0:
         tail = [line for line in done.stderr.splitlines() if line.strip()]
         return False, (tail[-1] if tail else f"exit code {done.returncode}")[:200]
-    installed = [line for line in done.stdout.splitlines() if line.startswith("Successfully installed")]
-    return True, (installed[-1][len("Successfully installed ") :] if installed else "")[:200]
+    done_lines = [line for line in done.stdout.splitlines() if line.startswith("Successfully installed")]
+    return True, (done_lines[-1][len("Successfully installed ") :] if done_lines else "")[:200]
+
+
+def reinstall(requirements: list[str], cutoff: str) -> tuple[bool, str]:
+    return pip_install(["--force-reinstall", f"--uploaded-prior-to={cutoff}", *requirements])
 
 
 def main(argv: list[str]) -> int:
@@ -132,21 +158,19 @@ def main(argv: list[str]) -> int:
         print(f"{NOTE}the project does not import ({error}) and declares no runtime dependency", flush=True)
         return 0
     print(f"== bugtrail: the project does not import ({error}); its dependencies as of {cutoff}", flush=True)
+    before = installed()
     ok, detail = reinstall(requirements, cutoff)
     if not ok:
-        print(
-            f"{NOTE}the project does not import with today's releases ({error}); reinstalling its runtime "
-            f"dependencies as of {cutoff} failed ({detail}), today's kept",
-            flush=True,
-        )
+        note = f"runtime dependencies as of {cutoff} did not install ({detail}); today's kept"
+        print(f"{NOTE}{note}; with today's releases: {error}", flush=True)
         return 0
     after = import_error(modules)
-    outcome = "it imports now" if after is None else f"it still does not import ({after})"
-    print(
-        f"{NOTE}runtime dependencies as of {cutoff} ({detail}): the project did not import with today's "
-        f"releases ({error}); {outcome}",
-        flush=True,
-    )
+    if after is None:
+        note = f"runtime dependencies as of {cutoff} ({detail}): the project imports now"
+    else:  # the old releases did not help: today's are put back, nothing is left worse
+        restored = ", ".join(restore(before))[:100]
+        note = f"runtime dependencies as of {cutoff} did not help ({after}); today's put back ({restored})"
+    print(f"{NOTE}{note}; with today's releases: {error}", flush=True)
     return 0
 
 
