@@ -158,3 +158,70 @@ def test_a_suite_from_2023_runs_under_the_pytest_of_its_time(
         ]
     finally:
         subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)
+
+
+# Written in 2019 against MarkupSafe 1.1: `soft_unicode`, which MarkupSafe 2.1 (2022) removed. The project
+# declares `MarkupSafe>=0.23` only, so today's release breaks its import in both runs.
+ERA_SETUP = "from setuptools import setup\n\nsetup(name='eraproj', install_requires=['MarkupSafe>=0.23'])\n"
+ERA_BUGGY = "from markupsafe import soft_unicode\n\n\ndef add(a, b):\n    return soft_unicode(a - b)\n"
+ERA_FIXED = ERA_BUGGY.replace("a - b", "a + b")
+ERA_TEST = "from eraproj import add\n\n\ndef test_add():\n    assert add(2, 3) == '5'\n"
+
+
+def test_an_old_project_gets_the_runtime_dependencies_of_its_time(
+    client, keys, worker, repos_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    repo = repos_dir / "era-dependencies"
+    with monkeypatch.context() as dated:
+        for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+            dated.setenv(name, "2019-10-14T12:00:00+00:00")
+        files = {"setup.py": ERA_SETUP, "eraproj/__init__.py": ERA_BUGGY, "tests/test_eraproj.py": ERA_TEST}
+        commit = plain_repo(repo, files)
+    body = trace_body(f"file://{repo}", commit, [("eraproj/__init__.py", ERA_BUGGY, ERA_FIXED)])
+    qa = submit_and_run(client, keys, worker, body)["qa_results"]
+    environment = qa["environment"]
+    try:
+        assert qa["outcome"] == "completed", (qa.get("error"), environment.get("build_log_tail"))
+        plan = environment["plan"]
+        assert plan["project_imports"] == ["eraproj"]
+        assert plan["dependencies_as_of"] == "2019-11-01T00:00:00Z"
+        [note] = environment["build_notes"]
+        assert "as of 2019-11-01T00:00:00Z (MarkupSafe-1.1.1): the project imports now" in note, note
+        assert "soft_unicode" in note
+        assert qa["resolved"] is True, qa["test_output"][-3000:]
+        assert qa["fail_to_pass"] == ["tests/test_eraproj.py::test_add"]
+        assert qa["pass_to_pass"] == ["test_plain.py::test_plain"]
+    finally:
+        subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)
+
+
+def test_a_conftest_that_cannot_import_is_reported_by_the_test_run_not_as_a_failed_install(
+    client, keys, worker, repos_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # pytest 6 (the era of a 2020 commit) loads the initial conftests even for `--version`, and under
+    # `filterwarnings = error` their import error is a config error; the build's `pytest --version` runs
+    # outside the checkout, so the image builds and the test run names the cause (an environment error).
+    repo = repos_dir / "conftest-import"
+    fixed = "def one():\n    return 1\n"
+    files = {
+        "setup.py": "from setuptools import setup\n\nsetup(name='cfimport', py_modules=['cfimport'])\n",
+        "setup.cfg": "[tool:pytest]\ntestpaths = tests\nfilterwarnings =\n    error\n",
+        "cfimport.py": "def one():\n    return 2\n",
+        "tests/conftest.py": "raise ImportError('bugtrail-test: this conftest cannot import')\n",
+        "tests/test_cf.py": "from cfimport import one\n\n\ndef test_one():\n    assert one() == 1\n",
+    }
+    with monkeypatch.context() as dated:
+        for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+            dated.setenv(name, "2020-06-01T12:00:00+00:00")
+        commit = plain_repo(repo, files)
+    body = trace_body(f"file://{repo}", commit, [("cfimport.py", files["cfimport.py"], fixed)])
+    qa = submit_and_run(client, keys, worker, body)["qa_results"]
+    environment = qa["environment"]
+    try:
+        assert environment["build_s"] is not None, environment.get("build_log_tail")
+        assert "pytest<7" in environment["plan"]["packages"]
+        assert qa["outcome"] == "error" and qa["error_kind"] == "environment", qa
+        assert "this conftest cannot import" in (qa["error"] or "") + (qa["test_output"] or ""), qa["error"]
+        assert "install failed" not in (qa["error"] or ""), qa["error"]
+    finally:
+        subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)

@@ -136,3 +136,11 @@ def test_build_log_collects_notes_once_and_bounded(tmp_path: Path):
     log.close()
     assert log.notes[0] == "version pins relaxed" and log.notes.count("version pins relaxed") == 1
     assert len(log.notes) == 20 and all(len(note) <= 300 for note in log.notes)
+
+
+def test_the_pytest_version_is_printed_outside_the_checkout():
+    # In the checkout pytest would load the repository's conftest.py: one that cannot import must not fail
+    # the build (under `filterwarnings = error` the config warning is an error); the test run reports it.
+    script = install_script(plan(["pytest"]))
+    assert "(cd / && python -m pytest --version)" in script
+    assert "\npython -m pytest --version" not in script

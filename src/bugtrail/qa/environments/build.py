@@ -146,6 +146,15 @@ def install_script(plan: EnvironmentPlan) -> str:
     if plan.inferred:
         lines.append("echo '== bugtrail: inferred packages (installed only where still missing)'")
         lines.append("python /opt/bugtrail/env/install_inferred.py /opt/bugtrail/env/inferred.json")
+    if plan.install_project and plan.dependencies_as_of and plan.project_imports:
+        lines.append("echo " + shlex.quote("== bugtrail: does the project import with today's dependencies?"))
+        check = [
+            "python",
+            "/opt/bugtrail/env/era_dependencies.py",
+            plan.dependencies_as_of,
+            *plan.project_imports,
+        ]
+        lines.append(" ".join(shlex.quote(part) for part in check))
     lines += [
         PYTEST_SMOKE,
         "if ! pytest_runs; then",
@@ -169,7 +178,10 @@ def install_script(plan: EnvironmentPlan) -> str:
         "    head -n 50 /opt/bugtrail/env/generated.txt",
         "fi",
         "chmod -R a+rX /opt/bugtrail/env",
-        "python -m pytest --version",
+        # Outside the checkout: in it, pytest reads the repository's ini and conftest.py, and a conftest that
+        # cannot import (an old project on today's releases) under `filterwarnings = error` would fail the
+        # whole build as "the install failed"; the test run reports that import error itself.
+        "(cd / && python -m pytest --version)",
         f"python -c 'import platform; print(\"{PYTHON_MARKER}\" + platform.python_version())'",
     ]
     return "\n".join(lines) + "\n"
@@ -215,6 +227,8 @@ def make_context(
             inferred = [p.model_dump(include={"module", "distribution"}) for p in plan.inferred]
             add_bytes(tar, "bugtrail/inferred.json", json.dumps(inferred).encode())
             add_bytes(tar, "bugtrail/install_inferred.py", (DOCKERFILES / "install_inferred.py").read_bytes())
+        if plan.install_project and plan.dependencies_as_of and plan.project_imports:
+            add_bytes(tar, "bugtrail/era_dependencies.py", (DOCKERFILES / "era_dependencies.py").read_bytes())
         add_bytes(tar, "bugtrail/extra-ca.crt", ca_bundle.read_bytes() if ca_bundle else b"")
         add_bytes(tar, "bugtrail/pretend-version", pretend_version(mirror, commit).encode())
     target.seek(0)

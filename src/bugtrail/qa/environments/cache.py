@@ -40,10 +40,10 @@ def cache_key(plan: EnvironmentPlan, base_image_id: str, tree: Path, dependency_
     """sha256 over everything that shapes the image: template, base image, plan, dependency files' content."""
     digest = hashlib.sha256()
     shape = plan.model_dump(mode="json", exclude={"notes": True, "inferred": {"__all__": {"why"}}})
-    if not shape["inferred"]:
-        del shape["inferred"]  # plans without inferred packages keep the keys they had before
-    if shape["pytest_below"] is None:
-        del shape["pytest_below"]  # likewise plans of today's pytest
+    # plans without inferred packages, an era bound or an era check keep the keys they had before
+    for optional in ("inferred", "pytest_below", "project_imports", "dependencies_as_of"):
+        if not shape[optional]:
+            del shape[optional]
     document = {"template": TEMPLATE_VERSION, "base_image_id": base_image_id, "plan": shape}
     digest.update(json.dumps(document, sort_keys=True).encode())
     for relative in sorted(set(dependency_files)):

@@ -28,6 +28,7 @@ from packaging.utils import canonicalize_name
 
 from bugtrail.config import Settings
 from bugtrail.qa.environments.detect import Detection, detect
+from bugtrail.qa.environments.era_dependencies import dependencies_cutoff, project_imports
 from bugtrail.qa.environments.inferred import infer_needs
 from bugtrail.qa.environments.inferred_edits import edit_findings
 from bugtrail.qa.environments.pytest_era import bounded_pytest, era_bound
@@ -198,10 +199,18 @@ def make_plan(
     inferred: list[InferredPackage] = []
     if source in settings.env_infer_sources:
         inferred = inferred_packages(trace, tree, test_command, packages, detection.project_name, notes)
+    imports: list[str] = []
+    cutoff = dependencies_cutoff(commit_date) if install_project and source != "recorded" else None
     if install_project:
         notes.append(
             "the checkout is installed editable at /workspace/repo (the mounted work tree is imported)"
         )
+        imports = project_imports(tree) if cutoff else []
+        if imports:
+            notes.append(
+                f"an old base commit: if the project ({', '.join(imports)}) does not import with today's "
+                f"releases, its runtime dependencies are reinstalled as of {cutoff}"
+            )
     plan = EnvironmentPlan(
         source=source,
         python_version=SUITE_PYTHONS[suite],
@@ -211,6 +220,8 @@ def make_plan(
         install_project=install_project,
         inferred=inferred,
         pytest_below=below,
+        project_imports=imports,
+        dependencies_as_of=cutoff if imports else None,
         notes=notes,
     )
     needs_build = source != "default" or bool(inferred) or added or bounded

@@ -34,6 +34,15 @@ class EnvironmentPlan(BaseModel):
         default=None,
         description="the base commit's pytest era: pytest stays below this major, also when pins are relaxed",
     )
+    project_imports: list[str] = Field(
+        default_factory=list,
+        description="the checkout's top-level packages, checked after the install (with dependencies_as_of)",
+    )
+    dependencies_as_of: str | None = Field(
+        default=None,
+        description="for an old base commit: when the project does not import, its runtime dependencies are "
+        "reinstalled as of this instant (era_dependencies.py)",
+    )
     notes: list[str] = Field(default_factory=list, description="why this plan: files read, plugins implied")
 
 
