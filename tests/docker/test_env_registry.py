@@ -66,7 +66,8 @@ def test_second_machine_pulls_from_the_registry_instead_of_building(
     settings: Settings, registry: str, repos_dir: Path, tmp_path: Path
 ):
     repo = repos_dir / "shared"
-    commit = plain_repo(repo, {"requirements-test.txt": "iniconfig\n"})
+    # A pin that does not exist: the relaxed retry installs iniconfig, and the build says so in a note.
+    commit = plain_repo(repo, {"requirements-test.txt": "iniconfig==0.0.0.1\n"})
     trace = trace_for(repo, commit)
     machine_a = settings.model_copy(update={"image_registry": registry, "data_dir": tmp_path / "a"})
     machine_b = settings.model_copy(update={"image_registry": registry, "data_dir": tmp_path / "b"})
@@ -85,5 +86,10 @@ def test_second_machine_pulls_from_the_registry_instead_of_building(
         assert pulled.error is None and pulled.info.cache_hit is True
         assert pulled.image == built.image and pulled.info.image_digest == built.info.image_digest
         assert not (tmp_path / "logs-b" / "env" / "build.log").exists()
+        # What the build found travels with the image (a label), not only in machine A's cache index.
+        assert any("version pins relaxed" in note for note in built.info.build_notes), built.info.build_notes
+        assert pulled.info.build_notes == built.info.build_notes
+        assert pulled.info.python_version == built.info.python_version
+        assert pulled.info.build_s == built.info.build_s
     finally:
         subprocess.run(["docker", "rmi", "-f", built.image, remote], capture_output=True, check=False)

@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 
 from bugtrail.qa.environments.build import (
+    LABEL_OUTCOME,
     NOTE_MARKER,
     PYTEST_COMPANIONS,
     BuildLog,
+    BuildOutcome,
     install_script,
+    outcome_label,
+    read_outcome_label,
     relaxed_plan_requirements,
     relaxed_requirements,
 )
@@ -144,3 +148,16 @@ def test_the_pytest_version_is_printed_outside_the_checkout():
     script = install_script(plan(["pytest"]))
     assert "(cd / && python -m pytest --version)" in script
     assert "\npython -m pytest --version" not in script
+
+
+def test_the_build_outcome_label_round_trips_and_a_broken_one_reads_as_nothing():
+    outcome = BuildOutcome("sha256:x", 1.5, "3.11.2", ["version pins relaxed"], {"installed": ["pyyaml"]})
+    assert read_outcome_label({LABEL_OUTCOME: outcome_label(outcome)}) == {
+        "python_version": "3.11.2",
+        "build_s": 1.5,
+        "notes": ["version pins relaxed"],
+        "inferred": {"installed": ["pyyaml"]},
+    }
+    assert read_outcome_label({LABEL_OUTCOME: "not json"}) == {}
+    assert read_outcome_label({LABEL_OUTCOME: "[1]"}) == {}
+    assert read_outcome_label(None) == {}

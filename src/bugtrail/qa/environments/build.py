@@ -36,6 +36,7 @@ TAIL_LINES = 60
 TAIL_CHARS = 8000
 PYTHON_MARKER = "BUGTRAIL_PYTHON_VERSION="
 INFERRED_MARKER = "BUGTRAIL_INFERRED="  # the last line of install_inferred.py: what it installed
+LABEL_OUTCOME = "bugtrail.env.outcome"  # the build log's findings, stamped on the image (stamp_outcome)
 NOTE_MARKER = "BUGTRAIL_BUILD_NOTE="  # a fallback the install took: kept with the image, shown in the result
 MAX_NOTES, MAX_NOTE_CHARS = 20, 300
 # A test file outside the checkout: does the installed pytest run at all on this Python (an old pin may not)?
@@ -286,6 +287,50 @@ def inferred_report(text: str) -> dict[str, list[str]] | None:
     }
 
 
+def outcome_label(outcome: BuildOutcome) -> str:
+    return json.dumps(
+        {
+            "python_version": outcome.python_version,
+            "build_s": outcome.seconds,
+            "notes": outcome.notes,
+            "inferred": outcome.inferred,
+        }
+    )
+
+
+def read_outcome_label(labels: dict[str, str] | None) -> dict[str, Any]:
+    """What a stamped image says of its build ({} for an image without the label or with a broken one)."""
+    try:
+        found = json.loads((labels or {}).get(LABEL_OUTCOME, "{}"))
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def stamp_outcome(settings: Settings, outcome: BuildOutcome, labels: dict[str, str], log: BuildLog) -> str:
+    """The built image once more with what the build log said (notes, Python, inferred) as a label: a config
+    change, no layer. A worker that pulls it from the registry, or finds it without this worker's cache index,
+    then reports the same build notes. Best effort: on a Docker error the unstamped image is used."""
+    import io
+
+    import docker.errors
+
+    stamped = {**labels, LABEL_OUTCOME: outcome_label(outcome)}
+    try:
+        with contextlib.closing(docker_client(settings)) as client:
+            image, _ = client.images.build(
+                fileobj=io.BytesIO(f"FROM {outcome.image_id}\n".encode()),
+                labels=stamped,
+                network_mode="none",
+                rm=True,
+                forcerm=True,
+            )
+        return str(image.id)
+    except (docker.errors.DockerException, Unavailable) as exc:
+        log.write(f"\n[bugtrail] the build outcome could not be stamped on the image: {exc}\n")
+        return outcome.image_id
+
+
 def build_image(
     settings: Settings,
     plan: EnvironmentPlan,
@@ -306,7 +351,9 @@ def build_image(
             make_context(settings, plan, mirror, commit, context)
             image_id = _stream_build(settings, plan, context, labels, log, deadline)
         seconds = round(time.monotonic() - started, 3)
-        return BuildOutcome(image_id, seconds, log.python_version, log.notes, log.inferred)
+        outcome = BuildOutcome(image_id, seconds, log.python_version, log.notes, log.inferred)
+        outcome.image_id = stamp_outcome(settings, outcome, labels, log)
+        return outcome
     except OSError as exc:
         log.write(f"\n[bugtrail] {exc}\n")
         raise EnvBuildError(f"environment build failed: {exc}", log.tail()) from exc

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from bugtrail.config import Settings
 from bugtrail.errors import BugtrailError, Unavailable
 from bugtrail.qa.docker_api import LABEL_ROLE, docker_client
-from bugtrail.qa.environments.build import EnvBuildError, build_image, remove_image
+from bugtrail.qa.environments.build import EnvBuildError, build_image, read_outcome_label, remove_image
 from bugtrail.qa.environments.cache import (
     LABEL_KEY,
     LABEL_REPO,
@@ -34,7 +34,7 @@ from bugtrail.qa.environments.cache import (
     prune,
 )
 from bugtrail.qa.environments.plan import PlanChoice, make_plan
-from bugtrail.qa.environments.schemas import EnvironmentInfo
+from bugtrail.qa.environments.schemas import EnvironmentInfo, EnvironmentPlan
 from bugtrail.qa.errors import QaInfraError
 from bugtrail.qa.image import SUITE, SUITE_PYTHONS, build_runner_image, python_minor
 from bugtrail.qa.workspace import commit_date
@@ -171,9 +171,7 @@ def _cached_or_built(
         if found is None and settings.image_registry:
             found = _pull(settings, client, tag, key, plan.source, trace.repo_url)
         if found is not None:
-            entry = cache.get(key) or _entry_for(
-                cache, client, key, tag, found, trace.repo_url, plan.source, None, base_image=plan.base_image
-            )
+            entry = cache.get(key) or _entry_from_image(cache, client, key, tag, found, trace.repo_url, plan)
             cache.touch(key)
             info.cache_hit = True
             info.image_digest = str(found.id)
@@ -236,6 +234,34 @@ def _cached_or_built(
             _push(settings, client, tag, key)
     _evict(settings, client, key)
     return PreparedEnvironment(info, tag, None)
+
+
+def _entry_from_image(
+    cache: EnvCache, client: Any, key: str, tag: str, image: Any, repo_url: str, plan: EnvironmentPlan
+) -> CacheEntry | None:
+    """An index entry for an image this worker did not build (pulled, or its index lost): what the build
+    found comes from the label the building worker stamped on it."""
+    stamped = read_outcome_label(image.labels)
+    build_s = stamped.get("build_s")
+    notes = stamped.get("notes")
+    inferred = stamped.get("inferred")
+    python_version = stamped.get("python_version")
+    return _entry_for(
+        cache,
+        client,
+        key,
+        tag,
+        image,
+        repo_url,
+        plan.source,
+        python_version if isinstance(python_version, str) else None,
+        float(build_s) if isinstance(build_s, int | float) else None,
+        base_image=plan.base_image,
+        notes=[str(n) for n in notes] if isinstance(notes, list) else None,
+        inferred={str(k): [str(x) for x in v] for k, v in inferred.items() if isinstance(v, list)}
+        if isinstance(inferred, dict)
+        else None,
+    )
 
 
 def _entry_for(
