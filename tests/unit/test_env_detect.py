@@ -185,6 +185,42 @@ commands = pytest
     assert not any("example.org" in p or p == "idna" for p in found.packages)
 
 
+def test_tox_extras_install_the_project_with_those_extras(tmp_path: Path):
+    # pyparsing 2022: `extras = diagrams` is the only place railroad-diagrams is asked for; without it its
+    # diagram tests fail in both runs on a missing module.
+    tree = write(
+        tmp_path,
+        {
+            "tox.ini": """
+[testenv]
+extras = diagrams, docs
+    py38: legacy
+    !lean: speed
+    {env:EXTRA}
+commands = python -m unittest
+""",
+            "pyproject.toml": """
+[project]
+name = "pkg"
+[project.optional-dependencies]
+diagrams = ["railroad-diagrams", "jinja2"]
+docs = ["sphinx"]
+legacy = ["six"]
+speed = ["cython"]
+other = ["never"]
+""",
+        },
+    )
+    found = detect(tree)
+    assert {"railroad-diagrams", "jinja2", "sphinx", "cython"} <= set(found.packages)
+    assert "six" not in found.packages and "never" not in found.packages
+    assert "tox.ini" in found.files
+    assert "tox.ini: [testenv] extras 'diagrams'" in found.notes
+    # An extra the project does not declare installs nothing; tox.ini without deps or extras is not read.
+    bare = write(tmp_path / "bare", {"tox.ini": "[testenv]\ncommands = pytest\n", "setup.py": ""})
+    assert "tox.ini" not in detect(bare).files
+
+
 @pytest.mark.parametrize(
     ("token", "plugin"),
     [

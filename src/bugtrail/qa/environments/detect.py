@@ -190,9 +190,12 @@ def tox_deps(tree: Path, detection: Detection, parsed: ParsedRequirements) -> li
     except configparser.Error:
         detection.notes.append("tox.ini does not parse; its deps are unknown")
         return []
-    if not parser.has_option("testenv", "deps"):
+    if not parser.has_option("testenv", "deps") and not parser.has_option("testenv", "extras"):
         return []
     detection.files.append("tox.ini")
+    tox_extras(parser, detection, parsed)
+    if not parser.has_option("testenv", "deps"):
+        return []
     out = []
     for line in logical_lines(parser.get("testenv", "deps")):
         line = line.replace("{toxinidir}/", "").replace("{toxinidir}", ".")
@@ -216,6 +219,27 @@ def tox_deps(tree: Path, detection: Detection, parsed: ParsedRequirements) -> li
             continue
         out.append(line)
     return out
+
+
+def tox_extras(parser: configparser.ConfigParser, detection: Detection, parsed: ParsedRequirements) -> None:
+    """`[testenv] extras`: the project's extras tox installs it with (`extras = diagrams`), one a line or
+    comma-separated; factor-conditional ones only when they hold for a plain environment."""
+    if not parser.has_option("testenv", "extras"):
+        return
+    for line in logical_lines(parser.get("testenv", "extras")):
+        condition = re.match(r"^([\w,!.-]+):\s+(.*)$", line)
+        if condition:
+            if not holds_without_factors(condition.group(1)):
+                detection.notes.append(f"tox.ini: factor-conditional extra {line[:60]!r} skipped")
+                continue
+            line = condition.group(2).strip()
+        if "{" in line:
+            detection.notes.append(f"tox.ini: extra with a substitution {line[:60]!r} skipped")
+            continue
+        for extra in line.split(","):
+            if re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", extra.strip()):
+                parsed.project_extras.add(extra.strip())
+                detection.notes.append(f"tox.ini: [testenv] extras {extra.strip()!r}")
 
 
 def detect(tree: Path) -> Detection:
