@@ -195,6 +195,49 @@ def test_an_old_project_gets_the_runtime_dependencies_of_its_time(
         subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)
 
 
+# requests 2022: requirements-dev.txt pins Flask<2.0, whose Jinja2 2.x imports `soft_unicode` from today's
+# MarkupSafe (gone since 2.1), so the conftest fails in both runs. The same shape with Jinja2<3.0 itself: the
+# project imports, the declared test dependency does not, and what it requires is rewound to the commit's
+# date.
+DECLARED_CONFTEST = "import jinja2\n"
+DECLARED_BUGGY = "def render(name):\n    return 'Hello ' + name.upper()\n"
+DECLARED_FIXED = "def render(name):\n    return 'Hello ' + name\n"
+DECLARED_TEST = (
+    "import jinja2\n\nfrom declproj import render\n\n\ndef test_render():\n"
+    "    assert jinja2.Template('Hello {{ n }}').render(n='x') == render('x')\n"
+)
+
+
+def test_an_old_suites_declared_test_dependencies_get_what_they_require_as_of_its_time(
+    client, keys, worker, repos_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    repo = repos_dir / "era-declared"
+    with monkeypatch.context() as dated:
+        for name in ("GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE"):
+            dated.setenv(name, "2021-06-14T12:00:00+00:00")
+        files = {
+            "setup.py": "from setuptools import setup\n\nsetup(name='declproj', packages=['declproj'])\n",
+            "requirements-dev.txt": "Jinja2<3.0\n",
+            "declproj/__init__.py": DECLARED_BUGGY,
+            "tests/conftest.py": DECLARED_CONFTEST,
+            "tests/test_render.py": DECLARED_TEST,
+        }
+        commit = plain_repo(repo, files)
+    body = trace_body(f"file://{repo}", commit, [("declproj/__init__.py", DECLARED_BUGGY, DECLARED_FIXED)])
+    qa = submit_and_run(client, keys, worker, body)["qa_results"]
+    environment = qa["environment"]
+    try:
+        assert qa["outcome"] == "completed", (qa.get("error"), environment.get("build_log_tail"))
+        assert environment["plan"]["dependencies_as_of"] == "2021-07-01T00:00:00Z"
+        [note] = environment["build_notes"]
+        assert "test dependencies' requirements as of 2021-07-01T00:00:00Z (" in note, note
+        assert "jinja2 import now" in note and "soft_unicode" in note, note
+        assert qa["resolved"] is True, qa["test_output"][-3000:]
+        assert qa["fail_to_pass"] == ["tests/test_render.py::test_render"]
+    finally:
+        subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)
+
+
 def test_a_conftest_that_cannot_import_is_reported_by_the_test_run_not_as_a_failed_install(
     client, keys, worker, repos_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):

@@ -111,9 +111,8 @@ def test_plans_of_old_commits_carry_the_check(settings: Settings, tmp_path: Path
 
 
 def base_plan(**fields: object) -> EnvironmentPlan:
-    return EnvironmentPlan(
-        source="detected", python_version="3.11", base_image="runner", packages=["pytest<7"], **fields
-    )
+    shape: dict[str, object] = {"packages": ["pytest<7"], **fields}
+    return EnvironmentPlan(source="detected", python_version="3.11", base_image="runner", **shape)  # type: ignore[arg-type]
 
 
 def test_cache_key_changes_only_for_plans_with_the_check(tmp_path: Path):
@@ -139,11 +138,22 @@ def test_install_script_runs_the_check_after_the_install_and_before_the_pytest_s
     plain = install_script(base_plan())
     assert "era_dependencies.py" not in plain
 
-    script = install_script(base_plan(project_imports=["oldpkg"], dependencies_as_of="2019-11-01T00:00:00Z"))
+    script = install_script(
+        base_plan(packages=[], project_imports=["oldpkg"], dependencies_as_of="2019-11-01T00:00:00Z")
+    )
     assert subprocess.run(["sh", "-n"], input=script, text=True).returncode == 0
     line = "python /opt/bugtrail/env/era_dependencies.py 2019-11-01T00:00:00Z oldpkg"
     assert line in script
     assert script.index("pip install -e /workspace/repo") < script.index(line) < script.index("pytest_runs()")
+
+    # With declared packages, their imports are checked too (against the plan's requirement file).
+    declared = install_script(
+        base_plan(project_imports=["oldpkg"], dependencies_as_of="2019-11-01T00:00:00Z")
+    )
+    assert (
+        "python /opt/bugtrail/env/era_dependencies.py --declared /opt/bugtrail/env/requirements.txt "
+        "2019-11-01T00:00:00Z oldpkg"
+    ) in declared
 
     no_project = base_plan(
         project_imports=["oldpkg"], dependencies_as_of="2019-11-01T00:00:00Z", install_project=False
@@ -264,3 +274,94 @@ def test_the_import_check_runs_in_a_fresh_interpreter(era: ModuleType):
     error = era.import_error(["json", "no_such_module_bugtrail"])
     assert error and "No module named 'no_such_module_bugtrail'" in error
     assert sys.executable  # the same interpreter as the build's pip
+
+
+# --- the declared test dependencies (--declared FILE) ------------------------------------------------------
+
+
+def test_declared_names_are_the_requirement_files_distributions(era: ModuleType, tmp_path: Path):
+    listing = tmp_path / "requirements.txt"
+    listing.write_text(
+        "# comment\n-e .\n--index-url https://example.org\npytest>=2.8.0,<=6.2.5\nFlask>=1.0,<2.0  # old\n"
+        "pytest-httpbin==1.0.0\npkg @ https://example.org/pkg.whl\nnot a requirement!\npy\nflask\n"
+    )
+    assert era.declared_names(str(listing)) == ["flask", "pytest-httpbin"]
+    assert era.declared_names(str(tmp_path / "missing.txt")) == []
+
+
+def run_declared(
+    era: ModuleType, capsys: pytest.CaptureFixture[str], failing: list[dict[str, str]]
+) -> tuple[str, list]:
+    calls: list = []
+    remaining = list(failing)
+    era.import_error = lambda modules: None  # the project itself imports
+    era.declared_names = lambda path: ["flask", "pytest-httpbin", "trustme"]
+    era.top_level_modules = lambda names: {
+        "flask": ["flask"],
+        "pytest-httpbin": ["pytest_httpbin"],
+        "trustme": ["trustme"],
+    }
+    era.failing_imports = lambda modules: remaining.pop(0)
+    era.runtime_requirements = lambda names: (
+        calls.append(("requirements of", names))
+        or [
+            "Jinja2<3.0,>=2.10.1",
+            "Werkzeug>=0.15",
+            "flask",
+        ]
+    )
+
+    def reinstall(requirements: list[str], cutoff: str, hold: list[str] | None = None) -> tuple[bool, str]:
+        calls.append((requirements, cutoff, hold))
+        return True, "Jinja2-2.11.3 MarkupSafe-2.0.1"
+
+    era.reinstall = reinstall
+    versions = iter(
+        [
+            {"flask": "1.1.4", "pytest-httpbin": "1.0.0", "trustme": "1.2.1", "markupsafe": "3.0.3"},
+            {"flask": "1.1.4", "pytest-httpbin": "1.0.0", "trustme": "1.2.1", "markupsafe": "2.0.1"},
+        ]
+    )
+    era.installed = lambda: next(versions)
+    era.pip_install = lambda arguments: calls.append(arguments) or (True, "")
+    assert era.main(["--declared", "/opt/bugtrail/env/requirements.txt", "2022-02-01T00:00:00Z", "pkg"]) == 0
+    return capsys.readouterr().out, calls
+
+
+def test_declared_test_dependencies_that_import_are_left_alone(
+    era: ModuleType, capsys: pytest.CaptureFixture[str]
+):
+    out, calls = run_declared(era, capsys, [{}])
+    assert calls == [] and NOTE_MARKER not in out
+
+
+def test_declared_test_dependencies_that_do_not_import_get_their_requirements_as_of_the_cutoff(
+    era: ModuleType, capsys: pytest.CaptureFixture[str]
+):
+    # requests 2022: requirements-dev.txt pins Flask<2.0; today's MarkupSafe lacks soft_unicode (Jinja2 2.x).
+    error = "ImportError: cannot import name 'soft_unicode' from 'markupsafe'"
+    out, calls = run_declared(era, capsys, [{"flask": error, "pytest_httpbin": error}, {}])
+    assert calls[0] == ("requirements of", ["flask", "pytest-httpbin"])
+    # What the repository declared is held at its installed version; only what came underneath moves.
+    assert calls[1] == (
+        ["Jinja2<3.0,>=2.10.1", "Werkzeug>=0.15"],
+        "2022-02-01T00:00:00Z",
+        ["flask==1.1.4", "pytest-httpbin==1.0.0", "trustme==1.2.1"],
+    )
+    note = next(line for line in out.splitlines() if line.startswith(NOTE_MARKER))
+    assert (
+        "as of 2022-02-01T00:00:00Z (Jinja2-2.11.3 MarkupSafe-2.0.1): flask, pytest-httpbin import now"
+        in note
+    )
+
+    # Old releases that do not help are undone.
+    out, calls = run_declared(era, capsys, [{"flask": error}, {"flask": "ImportError: still"}])
+    assert calls[-1] == ["--no-deps", "markupsafe==3.0.3"]
+    assert "did not help (flask: ImportError: still); today's put back (markupsafe==3.0.3)" in out
+
+
+def test_the_declared_import_check_tries_each_module_on_its_own(era: ModuleType):
+    failed = era.failing_imports(["json", "no_such_module_bugtrail", "email"])
+    assert list(failed) == ["no_such_module_bugtrail"]
+    assert "ModuleNotFoundError" in failed["no_such_module_bugtrail"]
+    assert "pytest" in era.top_level_modules(["pytest"])["pytest"]

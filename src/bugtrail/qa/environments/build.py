@@ -149,12 +149,10 @@ def install_script(plan: EnvironmentPlan) -> str:
         lines.append("python /opt/bugtrail/env/install_inferred.py /opt/bugtrail/env/inferred.json")
     if plan.install_project and plan.dependencies_as_of and plan.project_imports:
         lines.append("echo " + shlex.quote("== bugtrail: does the project import with today's dependencies?"))
-        check = [
-            "python",
-            "/opt/bugtrail/env/era_dependencies.py",
-            plan.dependencies_as_of,
-            *plan.project_imports,
-        ]
+        check = ["python", "/opt/bugtrail/env/era_dependencies.py"]
+        if plan.packages:  # the declared test dependencies are checked too
+            check += ["--declared", "/opt/bugtrail/env/requirements.txt"]
+        check += [plan.dependencies_as_of, *plan.project_imports]
         lines.append(" ".join(shlex.quote(part) for part in check))
     lines += [
         PYTEST_SMOKE,
