@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bugtrail.config import DEFAULT_TEST_FILE_PATTERNS
-from bugtrail.qa.patching import EditSpec, apply_edits, is_test_file
+from bugtrail.qa.patching import EditSpec, apply_edits, command_test_files, is_test_file
 
 PATTERNS = ["tests/*", "test_*.py", "*/test_*.py", "conftest.py"]
 
@@ -130,6 +130,41 @@ def test_single_module_suites_are_test_files_by_default(path: str) -> None:
 @pytest.mark.parametrize("path", ["calc.py", "src/pkg/testing.py", "pkg/contest.py", "latest.py"])
 def test_sources_stay_sources_by_default(path: str) -> None:
     assert not is_test_file(path, DEFAULT_TEST_FILE_PATTERNS)
+
+
+@pytest.mark.parametrize(
+    ("command", "files"),
+    [
+        # pyparsing 2019 runs its suite as `python unitTests.py`: no default pattern takes that name, so the
+        # test edit was left out of the before run and a real fix graded "not resolved".
+        ("python unitTests.py", ["unitTests.py"]),
+        ("python ./unitTests.py -v", ["unitTests.py"]),
+        ("python -m unittest unitTests", ["unitTests.py"]),
+        (
+            "python -m unittest checks.Suite.test_x",
+            ["checks.py", "checks/Suite.py", "checks/Suite/test_x.py"],
+        ),
+        ("python -m pytest -q checks/verify.py::test_a -k 'a or b'", ["checks/verify.py"]),
+        ("pytest 'odd[1].py'", ["odd[[]1].py"]),
+        # Nothing outside the tree, no runner whose edits are the project's, no option values, no discovery.
+        ("pytest /etc/x.py ../y.py a/../b.py", []),
+        ("python setup.py test", []),
+        ("python manage.py test app", []),
+        ("python -m unittest discover -s tests -p '*_check.py'", []),
+        ("python -m unittest -k name", []),
+        ("python -m pytest -q", []),
+        ("pytest 'unbalanced", []),
+    ],
+)
+def test_the_files_a_test_command_runs_are_test_files(command: str, files: list[str]) -> None:
+    assert command_test_files(command) == files
+
+
+def test_command_patterns_match_only_those_files() -> None:
+    patterns = command_test_files("python unitTests.py")
+    assert is_test_file("unitTests.py", patterns)
+    assert not is_test_file("pkg/unitTests.py", patterns) and not is_test_file("unitTests.pyc", patterns)
+    assert is_test_file("odd[1].py", command_test_files("pytest 'odd[1].py'"))
 
 
 def test_patch_only_gets_a_rebuilt_single_file_diff():

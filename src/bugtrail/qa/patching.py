@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import shlex
 import subprocess
 import tempfile
 from dataclasses import asdict, dataclass, field
@@ -64,6 +65,45 @@ class EditReport:
 
 def is_test_file(path: str, patterns: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
+
+
+UNITTEST_VALUE_OPTIONS = ("-k", "-s", "-p", "-t", "--start-directory", "--pattern", "--top-level-directory")
+NOT_TEST_RUNNERS = ("setup.py", "manage.py")  # `python setup.py test`: edits to these are the project's
+
+
+def command_test_files(command: str) -> list[str]:
+    """The repository files a test command names, as exact patterns (fnmatch specials escaped): a file the
+    command runs is a test file whatever its name (`python unitTests.py`, `pytest checks/verify.py::t`,
+    `python -m unittest unitTests` or `pkg.suite`). Absolute paths and `..` are never the repository's."""
+    try:
+        tokens = shlex.split(command)
+    except ValueError:
+        return []
+    found: list[str] = []
+    unittest_args = False
+    for index, token in enumerate(tokens):
+        if token == "unittest" and index > 0 and tokens[index - 1] == "-m":
+            unittest_args = True
+            continue
+        if token == "discover":
+            unittest_args = False  # discovery names directories and patterns, not files
+            continue
+        if index > 0 and tokens[index - 1] in UNITTEST_VALUE_OPTIONS:
+            continue
+        if token.startswith("-") or "*" in token or token.split("/")[-1] in NOT_TEST_RUNNERS:
+            continue
+        path = token.split("::", 1)[0]
+        if not path.endswith(".py"):
+            if not (unittest_args and re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", path)):
+                continue
+            parts = path.split(".")  # module, or module.Class.test: every prefix may be the file
+            candidates = ["/".join(parts[:end]) + ".py" for end in range(1, len(parts) + 1)]
+        else:
+            candidates = [path.removeprefix("./")]
+        for path in candidates:
+            if path and not path.startswith("/") and ".." not in path.split("/") and path not in found:
+                found.append(path)
+    return [re.sub(r"([*?\[])", r"[\1]", path) for path in found]
 
 
 def apply_edits(tree: Path, edits: list[EditSpec], test_patterns: list[str]) -> list[EditReport]:

@@ -37,7 +37,7 @@ from bugtrail.qa.environments.schemas import EnvironmentInfo
 from bugtrail.qa.errors import QaInfraError, QaInputError, QaSkipped
 from bugtrail.qa.grading import RERUN_PREFIX, Verdict, grade_logs
 from bugtrail.qa.patch_lines import trace_patch
-from bugtrail.qa.patching import EditReport, EditSpec, is_test_file
+from bugtrail.qa.patching import EditReport, EditSpec, command_test_files, is_test_file
 from bugtrail.qa.result import ErrorKind, patch_exact_of
 from bugtrail.qa.runner import OUTPUT_FILE, RunResult, run_phase
 from bugtrail.qa.upstream import find_upstream_match
@@ -148,6 +148,7 @@ def _replay(
         patterns = list(settings.test_file_patterns)  # a copy: the settings are shared
         if repo_config is not None:
             patterns += repo_config.test_file_patterns
+        patterns += command_test_files(result.test_command)  # what the command runs is a test file
 
         base_repo = scratch / BASE_REPO
         history_cut(mirror, trace.base_commit, base_repo, depth=settings.qa_history_depth)
