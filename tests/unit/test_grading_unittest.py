@@ -162,6 +162,47 @@ def test_quiet_unittest_failures_are_read_from_the_report() -> None:
     assert parse_short_summary("FAILED tests/t.py::test_a - assert 0\n") is not None
 
 
+# pyparsing 2019 runs its suite as a script whose test class names itself in __str__: unittest's report says
+# `FAIL: PrecededByTest`, with no `(module.Class.test)` after it.
+NAMED_TESTS = """import unittest
+
+from calc import add
+
+
+class NamedTest(unittest.TestCase):
+    def __str__(self):
+        return type(self).__name__
+
+
+class AddTest(NamedTest):
+    def runTest(self):
+        self.assertEqual(add(2, 3), 5)
+
+
+class ZeroTest(NamedTest):
+    def runTest(self):
+        self.assertEqual(add(2, 0), 2)
+
+
+if __name__ == "__main__":
+    suite = unittest.TestSuite([AddTest(), ZeroTest()])
+    raise SystemExit(not unittest.TextTestRunner().run(suite).wasSuccessful())
+"""
+
+
+def test_a_test_that_names_itself_is_graded_by_that_name(tmp_path: Path) -> None:
+    command = [sys.executable, "unitTests.py"]
+    extra = {"unitTests.py": NAMED_TESTS}
+    run(project(tmp_path / "before", BUGGY, extra), command, tmp_path / "run" / "before")
+    run(project(tmp_path / "after", FIXED, extra), command, tmp_path / "run" / "after")
+    verdict = grade_logs(tmp_path / "run")
+    assert verdict.grading_method == "unittest-failures" and verdict.resolved is True
+    assert verdict.fail_to_pass == ["AddTest"]
+    # A header with more than one word on its line is no test id.
+    report = "\nFAIL: a name with spaces\nERROR: Named_1 \n\nRan 2 tests in 0.1s\n\nFAILED (failures=1)\n"
+    assert parse_unittest_failures(report) == {"Named_1": ERROR}
+
+
 def test_verbose_parse_keeps_skips_apart_and_reads_docstring_lines(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "unittest", "-v", "test_calc"]
     run(project(tmp_path / "t", FIXED), command, tmp_path / "logs")

@@ -51,7 +51,9 @@ _UNITTEST_RAN = re.compile(r"^Ran (\d+) tests? in ", re.M)
 # A failure's header in unittest's report (with or without -v): `FAIL: test_x (pkg.mod.Class.test_x)`; a
 # subtest's adds ` (i=1)` or ` [msg]` after it.
 _UNITTEST_FAILFAST = re.compile(r"(?:^|\s)(?:--failfast|-[a-z]*f[a-z]*)(?=\s|$)")
-_UNITTEST_FAILURE = re.compile(r"^(FAIL|ERROR): (\w+) \(([\w.]+)\)", re.M)
+# A test class whose __str__ returns a bare name (pyparsing 2019: `FAIL: PrecededByTest`) is reported by
+# that name alone: one identifier on the line, kept as the test's id.
+_UNITTEST_FAILURE = re.compile(r"^(FAIL|ERROR): (\w+)(?: \(([\w.]+)\)|[ \t]*$)", re.M)
 _UNITTEST_IMPORT = re.compile(r"^ImportError: Failed to import test module: ([\w.]+)$", re.M)
 _UNITTEST_FAILED_LOAD = "unittest.loader._FailedTest"
 _MISSING_MODULE = re.compile(r"^(?:ModuleNotFoundError|ImportError): No module named '([\w.]+)'", re.M)
@@ -193,7 +195,7 @@ def parse_unittest_failures(output: str) -> dict[str, str] | None:
     failures: dict[str, str] = {}
     for match in _UNITTEST_FAILURE.finditer(text):
         word, name, where = match.groups()
-        test_id = _unittest_id(name, where)
+        test_id = _unittest_id(name, where) if where is not None else name
         if test_id is None:
             continue
         failures[test_id] = _worse(failures.get(test_id, FAILED), FAILED if word == "FAIL" else ERROR)
