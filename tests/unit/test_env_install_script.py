@@ -161,3 +161,24 @@ def test_the_build_outcome_label_round_trips_and_a_broken_one_reads_as_nothing()
     assert read_outcome_label({LABEL_OUTCOME: "not json"}) == {}
     assert read_outcome_label({LABEL_OUTCOME: "[1]"}) == {}
     assert read_outcome_label(None) == {}
+
+
+def test_a_project_with_extensions_gets_a_compiler_and_records_its_sources():
+    with_c = EnvironmentPlan(
+        source="detected",
+        python_version="3.11",
+        base_image="runner",
+        packages=["pytest"],
+        native_sources=["src/fast/_speedups.c", "src/fast/it's.h"],
+    )
+    script = install_script(with_c)
+    assert subprocess.run(["sh", "-n"], input=script, text=True).returncode == 0
+    compiler = script.index("apt-get install -y -q --no-install-recommends gcc g++ libc6-dev python3-dev")
+    assert compiler < script.index("pip install -e /workspace/repo")
+    assert f"{NOTE_MARKER}a compiler and the Python headers installed" in script
+    assert (
+        "sha256sum -- src/fast/_speedups.c 'src/fast/it'\"'\"'s.h' > /opt/bugtrail/env/native-sources.sha256"
+        in (script)
+    )
+    assert "apt-get" not in install_script(plan(["pytest"]))
+    assert "native-sources" not in install_script(plan(["pytest"]))

@@ -126,6 +126,16 @@ def install_script(plan: EnvironmentPlan) -> str:
         "listing() { find . -path ./.git -prune -o \\( -type f -o -type l \\) -print | LC_ALL=C sort; }",
         "listing > /opt/bugtrail/env/files-before.txt",
     ]
+    if plan.native_sources:
+        # The runner image has no compiler: a setup.py that builds C extensions fails (or falls back to a pure
+        # Python build that hides a fix in the C code). Debian's, for the venv's own Python.
+        lines += [
+            "echo '== bugtrail: apt-get install gcc g++ python3-dev (the project builds C extensions)'",
+            "apt-get update -q >/dev/null",
+            "apt-get install -y -q --no-install-recommends gcc g++ libc6-dev python3-dev >/dev/null",
+            "apt-get clean && rm -rf /var/lib/apt/lists/*",
+            _note("a compiler and the Python headers installed: the project builds C/C++/Cython extensions"),
+        ]
     for command in plan.commands:
         lines.append(f"echo {shlex.quote('== bugtrail: ' + command[:200])}")
         lines.append(f"sh -c {shlex.quote(command)}")
@@ -178,6 +188,12 @@ def install_script(plan: EnvironmentPlan) -> str:
         "    echo '== bugtrail: files generated in the checkout (restored at test time):'",
         "    head -n 50 /opt/bugtrail/env/generated.txt",
         "fi",
+    ]
+    if plan.native_sources:
+        # entry.sh checks the mounted work tree's extension sources against these; rebuilds if they differ.
+        sources = " ".join(shlex.quote(path) for path in plan.native_sources)
+        lines.append(f"sha256sum -- {sources} > /opt/bugtrail/env/native-sources.sha256 || true")
+    lines += [
         "chmod -R a+rX /opt/bugtrail/env",
         # Outside the checkout: in it, pytest reads the repository's ini and conftest.py, and a conftest that
         # cannot import (an old project on today's releases) under `filterwarnings = error` would fail the
