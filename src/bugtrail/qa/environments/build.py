@@ -112,6 +112,11 @@ def relaxed_plan_requirements(plan: EnvironmentPlan) -> list[str]:
     return relaxed
 
 
+COMPILER_PACKAGES = "gcc g++ libc6-dev python3-dev"  # Debian's, for the venv's own (the system) Python
+COMPILER_NOTE = "a compiler and the Python headers installed: the project builds C/C++/Cython extensions"
+NO_COMPILER_NOTE = "the project builds C/C++/Cython extensions, but apt-get could not install a compiler"
+
+
 def _note(text: str) -> str:
     return f"echo {shlex.quote(NOTE_MARKER + text)}"
 
@@ -131,10 +136,14 @@ def install_script(plan: EnvironmentPlan) -> str:
         # Python build that hides a fix in the C code). Debian's, for the venv's own Python.
         lines += [
             "echo '== bugtrail: apt-get install gcc g++ python3-dev (the project builds C extensions)'",
-            "apt-get update -q >/dev/null",
-            "apt-get install -y -q --no-install-recommends gcc g++ libc6-dev python3-dev >/dev/null",
+            "if apt-get update -q >/dev/null \\",
+            f"    && apt-get install -y -q --no-install-recommends {COMPILER_PACKAGES} >/dev/null; then",
+            "    " + _note(COMPILER_NOTE),
+            "else",
+            # Not fatal: a setup.py with a pure-Python fallback still installs; one without fails below.
+            "    " + _note(NO_COMPILER_NOTE),
+            "fi",
             "apt-get clean && rm -rf /var/lib/apt/lists/*",
-            _note("a compiler and the Python headers installed: the project builds C/C++/Cython extensions"),
         ]
     for command in plan.commands:
         lines.append(f"echo {shlex.quote('== bugtrail: ' + command[:200])}")
