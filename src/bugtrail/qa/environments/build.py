@@ -25,7 +25,7 @@ from packaging.version import InvalidVersion, Version
 from bugtrail.config import Settings
 from bugtrail.errors import Unavailable
 from bugtrail.qa.docker_api import docker_client
-from bugtrail.qa.environments.pytest_era import bounded_pytest
+from bugtrail.qa.environments.pytest_era import MAJOR_RELEASES, bounded_pytest
 from bugtrail.qa.environments.schemas import EnvironmentPlan
 from bugtrail.qa.image import DOCKERFILES, add_bytes, dockerfile_text, host_ca_bundle
 from bugtrail.qa.workspace import git
@@ -117,6 +117,14 @@ COMPILER_NOTE = "a compiler and the Python headers installed: the project builds
 NO_COMPILER_NOTE = "the project builds C/C++/Cython extensions, but apt-get could not install a compiler"
 
 
+def upgrade_steps(below: int | None) -> list[str]:
+    """The pytest requirements tried in turn when the installed pytest does not run: each major after the
+    commit's era, then today's."""
+    newest = MAJOR_RELEASES[-1][0]
+    start = below + 1 if below is not None else newest + 1
+    return [f"pytest<{bound}" for bound in range(start, newest + 1)] + ["pytest"]
+
+
 def _note(text: str) -> str:
     return f"echo {shlex.quote(NOTE_MARKER + text)}"
 
@@ -182,9 +190,15 @@ def install_script(plan: EnvironmentPlan) -> str:
         # pytest but whose code needs a newer one (pytest-aiohttp 1.x with pytest 6): upgraded as one set.
         f"    also=$(python -c {shlex.quote(PYTEST_COMPANIONS)} 2>/dev/null || true)",
         '    echo "== bugtrail: the installed pytest does not run here; upgrading it with: $also"',
-        "    pip install -U pytest $also || pip install -U pytest",  # a companion that will not upgrade
+        # One major at a time from the commit's era: today's pytest may have dropped what an old plugin
+        # still uses (pytest-flake8 with pytest 9), while the next major runs it. A companion that will not
+        # upgrade leaves pytest upgraded alone.
+        f"    for spec in {' '.join(shlex.quote(spec) for spec in upgrade_steps(plan.pytest_below))}; do",
+        '        pip install -U "$spec" $also || pip install -U "$spec" || continue',
+        "        if pytest_runs; then break; fi",
+        "    done",
         '    echo "' + NOTE_MARKER + "pytest upgraded (with: ${also:-nothing else}): "
-        'the installed version did not run here"',
+        'the installed version did not run here; now $spec"',
         "fi",
         "rm -rf /tmp/bugtrail-smoke",
     ]
