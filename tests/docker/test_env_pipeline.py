@@ -268,3 +268,48 @@ def test_a_conftest_that_cannot_import_is_reported_by_the_test_run_not_as_a_fail
         assert "install failed" not in (qa["error"] or ""), qa["error"]
     finally:
         subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)
+
+
+# A project whose setup.py builds a C extension (no pure-Python fallback), and a fix in the C source: the
+# image needs a compiler, and the edited extension must be rebuilt before the after run (the one the image
+# built from the base commit is restored into the work tree at test time).
+C_SETUP = (
+    "from setuptools import Extension, setup\n\n"
+    "setup(name='cext', packages=['cext'], ext_modules=[Extension('cext._add', ['cext/_add.c'])])\n"
+)
+C_BUGGY = """#include <Python.h>
+
+static PyObject *add(PyObject *self, PyObject *args) {
+    long a, b;
+    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
+    return PyLong_FromLong(a - b);
+}
+
+static PyMethodDef methods[] = {{"add", add, METH_VARARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_add", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__add(void) { return PyModule_Create(&module); }
+"""
+C_FIXED = C_BUGGY.replace("a - b", "a + b")
+C_TEST = "from cext._add import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+
+
+def test_a_fix_in_a_c_extension_is_compiled_and_graded(
+    client, keys, worker, repos_dir: Path, monkeypatch: pytest.MonkeyPatch
+):
+    repo = repos_dir / "c-extension"
+    files = {"setup.py": C_SETUP, "cext/__init__.py": "", "cext/_add.c": C_BUGGY}
+    files["tests/test_cext.py"] = C_TEST
+    commit = plain_repo(repo, files)
+    body = trace_body(f"file://{repo}", commit, [("cext/_add.c", C_BUGGY, C_FIXED)])
+    qa = submit_and_run(client, keys, worker, body)["qa_results"]
+    environment = qa["environment"]
+    try:
+        assert qa["outcome"] == "completed", (qa.get("error"), environment.get("build_log_tail"))
+        assert environment["plan"]["native_sources"] == ["cext/_add.c"]
+        notes = environment["build_notes"]
+        assert any("a compiler and the Python headers installed" in note for note in notes), notes
+        assert qa["resolved"] is True, qa["test_output"][-3000:]
+        assert qa["fail_to_pass"] == ["tests/test_cext.py::test_add"]
+        assert "rebuilding them in place" in qa["test_output"], qa["test_output"][-3000:]
+    finally:
+        subprocess.run(["docker", "rmi", "-f", environment["image"]], capture_output=True, check=False)

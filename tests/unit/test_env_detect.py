@@ -307,3 +307,34 @@ def test_broken_files_are_notes_not_crashes(tmp_path: Path):
 def test_empty_tree_detects_nothing(tmp_path: Path):
     found = detect(tmp_path)
     assert found.packages == [] and not found.has_project and found.files == []
+
+
+def test_setup_py_building_extensions_lists_its_native_sources(tmp_path: Path):
+    tree = write(
+        tmp_path,
+        {
+            "setup.py": 'from setuptools import Extension, setup\nsetup(name="fast", '
+            'ext_modules=[Extension("fast._speedups", ["src/fast/_speedups.c"])])\n',
+            "src/fast/__init__.py": "",
+            "src/fast/_speedups.c": "int x;\n",
+            "src/fast/helpers.h": "#define Y 1\n",
+            "src/fast/_loop.pyx": "def f(): pass\n",
+            "docs/example.c": "int doc;\n",
+            "build/temp/_speedups.c": "int stale;\n",
+        },
+    )
+    detection = detect(tree)
+    assert detection.native_sources == ["src/fast/_loop.pyx", "src/fast/_speedups.c", "src/fast/helpers.h"]
+    assert any("builds extensions from 3 C/C++/Cython file(s)" in note for note in detection.notes)
+
+
+@pytest.mark.parametrize(
+    "setup_py",
+    ['from setuptools import setup\nsetup(name="plain")\n', None],
+    ids=["setup.py-without-extensions", "no-setup.py"],
+)
+def test_c_files_without_an_extension_build_are_not_native_sources(tmp_path: Path, setup_py: str | None):
+    files = {"pkg/__init__.py": "", "pkg/vendored.c": "int x;\n", "pyproject.toml": '[project]\nname = "p"\n'}
+    if setup_py is not None:
+        files["setup.py"] = setup_py
+    assert detect(write(tmp_path, files)).native_sources == []

@@ -20,6 +20,7 @@ from bugtrail.qa.environments.build import (
     read_outcome_label,
     relaxed_plan_requirements,
     relaxed_requirements,
+    upgrade_steps,
 )
 from bugtrail.qa.environments.schemas import EnvironmentPlan
 
@@ -72,7 +73,7 @@ def test_script_is_valid_sh_and_checks_pytest_after_every_install():
     script = install_script(plan(["pytest==6.1.2"]))
     assert subprocess.run(["sh", "-n"], input=script, text=True).returncode == 0
     assert script.index("pip install -e /workspace/repo") < script.index("if ! pytest_runs; then")
-    assert "pip install -U pytest" in script and f"{NOTE_MARKER}pytest upgraded" in script
+    assert 'pip install -U "$spec" $also' in script and f"{NOTE_MARKER}pytest upgraded" in script
 
 
 def _pytest_check(script: str) -> str:
@@ -161,3 +162,52 @@ def test_the_build_outcome_label_round_trips_and_a_broken_one_reads_as_nothing()
     assert read_outcome_label({LABEL_OUTCOME: "not json"}) == {}
     assert read_outcome_label({LABEL_OUTCOME: "[1]"}) == {}
     assert read_outcome_label(None) == {}
+
+
+def test_a_project_with_extensions_gets_a_compiler_and_records_its_sources():
+    with_c = EnvironmentPlan(
+        source="detected",
+        python_version="3.11",
+        base_image="runner",
+        packages=["pytest"],
+        native_sources=["src/fast/_speedups.c", "src/fast/it's.h"],
+    )
+    script = install_script(with_c)
+    assert subprocess.run(["sh", "-n"], input=script, text=True).returncode == 0
+    compiler = script.index("apt-get install -y -q --no-install-recommends gcc g++ libc6-dev python3-dev")
+    assert compiler < script.index("pip install -e /workspace/repo")
+    assert f"{NOTE_MARKER}a compiler and the Python headers installed" in script
+    assert (
+        "sha256sum -- src/fast/_speedups.c 'src/fast/it'\"'\"'s.h' > /opt/bugtrail/env/native-sources.sha256"
+        in (script)
+    )
+    assert "apt-get" not in install_script(plan(["pytest"]))
+    assert "native-sources" not in install_script(plan(["pytest"]))
+
+
+def test_an_old_pytest_that_does_not_run_is_upgraded_one_major_at_a_time(tmp_path: Path):
+    # The era's pytest 6 does not run with today's plugins; pytest 9 dropped what pytest-flake8 uses; 7 runs.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    state = tmp_path / "installed"
+    state.write_text("6")
+    python = (
+        f'[ "$1" = -c ] && {{ echo "pytest-flake8"; exit 0; }}\n[ "$(cat {state})" = 7 ] && exit 0\nexit 1'
+    )
+    pip = f'echo "pip $*"\ncase "$*" in *"pytest<8"*) echo 7 > {state};; *) echo 9 > {state};; esac'
+    for name, body in (("python", python), ("pip", pip)):
+        (bin_dir / name).write_text(f"#!/bin/sh\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    era = EnvironmentPlan(
+        source="detected", python_version="3.11", base_image="r", packages=["pytest<7"], pytest_below=7
+    )
+    check = _pytest_check(install_script(era))
+    run = subprocess.run(
+        ["sh", "-eu"], input=check, text=True, capture_output=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    )
+    assert run.returncode == 0, run.stderr
+    assert "pip install -U pytest<8 pytest-flake8\n" in run.stdout
+    assert "pytest<9" not in run.stdout and "pip install -U pytest pytest-flake8" not in run.stdout
+    assert "did not run here; now pytest<8" in run.stdout
+    assert upgrade_steps(7) == ["pytest<8", "pytest<9", "pytest"]
+    assert upgrade_steps(None) == ["pytest"]

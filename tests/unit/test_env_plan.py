@@ -88,6 +88,18 @@ def test_detected_plan_adds_pytest_plugins_and_build_requires(settings: Settings
     assert any("pytest-cov" in note and "--cov=pkg" in note for note in plan.notes)
 
 
+def test_plan_of_a_project_with_c_extensions_carries_their_sources(settings: Settings, project: Path):
+    assert make_plan(settings, plan_trace(), None, project).plan.native_sources == []
+    (project / "setup.py").write_text(
+        "from setuptools import Extension, setup\nsetup(ext_modules=[Extension('pkg._c', ['pkg/_c.c'])])\n"
+    )
+    (project / "pkg").mkdir()
+    (project / "pkg" / "_c.c").write_text("int x;\n")
+    plan = make_plan(settings, plan_trace(), None, project).plan
+    assert plan.native_sources == ["pkg/_c.c"]
+    assert "apt-get install" in install_script(plan)
+
+
 def test_default_plan_uses_the_runner_image(settings: Settings, tmp_path: Path):
     tree = tmp_path / "plain"
     tree.mkdir()

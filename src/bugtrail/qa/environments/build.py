@@ -25,7 +25,7 @@ from packaging.version import InvalidVersion, Version
 from bugtrail.config import Settings
 from bugtrail.errors import Unavailable
 from bugtrail.qa.docker_api import docker_client
-from bugtrail.qa.environments.pytest_era import bounded_pytest
+from bugtrail.qa.environments.pytest_era import MAJOR_RELEASES, bounded_pytest
 from bugtrail.qa.environments.schemas import EnvironmentPlan
 from bugtrail.qa.image import DOCKERFILES, add_bytes, dockerfile_text, host_ca_bundle
 from bugtrail.qa.workspace import git
@@ -112,6 +112,19 @@ def relaxed_plan_requirements(plan: EnvironmentPlan) -> list[str]:
     return relaxed
 
 
+COMPILER_PACKAGES = "gcc g++ libc6-dev python3-dev"  # Debian's, for the venv's own (the system) Python
+COMPILER_NOTE = "a compiler and the Python headers installed: the project builds C/C++/Cython extensions"
+NO_COMPILER_NOTE = "the project builds C/C++/Cython extensions, but apt-get could not install a compiler"
+
+
+def upgrade_steps(below: int | None) -> list[str]:
+    """The pytest requirements tried in turn when the installed pytest does not run: each major after the
+    commit's era, then today's."""
+    newest = MAJOR_RELEASES[-1][0]
+    start = below + 1 if below is not None else newest + 1
+    return [f"pytest<{bound}" for bound in range(start, newest + 1)] + ["pytest"]
+
+
 def _note(text: str) -> str:
     return f"echo {shlex.quote(NOTE_MARKER + text)}"
 
@@ -126,6 +139,20 @@ def install_script(plan: EnvironmentPlan) -> str:
         "listing() { find . -path ./.git -prune -o \\( -type f -o -type l \\) -print | LC_ALL=C sort; }",
         "listing > /opt/bugtrail/env/files-before.txt",
     ]
+    if plan.native_sources:
+        # The runner image has no compiler: a setup.py that builds C extensions fails (or falls back to a pure
+        # Python build that hides a fix in the C code). Debian's, for the venv's own Python.
+        lines += [
+            "echo '== bugtrail: apt-get install gcc g++ python3-dev (the project builds C extensions)'",
+            "if apt-get update -q >/dev/null \\",
+            f"    && apt-get install -y -q --no-install-recommends {COMPILER_PACKAGES} >/dev/null; then",
+            "    " + _note(COMPILER_NOTE),
+            "else",
+            # Not fatal: a setup.py with a pure-Python fallback still installs; one without fails below.
+            "    " + _note(NO_COMPILER_NOTE),
+            "fi",
+            "apt-get clean && rm -rf /var/lib/apt/lists/*",
+        ]
     for command in plan.commands:
         lines.append(f"echo {shlex.quote('== bugtrail: ' + command[:200])}")
         lines.append(f"sh -c {shlex.quote(command)}")
@@ -161,9 +188,15 @@ def install_script(plan: EnvironmentPlan) -> str:
         # pytest but whose code needs a newer one (pytest-aiohttp 1.x with pytest 6): upgraded as one set.
         f"    also=$(python -c {shlex.quote(PYTEST_COMPANIONS)} 2>/dev/null || true)",
         '    echo "== bugtrail: the installed pytest does not run here; upgrading it with: $also"',
-        "    pip install -U pytest $also || pip install -U pytest",  # a companion that will not upgrade
+        # One major at a time from the commit's era: today's pytest may have dropped what an old plugin
+        # still uses (pytest-flake8 with pytest 9), while the next major runs it. A companion that will not
+        # upgrade leaves pytest upgraded alone.
+        f"    for spec in {' '.join(shlex.quote(spec) for spec in upgrade_steps(plan.pytest_below))}; do",
+        '        pip install -U "$spec" $also || pip install -U "$spec" || continue',
+        "        if pytest_runs; then break; fi",
+        "    done",
         '    echo "' + NOTE_MARKER + "pytest upgraded (with: ${also:-nothing else}): "
-        'the installed version did not run here"',
+        'the installed version did not run here; now $spec"',
         "fi",
         "rm -rf /tmp/bugtrail-smoke",
     ]
@@ -176,6 +209,12 @@ def install_script(plan: EnvironmentPlan) -> str:
         "    echo '== bugtrail: files generated in the checkout (restored at test time):'",
         "    head -n 50 /opt/bugtrail/env/generated.txt",
         "fi",
+    ]
+    if plan.native_sources:
+        # entry.sh checks the mounted work tree's extension sources against these; rebuilds if they differ.
+        sources = " ".join(shlex.quote(path) for path in plan.native_sources)
+        lines.append(f"sha256sum -- {sources} > /opt/bugtrail/env/native-sources.sha256 || true")
+    lines += [
         "chmod -R a+rX /opt/bugtrail/env",
         # Outside the checkout: in it, pytest reads the repository's ini and conftest.py, and a conftest that
         # cannot import (an old project on today's releases) under `filterwarnings = error` would fail the

@@ -22,7 +22,7 @@ from bugtrail.config import Settings
 from bugtrail.qa.docker_api import LABEL_ROLE
 from bugtrail.qa.environments.schemas import EnvironmentPlan
 
-TEMPLATE_VERSION = "5"  # bump when env.Dockerfile, install.sh or entry.sh change what an image contains
+TEMPLATE_VERSION = "7"  # bump when env.Dockerfile, install.sh or entry.sh change what an image contains
 ENV_REPOSITORY = "bugtrail-env"
 ROLE_ENV = "qa-env"
 LABEL_KEY = "bugtrail.env.key"

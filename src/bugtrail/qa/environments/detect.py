@@ -68,6 +68,7 @@ class Detection:
     build_requires: list[str] = field(default_factory=list)
     requires_python: str | None = None
     plugins: dict[str, str] = field(default_factory=dict)  # implied pytest plugins -> why
+    native_sources: list[str] = field(default_factory=list)  # C/C++/Cython sources setup.py compiles
     files: list[str] = field(default_factory=list)  # files read: their content shapes the image (cache key)
     notes: list[str] = field(default_factory=list)
 
@@ -242,6 +243,41 @@ def tox_extras(parser: configparser.ConfigParser, detection: Detection, parsed: 
                 detection.notes.append(f"tox.ini: [testenv] extras {extra.strip()!r}")
 
 
+NATIVE_SUFFIXES = (".c", ".cc", ".cpp", ".cxx", ".h", ".hpp", ".pyx", ".pxd")
+_BUILDS_EXTENSIONS = re.compile(r"\b(?:Extension|cythonize|ext_modules)\b")
+_NOT_EXTENSION_DIRS = {
+    ".git",
+    ".tox",
+    ".nox",
+    "build",
+    "dist",
+    "docs",
+    "doc",
+    "node_modules",
+    "venv",
+    ".venv",
+}
+
+
+def native_sources(tree: Path, limit: int = 200) -> list[str]:
+    """The checkout's C/C++/Cython sources when its setup.py builds extensions (`Extension(`, `ext_modules`,
+    `cythonize`); else none. The image then gets a compiler, and the extensions are rebuilt in place at test
+    time when the edits change these files (entry.sh)."""
+    setup_py = tree / "setup.py"
+    if not setup_py.is_file() or not _BUILDS_EXTENSIONS.search(setup_py.read_text(errors="replace")):
+        return []
+    found: list[str] = []
+    for path in sorted(tree.rglob("*")):
+        relative = path.relative_to(tree)
+        if set(relative.parts[:-1]) & _NOT_EXTENSION_DIRS or path.suffix not in NATIVE_SUFFIXES:
+            continue
+        if path.is_file() and not path.is_symlink():
+            found.append(relative.as_posix())
+            if len(found) >= limit:
+                break
+    return found
+
+
 def detect(tree: Path) -> Detection:
     detection = Detection()
     notes = detection.notes
@@ -260,6 +296,12 @@ def detect(tree: Path) -> Detection:
         or setup_cfg.has_section("metadata")
         or declared.installable
     )
+    detection.native_sources = native_sources(tree) if detection.has_project else []
+    if detection.native_sources:
+        notes.append(
+            f"setup.py builds extensions from {len(detection.native_sources)} C/C++/Cython file(s): a "
+            "compiler and the Python headers are installed; edited ones are rebuilt in place before the tests"
+        )
     detection.project_name = (
         (project or {}).get("name")
         or (setup_cfg.get("metadata", "name") if setup_cfg.has_option("metadata", "name") else None)

@@ -222,6 +222,7 @@ def make_plan(
         pytest_below=below,
         project_imports=imports,
         dependencies_as_of=cutoff if imports else None,
+        native_sources=list(detection.native_sources) if install_project else [],
         notes=notes,
     )
     needs_build = source != "default" or bool(inferred) or added or bounded

@@ -43,6 +43,11 @@ class EnvironmentPlan(BaseModel):
         description="for an old base commit: when the project does not import, its runtime dependencies are "
         "reinstalled as of this instant (era_dependencies.py)",
     )
+    native_sources: list[str] = Field(
+        default_factory=list,
+        description="the checkout's C/C++/Cython extension sources: a compiler and the Python headers are "
+        "installed, and the extensions are rebuilt in place at test time when the edits change these files",
+    )
     notes: list[str] = Field(default_factory=list, description="why this plan: files read, plugins implied")
 
 
