@@ -154,6 +154,8 @@ def test_sources_stay_sources_by_default(path: str) -> None:
         ("python -m unittest -k name", []),
         ("python -m pytest -q", []),
         ("pytest 'unbalanced", []),
+        # A module whose doctests are run is the code under test: its edit may be the fix.
+        ("python -m pytest --doctest-modules src/pkg/util.py", []),
     ],
 )
 def test_the_files_a_test_command_runs_are_test_files(command: str, files: list[str]) -> None:
