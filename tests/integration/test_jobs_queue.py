@@ -117,7 +117,8 @@ def test_infrastructure_errors_retry_with_backoff_then_fail_the_trace(
     settings: Settings, database: Database, no_docker: None
 ) -> None:
     trace_id = add_trace(database, max_attempts=2)
-    worker = build_worker(settings.model_copy(update={"job_retry_base_s": 0.5}), database)
+    # A backoff long enough that a slow first attempt (CI under load) cannot outlast it before the check.
+    worker = build_worker(settings.model_copy(update={"job_retry_base_s": 5.0}), database)
     assert worker.run_once()
     with database.scope() as session:
         job = session.query(Job).one()
@@ -126,8 +127,10 @@ def test_infrastructure_errors_retry_with_backoff_then_fail_the_trace(
         assert trace is not None and trace.status == "queued"
         assert session.query(QaResult).count() == 0
     assert not worker.run_once()  # backing off: not due yet
-    time.sleep(0.6)
-    assert worker.run_once()
+    deadline = time.monotonic() + 30
+    while not worker.run_once():  # due after the backoff
+        assert time.monotonic() < deadline, "the retry never became due"
+        time.sleep(0.2)
     with database.scope() as session:
         job = session.query(Job).one()
         trace = session.get(Trace, trace_id)
