@@ -180,6 +180,21 @@ def holds_without_factors(condition: str) -> bool:
     )
 
 
+def tox_plain_line(line: str, kind: str, detection: Detection) -> str | None:
+    """A `[testenv]` line as it applies to a plain environment: its factor condition dropped when it holds
+    there; None (with a note) when it does not, or when it has a substitution we do not resolve."""
+    condition = re.match(r"^([\w,!.-]+):\s+(.*)$", line)
+    if condition:
+        if not holds_without_factors(condition.group(1)):
+            detection.notes.append(f"tox.ini: factor-conditional {kind} {line[:60]!r} skipped")
+            return None
+        line = condition.group(2).strip()
+    if "{" in line:
+        detection.notes.append(f"tox.ini: {kind} with a substitution {line[:60]!r} skipped")
+        return None
+    return line
+
+
 def tox_deps(tree: Path, detection: Detection, parsed: ParsedRequirements) -> list[str]:
     """`[testenv] deps` lines: unconditional ones, `{toxinidir}` resolved, other substitutions skipped."""
     path = tree / "tox.ini"
@@ -200,16 +215,14 @@ def tox_deps(tree: Path, detection: Detection, parsed: ParsedRequirements) -> li
     out = []
     for line in logical_lines(parser.get("testenv", "deps")):
         line = line.replace("{toxinidir}/", "").replace("{toxinidir}", ".")
-        condition = re.match(r"^([\w,!.-]+):\s+(.*)$", line)
-        if condition:
-            if not holds_without_factors(condition.group(1)):
-                detection.notes.append(f"tox.ini: factor-conditional dep {line[:60]!r} skipped")
-                continue
-            line = condition.group(2).strip()
-            detection.notes.append(f"tox.ini: {line[:60]!r} applies to an environment without those factors")
-        if "{" in line:
-            detection.notes.append(f"tox.ini: dep with a substitution {line[:60]!r} skipped")
+        unconditional = tox_plain_line(line, "dep", detection)
+        if unconditional is None:
             continue
+        if unconditional != line:
+            detection.notes.append(
+                f"tox.ini: {unconditional[:60]!r} applies to an environment without those factors"
+            )
+        line = unconditional
         include = re.match(r"^(?:-r|--requirement)\s*=?\s*(\S+)$", line)
         if include:
             parse_requirements_file(tree, include.group(1), parsed)
@@ -228,16 +241,10 @@ def tox_extras(parser: configparser.ConfigParser, detection: Detection, parsed: 
     if not parser.has_option("testenv", "extras"):
         return
     for line in logical_lines(parser.get("testenv", "extras")):
-        condition = re.match(r"^([\w,!.-]+):\s+(.*)$", line)
-        if condition:
-            if not holds_without_factors(condition.group(1)):
-                detection.notes.append(f"tox.ini: factor-conditional extra {line[:60]!r} skipped")
-                continue
-            line = condition.group(2).strip()
-        if "{" in line:
-            detection.notes.append(f"tox.ini: extra with a substitution {line[:60]!r} skipped")
+        unconditional = tox_plain_line(line, "extra", detection)
+        if unconditional is None:
             continue
-        for extra in line.split(","):
+        for extra in unconditional.split(","):
             if re.match(r"^[A-Za-z0-9][A-Za-z0-9._-]*$", extra.strip()):
                 parsed.project_extras.add(extra.strip())
                 detection.notes.append(f"tox.ini: [testenv] extras {extra.strip()!r}")
